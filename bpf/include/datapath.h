@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The kernel side of the kernel-to-user contract: map sizes, key and value
+ * layouts, direction codes. Its user-space twin is src/bpf/contract.ts; the
+ * test test/bpf/contract.test.ts reads the compiled objects' BTF and checks
+ * the two agree, so change both together.
+ *
+ * Memory (per possible CPU, values rounded up to 8 bytes):
+ *   drop_counts    (DROP_SLOTS + 1) x 16 B    = 65,552 B
+ *   forward_counts (ENDPOINT_SLOTS + 1) x 2 x 16 B = 131,104 B
+ * plus the shared (not per-CPU) hash tables: drop_slot_of
+ * DROP_SLOTS x (24 B key + 4 B value + overhead), endpoints ENDPOINT_SLOTS x
+ * (16 B key + 4 B value + overhead).
+ */
+#ifndef DATAPATH_CONTRACT_H
+#define DATAPATH_CONTRACT_H
+
+/* Distinct (reason, direction, location, endpoint) drop keys counted at once.
+ * A key that finds no free slot is counted in DROP_OVERFLOW_SLOT. */
+#define DROP_SLOTS 4096
+#define DROP_OVERFLOW_SLOT DROP_SLOTS
+
+/* Pod IPs the agent attributes traffic to. Traffic of no known endpoint is
+ * counted under ENDPOINT_UNATTRIBUTED. User space assigns slots. */
+#define ENDPOINT_SLOTS 4096
+#define ENDPOINT_UNATTRIBUTED ENDPOINT_SLOTS
+
+/* Direction as seen from the pod (from the node when no pod is known). */
+#define DIR_UNKNOWN 0
+#define DIR_INGRESS 1
+#define DIR_EGRESS 2
+#define DIRECTIONS 3
+
+/* reason value stored when the running kernel's tracepoint has no reason
+ * field (before 5.17); user space names it NOT_SPECIFIED. */
+#define DROP_REASON_ABSENT 0xffffffffu
+
+/* An IPv4 or IPv6 address; IPv4 is stored IPv4-mapped (::ffff:a.b.c.d). */
+struct endpoint_addr {
+	__u8 addr[16];
+};
+
+struct drop_key {
+	__u64 location;  /* kernel text address that freed the skb */
+	__u32 reason;    /* enum skb_drop_reason value, as the kernel passes it */
+	__u32 endpoint;  /* endpoint slot, or ENDPOINT_UNATTRIBUTED */
+	__u8 direction;  /* DIR_* */
+	__u8 pad[7];
+};
+
+/* One counter cell. Per-CPU, so the programs add without atomics; user space
+ * sums the CPUs. bytes are the IP packet's size (link-layer header excluded). */
+struct counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* forward_counts index: endpoint slot x direction (ingress/egress of the pod). */
+#define FORWARD_INDEX(slot, dir) ((slot) * 2 + ((dir) == DIR_EGRESS ? 1 : 0))
+#define FORWARD_CELLS ((ENDPOINT_SLOTS + 1) * 2)
+
+#endif

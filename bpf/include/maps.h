@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Map definitions shared by the programs. Every map is pinned by name under
+ * the agent's bpffs directory (user space sets the pin path), so a restarted
+ * agent and every program object see the same counters.
+ */
+#ifndef DATAPATH_MAPS_H
+#define DATAPATH_MAPS_H
+
+#include "datapath.h"
+
+/* pod IP -> endpoint slot, written by user space from the Kubernetes API. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ENDPOINT_SLOTS);
+	__type(key, struct endpoint_addr);
+	__type(value, __u32);
+} endpoints SEC(".maps");
+
+/* Interning of sparse drop keys into dense counter slots. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, DROP_SLOTS);
+	__type(key, struct drop_key);
+	__type(value, __u32);
+} drop_slot_of SEC(".maps");
+
+/* Free drop slots. User space fills it at start (all slots not in
+ * drop_slot_of) and returns a slot once its key is retired and zeroed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, DROP_SLOTS);
+	__uint(key_size, 0);
+	__uint(value_size, sizeof(__u32));
+} drop_free_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, DROP_SLOTS + 1);
+	__type(key, __u32);
+	__type(value, struct counter);
+} drop_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FORWARD_CELLS);
+	__type(key, __u32);
+	__type(value, struct counter);
+} forward_counts SEC(".maps");
+
+#endif

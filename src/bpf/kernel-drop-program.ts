@@ -1,0 +1,37 @@
+// bpf/drops.bpf.o: the skb:kfree_skb program and the maps it counts into.
+import { fileURLToPath } from 'node:url';
+import { MAP_NAMES } from './contract.js';
+import { BpfObject } from './object.js';
+import type { BpfMap } from './map.js';
+
+/** Compiled objects live in bpf/ at the package root (dist/src/bpf/ -> ../../../bpf). */
+export function bpfObjectPath(name: string): string {
+  return fileURLToPath(new URL(`../../../bpf/${name}`, import.meta.url));
+}
+
+export class KernelDropProgram {
+  private constructor(private readonly obj: BpfObject) {}
+
+  /** Loads the object, reusing maps pinned in pinDir. Does not attach yet. */
+  static load(pinDir: string): KernelDropProgram {
+    return new KernelDropProgram(BpfObject.load(bpfObjectPath('drops.bpf.o'), pinDir));
+  }
+
+  get maps(): { slotOf: BpfMap; freeSlots: BpfMap; counts: BpfMap; endpoints: BpfMap } {
+    return {
+      slotOf: this.obj.map(MAP_NAMES.dropSlotOf),
+      freeSlots: this.obj.map(MAP_NAMES.dropFreeSlots),
+      counts: this.obj.map(MAP_NAMES.dropCounts),
+      endpoints: this.obj.map(MAP_NAMES.endpoints),
+    };
+  }
+
+  attach(): void {
+    this.obj.attach('count_kernel_drop');
+  }
+
+  /** Detaches and frees the program; the pinned maps keep the counts. */
+  close(): void {
+    this.obj.close();
+  }
+}

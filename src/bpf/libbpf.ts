@@ -1,0 +1,200 @@
+// The one place that declares libbpf's C API for koffi. Every FFI signature
+// the agent uses is here, with types that say what a value is; the rest of
+// the code calls these through the small wrappers in src/bpf/.
+//
+// libbpf 1.x conventions: pointer-returning calls return NULL and set errno;
+// int-returning calls return a negative errno. Pointers arrive as bigint
+// (koffi 3): an opaque handle, never dereferenced here except through the
+// decode helpers below.
+import koffi from 'koffi';
+
+/** Opaque libbpf handles (struct bpf_object *, struct bpf_map *, ...). */
+export type BpfObjectPtr = bigint & { readonly __brand: 'bpf_object' };
+export type BpfMapPtr = bigint & { readonly __brand: 'bpf_map' };
+export type BpfProgramPtr = bigint & { readonly __brand: 'bpf_program' };
+export type BpfLinkPtr = bigint & { readonly __brand: 'bpf_link' };
+export type BtfPtr = bigint & { readonly __brand: 'btf' };
+/** const struct btf_type * inside a loaded BTF. */
+export type BtfTypePtr = bigint & { readonly __brand: 'btf_type' };
+/** A file descriptor of a BPF object (map, program, link). */
+export type Fd = number & { readonly __brand: 'fd' };
+
+export const LIBBPF_SONAME = 'libbpf.so.1';
+
+const lib = koffi.load(LIBBPF_SONAME);
+const libc = koffi.load('libc.so.6');
+
+// int (*libbpf_print_fn_t)(enum libbpf_print_level level, const char *, va_list ap)
+// On x86-64 a va_list argument is passed as a pointer, handed to vsnprintf.
+const PrintFn = koffi.proto('int libbpf_print_fn_t(int level, const char *fmt, void *ap)');
+
+export const libbpf = {
+  libbpf_set_print: lib.func('void *libbpf_set_print(libbpf_print_fn_t *fn)') as (fn: bigint | null) => bigint,
+  libbpf_num_possible_cpus: lib.func('int libbpf_num_possible_cpus(void)') as () => number,
+  libbpf_major_version: lib.func('uint32_t libbpf_major_version(void)') as () => number,
+  libbpf_minor_version: lib.func('uint32_t libbpf_minor_version(void)') as () => number,
+
+  bpf_object__open_file: lib.func('void *bpf_object__open_file(const char *path, void *opts)') as (
+    path: string,
+    opts: null,
+  ) => BpfObjectPtr | null,
+  bpf_object__load: lib.func('int bpf_object__load(void *obj)') as (obj: BpfObjectPtr) => number,
+  bpf_object__close: lib.func('void bpf_object__close(void *obj)') as (obj: BpfObjectPtr) => void,
+  bpf_object__find_map_by_name: lib.func('void *bpf_object__find_map_by_name(void *obj, const char *name)') as (
+    obj: BpfObjectPtr,
+    name: string,
+  ) => BpfMapPtr | null,
+  bpf_object__next_map: lib.func('void *bpf_object__next_map(void *obj, void *prev)') as (
+    obj: BpfObjectPtr,
+    prev: BpfMapPtr | null,
+  ) => BpfMapPtr | null,
+  bpf_object__find_program_by_name: lib.func(
+    'void *bpf_object__find_program_by_name(void *obj, const char *name)',
+  ) as (obj: BpfObjectPtr, name: string) => BpfProgramPtr | null,
+
+  bpf_map__name: lib.func('const char *bpf_map__name(void *map)') as (map: BpfMapPtr) => string,
+  bpf_map__fd: lib.func('int bpf_map__fd(void *map)') as (map: BpfMapPtr) => Fd,
+  bpf_map__set_pin_path: lib.func('int bpf_map__set_pin_path(void *map, const char *path)') as (
+    map: BpfMapPtr,
+    path: string,
+  ) => number,
+  bpf_map__is_internal: lib.func('bool bpf_map__is_internal(void *map)') as (map: BpfMapPtr) => boolean,
+
+  bpf_program__fd: lib.func('int bpf_program__fd(void *prog)') as (prog: BpfProgramPtr) => Fd,
+  bpf_program__attach: lib.func('void *bpf_program__attach(void *prog)') as (
+    prog: BpfProgramPtr,
+  ) => BpfLinkPtr | null,
+  bpf_link__destroy: lib.func('int bpf_link__destroy(void *link)') as (link: BpfLinkPtr) => number,
+
+  // Low-level (fd-based) API.
+  bpf_obj_get: lib.func('int bpf_obj_get(const char *path)') as (path: string) => Fd | number,
+  bpf_obj_pin: lib.func('int bpf_obj_pin(int fd, const char *path)') as (fd: Fd, path: string) => number,
+  bpf_link_create: lib.func(
+    'int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)',
+  ) as (progFd: Fd, targetFd: number, attachType: number, opts: null) => Fd | number,
+  bpf_link_detach: lib.func('int bpf_link_detach(int link_fd)') as (linkFd: Fd) => number,
+  bpf_map_lookup_elem: lib.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)') as (
+    fd: Fd,
+    key: Buffer | null,
+    value: Buffer,
+  ) => number,
+  bpf_map_update_elem: lib.func(
+    'int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)',
+  ) as (fd: Fd, key: Buffer | null, value: Buffer, flags: number) => number,
+  bpf_map_delete_elem: lib.func('int bpf_map_delete_elem(int fd, const void *key)') as (
+    fd: Fd,
+    key: Buffer,
+  ) => number,
+  bpf_map_lookup_and_delete_elem: lib.func(
+    'int bpf_map_lookup_and_delete_elem(int fd, const void *key, _Out_ void *value)',
+  ) as (fd: Fd, key: Buffer | null, value: Buffer) => number,
+  bpf_map_get_next_key: lib.func('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next_key)') as (
+    fd: Fd,
+    key: Buffer | null,
+    nextKey: Buffer,
+  ) => number,
+  // in_batch/out_batch are opaque cursors of the map's key size (4 bytes
+  // for arrays); count is in/out.
+  bpf_map_lookup_batch: lib.func(
+    'int bpf_map_lookup_batch(int fd, void *in_batch, _Out_ void *out_batch, _Out_ void *keys, _Out_ void *values, _Inout_ uint32_t *count, const void *opts)',
+  ) as (
+    fd: Fd,
+    inBatch: Buffer | null,
+    outBatch: Buffer,
+    keys: Buffer,
+    values: Buffer,
+    count: [number],
+    opts: null,
+  ) => number,
+  bpf_obj_get_info_by_fd: lib.func('int bpf_obj_get_info_by_fd(int fd, _Out_ void *info, _Inout_ uint32_t *len)') as (
+    fd: Fd,
+    info: Buffer,
+    len: [number],
+  ) => number,
+  bpf_enable_stats: lib.func('int bpf_enable_stats(int type)') as (type: number) => Fd | number,
+  bpf_prog_test_run_opts: lib.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)') as (
+    progFd: Fd,
+    opts: Buffer,
+  ) => number,
+
+  // tc (clsact) attachment, for kernels without tcx.
+  bpf_tc_hook_create: lib.func('int bpf_tc_hook_create(void *hook)') as (hook: Buffer) => number,
+  bpf_tc_hook_destroy: lib.func('int bpf_tc_hook_destroy(void *hook)') as (hook: Buffer) => number,
+  bpf_tc_attach: lib.func('int bpf_tc_attach(const void *hook, _Inout_ void *opts)') as (
+    hook: Buffer,
+    opts: Buffer,
+  ) => number,
+  bpf_tc_detach: lib.func('int bpf_tc_detach(const void *hook, const void *opts)') as (
+    hook: Buffer,
+    opts: Buffer,
+  ) => number,
+
+  // BTF of the running kernel.
+  btf__load_vmlinux_btf: lib.func('void *btf__load_vmlinux_btf(void)') as () => BtfPtr | null,
+  btf__free: lib.func('void btf__free(void *btf)') as (btf: BtfPtr) => void,
+  btf__find_by_name_kind: lib.func('int btf__find_by_name_kind(void *btf, const char *name, uint32_t kind)') as (
+    btf: BtfPtr,
+    name: string,
+    kind: number,
+  ) => number,
+  btf__type_by_id: lib.func('const void *btf__type_by_id(void *btf, uint32_t id)') as (
+    btf: BtfPtr,
+    id: number,
+  ) => BtfTypePtr | null,
+  btf__name_by_offset: lib.func('const char *btf__name_by_offset(void *btf, uint32_t offset)') as (
+    btf: BtfPtr,
+    offset: number,
+  ) => string | null,
+};
+
+const vsnprintf = libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)') as (
+  buf: Buffer,
+  size: number,
+  fmt: string,
+  ap: bigint,
+) => number;
+const closeFd = libc.func('int close(int fd)') as (fd: number) => number;
+const flockFn = libc.func('int flock(int fd, int operation)') as (fd: number, op: number) => number;
+export const ifNameToIndex = libc.func('unsigned int if_nametoindex(const char *ifname)') as (name: string) => number;
+
+/** Closes a file descriptor that libbpf handed out. */
+export function close(fd: Fd): void {
+  closeFd(fd);
+}
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+/** Takes an exclusive, non-blocking flock on fd; false when another holds it. */
+export function tryLockExclusive(fd: number): boolean {
+  return flockFn(fd, LOCK_EX | LOCK_NB) === 0;
+}
+
+/** errno of the last FFI call on this thread. */
+export function lastErrno(): number {
+  return koffi.errno();
+}
+
+/** Reads `len` bytes at a native address (BTF records, libbpf-owned memory). */
+export function readMemory(ptr: bigint, len: number): Buffer {
+  return Buffer.from(koffi.view(ptr, len));
+}
+
+export type LibbpfPrintLevel = 'warn' | 'info' | 'debug';
+const PRINT_LEVELS: readonly LibbpfPrintLevel[] = ['warn', 'info', 'debug'];
+
+let registeredPrint: bigint | undefined;
+
+/** Routes libbpf's own messages to `sink` (the agent's logger). */
+export function setLibbpfPrint(sink: (level: LibbpfPrintLevel, message: string) => void): void {
+  const buf = Buffer.alloc(4096);
+  const callback = (level: number, fmt: string, ap: bigint): number => {
+    const n = vsnprintf(buf, buf.length, fmt, ap);
+    const text = buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))).toString('utf8').trimEnd();
+    if (text.length > 0) sink(PRINT_LEVELS[level] ?? 'debug', text);
+    return n;
+  };
+  const registered = koffi.register(callback, koffi.pointer(PrintFn));
+  libbpf.libbpf_set_print(registered);
+  if (registeredPrint !== undefined) koffi.unregister(registeredPrint);
+  registeredPrint = registered;
+}

@@ -1,0 +1,131 @@
+// A BPF map by file descriptor: the few operations the agent needs, each one
+// syscall through libbpf. Reads of whole maps use bpf_map_lookup_batch, one
+// syscall per map per poll (per 4k entries for hash maps), never one per key.
+import { close, type Fd, lastErrno, libbpf } from './libbpf.js';
+import { BpfError } from './errors.js';
+
+const ENOENT = 2;
+const BPF_MAP_INFO_SIZE = 88;
+
+export interface MapInfo {
+  type: number;
+  id: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+}
+
+export class BpfMap {
+  constructor(
+    readonly name: string,
+    readonly fd: Fd,
+    private readonly ownsFd = false,
+  ) {}
+
+  /** Opens a pinned map by path (for `list` and for reading foreign maps). */
+  static fromPin(path: string, name = path): BpfMap {
+    const fd = libbpf.bpf_obj_get(path);
+    if (fd < 0) throw BpfError.fromErrno(`open pinned map ${path}`, -fd);
+    return new BpfMap(name, fd as Fd, true);
+  }
+
+  info(): MapInfo {
+    const buf = Buffer.alloc(BPF_MAP_INFO_SIZE);
+    const len: [number] = [buf.length];
+    const err = libbpf.bpf_obj_get_info_by_fd(this.fd, buf, len);
+    if (err < 0) throw BpfError.fromErrno(`map info of ${this.name}`, -err);
+    // struct bpf_map_info: type, id, key_size, value_size, max_entries, map_flags, name[16]
+    const nameBytes = buf.subarray(24, 40);
+    const nul = nameBytes.indexOf(0);
+    return {
+      type: buf.readUInt32LE(0),
+      id: buf.readUInt32LE(4),
+      keySize: buf.readUInt32LE(8),
+      valueSize: buf.readUInt32LE(12),
+      maxEntries: buf.readUInt32LE(16),
+      flags: buf.readUInt32LE(20),
+      name: nameBytes.subarray(0, nul < 0 ? 16 : nul).toString('latin1'),
+    };
+  }
+
+  /**
+   * Every entry of the map in as few syscalls as the kernel allows. Returns
+   * the raw key and value bytes side by side; `valueStride` is the bytes per
+   * entry in `values` (for per-CPU maps: CPUs x round_up(value_size, 8)).
+   */
+  lookupAll(keySize: number, valueStride: number, maxEntries: number): { count: number; keys: Buffer; values: Buffer } {
+    const keys = Buffer.alloc(keySize * maxEntries);
+    const values = Buffer.alloc(valueStride * maxEntries);
+    // The batch cursor is a bucket index for hash maps, a key for arrays.
+    const cursor = Buffer.alloc(Math.max(keySize, 8));
+    const next = Buffer.alloc(cursor.length);
+    let total = 0;
+    let first = true;
+    while (total < maxEntries) {
+      const count: [number] = [maxEntries - total];
+      const err = libbpf.bpf_map_lookup_batch(
+        this.fd,
+        first ? null : cursor,
+        next,
+        keys.subarray(total * keySize),
+        values.subarray(total * valueStride),
+        count,
+        null,
+      );
+      const errno = err < 0 ? lastErrno() : 0;
+      if (err < 0 && errno !== ENOENT) throw BpfError.fromErrno(`batch lookup of ${this.name}`, errno);
+      total += count[0];
+      if (err < 0) break; // ENOENT: no more entries
+      next.copy(cursor);
+      first = false;
+    }
+    return { count: total, keys, values };
+  }
+
+  lookup(key: Buffer | null, value: Buffer): boolean {
+    const err = libbpf.bpf_map_lookup_elem(this.fd, key, value);
+    if (err === 0) return true;
+    const errno = lastErrno();
+    if (errno === ENOENT) return false;
+    throw BpfError.fromErrno(`lookup in ${this.name}`, errno);
+  }
+
+  update(key: Buffer | null, value: Buffer, flags = 0): void {
+    const err = libbpf.bpf_map_update_elem(this.fd, key, value, flags);
+    if (err < 0) throw BpfError.fromErrno(`update of ${this.name}`, lastErrno());
+  }
+
+  /** Deletes key; false when it was not there. */
+  delete(key: Buffer): boolean {
+    const err = libbpf.bpf_map_delete_elem(this.fd, key);
+    if (err === 0) return true;
+    const errno = lastErrno();
+    if (errno === ENOENT) return false;
+    throw BpfError.fromErrno(`delete from ${this.name}`, errno);
+  }
+
+  /** Queue maps: push a value. */
+  push(value: Buffer): void {
+    this.update(null, value, 0);
+  }
+
+  /** Queue maps: pop a value into `value`; false when empty. */
+  pop(value: Buffer): boolean {
+    const err = libbpf.bpf_map_lookup_and_delete_elem(this.fd, null, value);
+    if (err === 0) return true;
+    const errno = lastErrno();
+    if (errno === ENOENT) return false;
+    throw BpfError.fromErrno(`pop from ${this.name}`, errno);
+  }
+
+  close(): void {
+    if (this.ownsFd) close(this.fd);
+  }
+}
+
+/** Bytes per entry of a per-CPU map's value buffer. */
+export function perCpuStride(valueSize: number, cpus: number): number {
+  return cpus * Math.ceil(valueSize / 8) * 8;
+}

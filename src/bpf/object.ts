@@ -1,0 +1,72 @@
+// One compiled BPF object (bpf/NAME.bpf.o) opened and loaded by libbpf, with
+// its maps pinned by name under the agent's bpffs directory: a map pinned by
+// an earlier run (or by another of the agent's objects) is reused, so
+// counters survive restarts and objects share the endpoint map.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { BpfError } from './errors.js';
+import { type BpfLinkPtr, type BpfObjectPtr, type BpfProgramPtr, type Fd, lastErrno, libbpf } from './libbpf.js';
+import { BpfMap } from './map.js';
+
+export class BpfObject {
+  private closed = false;
+  private readonly links: BpfLinkPtr[] = [];
+
+  private constructor(
+    readonly path: string,
+    private readonly obj: BpfObjectPtr,
+  ) {}
+
+  /** Opens and loads `path`, pinning (or reusing) its maps under `pinDir`. */
+  static load(path: string, pinDir: string): BpfObject {
+    if (!existsSync(path)) throw new BpfError(`BPF object ${path} not found (run the build: npm run build)`, 2);
+    const obj = libbpf.bpf_object__open_file(path, null);
+    if (obj === null) throw BpfError.fromErrno(`open ${path}`, lastErrno());
+    const loaded = new BpfObject(path, obj);
+    try {
+      for (let map = libbpf.bpf_object__next_map(obj, null); map !== null; map = libbpf.bpf_object__next_map(obj, map)) {
+        if (libbpf.bpf_map__is_internal(map)) continue; // .rodata/.bss belong to the object
+        const name = libbpf.bpf_map__name(map);
+        const err = libbpf.bpf_map__set_pin_path(map, join(pinDir, name));
+        if (err < 0) throw BpfError.fromErrno(`set pin path of ${name}`, -err);
+      }
+      const err = libbpf.bpf_object__load(obj);
+      if (err < 0) throw BpfError.fromErrno(`load ${path}`, -err);
+    } catch (e) {
+      loaded.close();
+      throw e;
+    }
+    return loaded;
+  }
+
+  map(name: string): BpfMap {
+    const map = libbpf.bpf_object__find_map_by_name(this.obj, name);
+    if (map === null) throw new BpfError(`map ${name} not in ${this.path}`, 2);
+    return new BpfMap(name, libbpf.bpf_map__fd(map));
+  }
+
+  program(name: string): BpfProgramPtr {
+    const prog = libbpf.bpf_object__find_program_by_name(this.obj, name);
+    if (prog === null) throw new BpfError(`program ${name} not in ${this.path}`, 2);
+    return prog;
+  }
+
+  programFd(name: string): Fd {
+    return libbpf.bpf_program__fd(this.program(name));
+  }
+
+  /** Attaches a program where its SEC() says (tracepoints); detached on close. */
+  attach(name: string): void {
+    const link = libbpf.bpf_program__attach(this.program(name));
+    if (link === null) throw BpfError.fromErrno(`attach ${name}`, lastErrno());
+    this.links.push(link);
+  }
+
+  /** Detaches the attached programs and frees the object (pins stay). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const link of this.links.splice(0)) libbpf.bpf_link__destroy(link);
+    libbpf.bpf_object__close(this.obj);
+  }
+}

@@ -1,0 +1,53 @@
+// Parsers for the command-line values: each returns the typed value or
+// throws commander's InvalidArgumentError with a one-line reason.
+import { InvalidArgumentError } from 'commander';
+import { isIP } from 'node:net';
+import type { ListenAddress } from '../export/http-server.js';
+import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
+
+const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** "5s", "500ms", "1m30s" -> milliseconds. */
+export function parseDuration(text: string): number {
+  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
+    throw new InvalidArgumentError(`"${text}" is not a duration (examples: 500ms, 5s, 1m)`);
+  }
+  return parts.reduce((ms, p) => ms + Number(p[1]) * (UNITS_MS[p[2] ?? 's'] ?? 0), 0);
+}
+
+export function parsePollInterval(text: string): number {
+  const ms = parseDuration(text);
+  if (ms < 100) throw new InvalidArgumentError(`poll interval ${text} is below the minimum of 100ms`);
+  return ms;
+}
+
+/** "HOST:PORT", "[::]:PORT" or ":PORT" (all addresses). */
+export function parseListenAddress(text: string): ListenAddress {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  const host = m ? (m[1] ?? m[2] ?? '') : '';
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535 || (m[1] !== undefined && isIP(host) !== 6)) {
+    throw new InvalidArgumentError(`"${text}" is not HOST:PORT (examples: 0.0.0.0:9464, [::]:9464, 127.0.0.1:9464)`);
+  }
+  if (host !== '' && host !== 'localhost' && isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host)) {
+    throw new InvalidArgumentError(`"${host}" is not a host name or IP address`);
+  }
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+export function parseLogLevel(text: string): LogLevel {
+  if (!(LOG_LEVELS as readonly string[]).includes(text)) {
+    throw new InvalidArgumentError(`"${text}" is not a log level (${LOG_LEVELS.join(', ')})`);
+  }
+  return text as LogLevel;
+}
+
+export function parseChoice<T extends string>(choices: readonly T[]): (text: string) => T {
+  return (text) => {
+    if (!(choices as readonly string[]).includes(text)) {
+      throw new InvalidArgumentError(`"${text}" is not one of ${choices.join(', ')}`);
+    }
+    return text as T;
+  };
+}

@@ -1,0 +1,51 @@
+// Checks made before anything is loaded, so that a missing privilege or an
+// old kernel is one clear line instead of a libbpf error half-way through.
+import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
+
+const CAP_SYS_ADMIN = 21n;
+const CAP_PERFMON = 38n;
+const CAP_BPF = 39n;
+const CAP_NET_ADMIN = 12n;
+
+/** Per-CPU array batch lookups need 5.13; the reason field needs 5.17 (warned, not required). */
+const MIN_KERNEL: readonly [number, number] = [5, 13];
+
+export class PreflightError extends Error {}
+
+function effectiveCaps(): bigint {
+  const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? BigInt(`0x${m[1]}`) : 0n;
+}
+
+function has(caps: bigint, cap: bigint): boolean {
+  return (caps & (1n << cap)) !== 0n;
+}
+
+export function kernelVersion(text = release()): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(text);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+/** Throws PreflightError naming what is missing and how to fix it. */
+export function preflight(opts: { needNetAdmin: boolean }): void {
+  const caps = effectiveCaps();
+  const admin = has(caps, CAP_SYS_ADMIN);
+  if (!admin && !(has(caps, CAP_BPF) && has(caps, CAP_PERFMON))) {
+    throw new PreflightError(
+      'missing privileges: loading BPF programs needs CAP_BPF and CAP_PERFMON (or root); run as root or grant them (see README, "Privileges")',
+    );
+  }
+  if (opts.needNetAdmin && !admin && !has(caps, CAP_NET_ADMIN)) {
+    throw new PreflightError('missing privileges: attaching tc programs needs CAP_NET_ADMIN (or root)');
+  }
+  if (!existsSync('/sys/kernel/btf/vmlinux')) {
+    throw new PreflightError(
+      'this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): the CO-RE programs need a kernel built with CONFIG_DEBUG_INFO_BTF=y',
+    );
+  }
+  const [major, minor] = kernelVersion();
+  if (major < MIN_KERNEL[0] || (major === MIN_KERNEL[0] && minor < MIN_KERNEL[1])) {
+    throw new PreflightError(`kernel ${release()} is too old: ${MIN_KERNEL.join('.')} or newer is needed`);
+  }
+}
