@@ -68,6 +68,11 @@ export const libbpf = {
 
   // Low-level (fd-based) API.
   bpf_obj_get: lib.func('int bpf_obj_get(const char *path)') as (path: string) => Fd | number,
+  // opts: struct bpf_obj_get_opts { size_t sz; __u32 file_flags; } (16 bytes)
+  bpf_obj_get_opts: lib.func('int bpf_obj_get_opts(const char *path, const void *opts)') as (
+    path: string,
+    opts: Buffer,
+  ) => Fd | number,
   bpf_obj_pin: lib.func('int bpf_obj_pin(int fd, const char *path)') as (fd: Fd, path: string) => number,
   bpf_link_create: lib.func(
     'int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)',

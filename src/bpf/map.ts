@@ -6,6 +6,7 @@ import { BpfError } from './errors.js';
 
 const ENOENT = 2;
 const BPF_MAP_INFO_SIZE = 88;
+const BPF_F_RDONLY = 1 << 3;
 
 export interface MapInfo {
   type: number;
@@ -27,7 +28,20 @@ export class BpfMap {
   /** Opens a pinned map by path (for `list` and for reading foreign maps). */
   static fromPin(path: string, name = path): BpfMap {
     const fd = libbpf.bpf_obj_get(path);
-    if (fd < 0) throw BpfError.fromErrno(`open pinned map ${path}`, -fd);
+    if (fd < 0) throw BpfError.fromErrno(`open pinned map ${path}`, lastErrno());
+    return new BpfMap(name, fd as Fd, true);
+  }
+
+  /**
+   * Opens a pinned map read-only (BPF_F_RDONLY): for maps that belong to
+   * someone else (Cilium's), which the agent must never change.
+   */
+  static fromPinReadOnly(path: string, name = path): BpfMap {
+    const opts = Buffer.alloc(16);
+    opts.writeBigUInt64LE(16n, 0); // sz
+    opts.writeUInt32LE(BPF_F_RDONLY, 8); // file_flags
+    const fd = libbpf.bpf_obj_get_opts(path, opts);
+    if (fd < 0) throw BpfError.fromErrno(`open pinned map ${path} read-only`, lastErrno());
     return new BpfMap(name, fd as Fd, true);
   }
 
