@@ -67,12 +67,18 @@ struct trace_entry {
 	int pid;
 } __attribute__((preserve_access_index));
 
+/* CO-RE matches an enum field only against an enum, so the type is declared
+ * as one; its values come from the kernel's BTF in user space. */
+enum skb_drop_reason {
+	SKB_DROP_REASON_NOT_SPECIFIED_LOCAL,
+};
+
 struct trace_event_raw_kfree_skb {
 	struct trace_entry ent;
 	void *skbaddr;
 	void *location;
 	unsigned short protocol;
-	unsigned int reason;
+	enum skb_drop_reason reason;
 } __attribute__((preserve_access_index));
 
 /* The program-visible skb of tc programs (uapi, fixed layout). */

@@ -1,0 +1,98 @@
+// Runs the real agent (the built CLI) as a child process, as an operator
+// would, and scrapes its /metrics.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseExposition, type Sample } from './metrics-text.js';
+
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** A bpffs directory of the test's own, removed by removePinDir(). */
+export function testPinDir(): string {
+  return `/sys/fs/bpf/dpx-test-${randomBytes(3).toString('hex')}`;
+}
+
+export function removePinDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI to completion (for list, --help and bad input). */
+export function runCli(args: string[], opts: { user?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
+  const argv = opts.user ? ['setpriv', `--reuid=${opts.user}`, `--regid=${opts.user}`, '--clear-groups', '--inh-caps=-all', process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
+  const r = spawnSync(argv[0] ?? '', argv.slice(1), { encoding: 'utf8', env: opts.env ?? process.env, timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export class ExporterProcess {
+  private stderrText = '';
+  private exit: Promise<number | null>;
+  port = 0;
+
+  private constructor(private readonly child: ChildProcess) {
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (this.stderrText += d));
+    this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  static async start(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ExporterProcess> {
+    const child = spawn(process.execPath, [CLI, 'run', '--metrics-addr', '127.0.0.1:0', ...args], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const p = new ExporterProcess(child);
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const m = /"addr":"127\.0\.0\.1:(\d+)".*serving \/metrics/.exec(p.stderrText);
+      if (m) {
+        p.port = Number(m[1]);
+        return p;
+      }
+      if (child.exitCode !== null) break;
+      await sleep(50);
+    }
+    child.kill('SIGKILL');
+    throw new Error(`exporter did not start:\n${p.stderrText}`);
+  }
+
+  get logs(): string {
+    return this.stderrText;
+  }
+
+  async get(path: string): Promise<{ status: number; body: string }> {
+    const res = await fetch(`http://127.0.0.1:${this.port}${path}`);
+    return { status: res.status, body: await res.text() };
+  }
+
+  async scrape(): Promise<Sample[]> {
+    return parseExposition((await this.get('/metrics')).body);
+  }
+
+  /** Sends a signal and waits for exit; returns exit code and milliseconds taken. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; ms: number }> {
+    const start = Date.now();
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    const code = await this.exit;
+    return { code, ms: Date.now() - start };
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `read` until `done` holds for its value, or fails after timeoutMs with the last value. */
+export async function waitFor<T>(read: () => Promise<T> | T, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await read();
+  while (!done(last) && Date.now() < deadline) {
+    await sleep(100);
+    last = await read();
+  }
+  return last;
+}
