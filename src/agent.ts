@@ -48,23 +48,9 @@ export class Agent {
   ) {}
 
   static async start(opts: AgentOptions, log: Logger): Promise<Agent> {
-    const pinDir = PinDir.acquire(opts.bpffs);
-    const cleanup: Array<() => void> = [() => pinDir.release()];
+    const cleanup: Array<() => unknown> = [];
     try {
-      const drops = KernelDropProgram.load(opts.bpffs);
-      cleanup.unshift(() => drops.close());
-      const cpus = libbpf.libbpf_num_possible_cpus();
-      const table = new DropTable(drops.maps, cpus);
-      // No program of ours is attached yet: safe to rebuild the free-slot queue.
-      const free = table.rebuildFreeQueue();
-      const reasons = DropReasonNames.fromRunningKernel();
-      if (!reasons.fromKernel) {
-        log.warn('this kernel names no drop reasons (enum skb_drop_reason needs 5.17+): drops are counted as NOT_SPECIFIED');
-      }
-      const kallsyms = new Kallsyms();
-      drops.attach();
-      log.info({ pinDir: opts.bpffs, freeDropSlots: free, reasons: reasons.size, cpus }, 'kernel drop program attached');
-
+      // Export side first: a taken port fails before anything is attached.
       const nodeName = opts.nodeName ?? hostname();
       const resource = resourceFromAttributes({ 'service.name': 'datapath-exporter', 'host.name': nodeName });
       const producer = new DatapathProducer(resource, NO_PODS);
@@ -77,20 +63,39 @@ export class Agent {
       const meterProvider = new MeterProvider({ resource, readers: [exporter] });
       const health = new HealthMetrics(meterProvider.getMeter('datapath-exporter'), { version: VERSION, node: nodeName });
       health.state.slotsCapacity.drop_keys = DROP_SLOTS;
-      const source = new KernelDropSource(table, reasons, kallsyms);
-      const poller = new Poller([source], log);
+      let agent: Agent | undefined;
       const server = new MetricsServer(exporter, {
-        live: () => Date.now() - agent.lastPollAt < 3 * opts.pollIntervalMs + 5000,
-        ready: () => agent.polledOnce,
+        live: () => agent !== undefined && Date.now() - agent.lastPollAt < 3 * opts.pollIntervalMs + 5000,
+        ready: () => agent?.polledOnce === true,
       });
       const listening = await server.listen(opts.metricsAddr);
-      const agent: Agent = new Agent(opts, log, pinDir, drops, poller, producer, health, meterProvider, server, listening);
-      agent.pollOnce(source);
-      agent.timer = setInterval(() => agent.pollOnce(source), opts.pollIntervalMs);
+      cleanup.unshift(() => server.close());
+
+      const pinDir = PinDir.acquire(opts.bpffs);
+      cleanup.unshift(() => pinDir.release());
+      const drops = KernelDropProgram.load(opts.bpffs);
+      cleanup.unshift(() => drops.close());
+      const cpus = libbpf.libbpf_num_possible_cpus();
+      const table = new DropTable(drops.maps, cpus);
+      // No program of ours is attached yet: safe to rebuild the free-slot queue.
+      const free = table.rebuildFreeQueue();
+      const reasons = DropReasonNames.fromRunningKernel();
+      if (!reasons.fromKernel) {
+        log.warn('this kernel names no drop reasons (enum skb_drop_reason needs 5.17+): drops are counted as NOT_SPECIFIED');
+      }
+      drops.attach();
+      log.info({ pinDir: opts.bpffs, freeDropSlots: free, reasons: reasons.size, cpus }, 'kernel drop program attached');
+
+      const source = new KernelDropSource(table, reasons, new Kallsyms());
+      const poller = new Poller([source], log);
+      agent = new Agent(opts, log, pinDir, drops, poller, producer, health, meterProvider, server, listening);
+      const a = agent;
+      a.pollOnce(source);
+      a.timer = setInterval(() => a.pollOnce(source), opts.pollIntervalMs);
       log.info({ addr: `${listening.host}:${listening.port}`, pollIntervalMs: opts.pollIntervalMs }, 'serving /metrics');
-      return agent;
+      return a;
     } catch (err) {
-      for (const undo of cleanup) undo();
+      for (const undo of cleanup) await undo();
       throw err;
     }
   }

@@ -23,6 +23,10 @@ function fail(message: string): never {
 /** Known failures (privileges, bpffs, kernel) become one line and exit 1. */
 function explain(err: unknown): never {
   if (err instanceof PreflightError || err instanceof PinDirError) fail(err.message);
+  if (err instanceof Error && 'code' in err && (err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL')) {
+    const e = err as Error & { address?: string; port?: number; code: string };
+    fail(`cannot serve metrics on ${e.address}:${e.port}: ${e.code === 'EADDRINUSE' ? 'it is in use' : 'no such local address'} (see --metrics-addr)`);
+  }
   if (err instanceof BpfError) {
     fail(err.isPermission ? `${err.message}: missing privileges (run as root or with CAP_BPF, CAP_PERFMON)` : err.message);
   }

@@ -1,0 +1,112 @@
+// The agent's life: restart without counter reset, SIGTERM detaches, a
+// second agent refuses to attach twice, and `list` shows the same counters.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { Lab } from '../support/lab.js';
+import { sumOf } from '../support/metrics-text.js';
+import { ExporterProcess, removePinDir, runCli, testPinDir, waitFor } from '../support/exporter.js';
+import { requireBpf } from '../support/privileges.js';
+
+const CLIENT = '10.202.0.1';
+const SERVER = '10.202.0.2';
+
+/** IDs of loaded programs named like the drop program (bpftool shows 15 chars). */
+function dropProgramIds(): number[] {
+  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as Array<{ id: number; name?: string }>;
+  return progs.filter((p) => (p.name ?? '').startsWith('count_kernel_dr')).map((p) => p.id);
+}
+
+describe('agent lifecycle', function () {
+  let lab: Lab;
+  let client: string;
+  let pinDir: string;
+  const running: ExporterProcess[] = [];
+
+  before(function () {
+    requireBpf(this);
+    lab = new Lab();
+    client = lab.namespace('client');
+    const server = lab.namespace('server');
+    lab.veth(client, `${CLIENT}/24`, server, `${SERVER}/24`);
+  });
+
+  beforeEach(function () {
+    pinDir = testPinDir();
+  });
+
+  afterEach(async function () {
+    for (const p of running.splice(0)) await p.stop('SIGKILL');
+    removePinDir(pinDir);
+  });
+
+  after(function () {
+    lab?.destroy();
+  });
+
+  async function start(): Promise<ExporterProcess> {
+    const p = await ExporterProcess.start(['--bpffs', pinDir, '--poll-interval', '200ms']);
+    running.push(p);
+    return p;
+  }
+
+  const noSocket = async (p: ExporterProcess) =>
+    sumOf(await p.scrape(), 'datapath_drop_packets_total', { source: 'kernel', reason: 'NO_SOCKET', direction: 'ingress' });
+
+  it('continues the same counters after a restart (N before, M after, N+M, no reset)', async function () {
+    const N = 11;
+    const M = 7;
+    const first = await start();
+    lab.sendUdp(client, SERVER, 9, N, 10);
+    assert.equal(await waitFor(() => noSocket(first), (v) => v >= N), N);
+    assert.equal((await first.stop()).code, 0);
+
+    const second = await start();
+    assert.equal(await waitFor(() => noSocket(second), (v) => v >= N), N, 'no reset after restart');
+    lab.sendUdp(client, SERVER, 9, M, 10);
+    assert.equal(await waitFor(() => noSocket(second), (v) => v >= N + M), N + M);
+  });
+
+  it('detaches its program on SIGTERM and exits 0 within 2 s', async function () {
+    const before = dropProgramIds();
+    const p = await start();
+    assert.equal(dropProgramIds().length, before.length + 1, 'one program attached while running');
+    const { code, ms } = await p.stop('SIGTERM');
+    assert.equal(code, 0);
+    assert.ok(ms < 2000, `exited in ${ms} ms`);
+    assert.deepEqual(dropProgramIds(), before, 'no program left attached');
+  });
+
+  it('exits 0 on SIGINT too', async function () {
+    const p = await start();
+    assert.equal((await p.stop('SIGINT')).code, 0);
+  });
+
+  it('refuses to start a second agent on the same bpffs directory (never attaches twice)', async function () {
+    await start();
+    const ids = dropProgramIds();
+    const second = runCli(['run', '--bpffs', pinDir, '--metrics-addr', '127.0.0.1:0']);
+    assert.equal(second.status, 1);
+    assert.match(second.stderr, /another datapath-exporter is running/);
+    assert.deepEqual(dropProgramIds(), ids, 'no second program attached');
+  });
+
+  it('list prints the pinned counters as a table and as JSON', async function () {
+    const p = await start();
+    lab.sendUdp(client, SERVER, 9, 5, 10);
+    await waitFor(() => noSocket(p), (v) => v >= 5);
+    const table = runCli(['list', '--bpffs', pinDir]);
+    assert.equal(table.status, 0, table.stderr);
+    assert.match(table.stdout.split('\n')[0] ?? '', /^REASON\s+DIRECTION\s+PACKETS\s+BYTES\s+LOCATION$/);
+    assert.match(table.stdout, /^NO_SOCKET\s+INGRESS\s+5\s+190\s+\S*udp\S*/m);
+    const json = JSON.parse(runCli(['list', '--bpffs', pinDir, '--output', 'json']).stdout) as Array<Record<string, string>>;
+    const row = json.find((r) => r.reason === 'NO_SOCKET' && r.direction === 'ingress');
+    assert.equal(row?.packets, '5');
+    assert.equal(row?.bytes, '190');
+  });
+
+  it('list without a running agent says so', function () {
+    const r = runCli(['list', '--bpffs', pinDir]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no pinned counters under .*is the agent running/);
+  });
+});
