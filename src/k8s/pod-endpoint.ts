@@ -1,0 +1,49 @@
+// What the datapath needs to know about a pod: who it is and which IPs its
+// packets carry. Everything else on the pod object is dropped here.
+import type { V1Pod } from '@kubernetes/client-node';
+
+export interface PodEndpoint {
+  uid: string;
+  namespace: string;
+  name: string;
+  /** status.podIPs (dual stack), or status.podIP on servers that only fill that; may be empty while Pending. */
+  ips: string[];
+  /**
+   * A hostNetwork pod shares the node's IPs, so its "IPs" do not identify it;
+   * it is still reported so that callers can decide, and must ignore it for
+   * IP-to-pod attribution.
+   */
+  hostNetwork: boolean;
+}
+
+// A finished pod keeps its IPs in status, but the IPs are free for reuse.
+const FINISHED_PHASES = new Set(['Succeeded', 'Failed']);
+
+/** The pod's endpoint, or undefined when the pod no longer has one (finished). */
+export function podEndpoint(pod: V1Pod): PodEndpoint | undefined {
+  if (FINISHED_PHASES.has(pod.status?.phase ?? '')) return undefined;
+  return {
+    uid: pod.metadata?.uid ?? '',
+    namespace: pod.metadata?.namespace ?? '',
+    name: pod.metadata?.name ?? '',
+    ips: podIps(pod),
+    hostNetwork: pod.spec?.hostNetwork === true,
+  };
+}
+
+export function sameEndpoint(a: PodEndpoint, b: PodEndpoint): boolean {
+  return (
+    a.uid === b.uid &&
+    a.namespace === b.namespace &&
+    a.name === b.name &&
+    a.hostNetwork === b.hostNetwork &&
+    a.ips.length === b.ips.length &&
+    a.ips.every((ip, i) => ip === b.ips[i])
+  );
+}
+
+function podIps(pod: V1Pod): string[] {
+  const fromList = (pod.status?.podIPs ?? []).map((p) => p.ip).filter((ip) => ip !== '');
+  const ips = fromList.length > 0 ? fromList : [pod.status?.podIP ?? ''].filter((ip) => ip !== '');
+  return [...new Set(ips)];
+}
