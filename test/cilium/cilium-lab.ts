@@ -1,0 +1,151 @@
+// A stand-in for Cilium in the lab: the fixture program (test/fixtures/bpf/
+// cilium_metrics*.bpf.c) with Cilium's metrics map, pinned under a bpffs
+// directory of the test's own and attached (tcx ingress) to the node side
+// of a veth whose other end is a "pod" namespace, so that real packets from
+// the pod are counted into the map the way Cilium counts them.
+// destroy() removes everything: link, programs, pins, namespace, veth.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { close, type Fd, ifNameToIndex, lastErrno, libbpf } from '../../src/bpf/libbpf.js';
+import { BpfError } from '../../src/bpf/errors.js';
+import { BpfObject } from '../../src/bpf/object.js';
+import type { Logger } from '../../src/log/logger.js';
+import { Lab } from '../support/lab.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`../../../test/fixtures/bpf/${name}.bpf.o`, import.meta.url));
+export const FIXTURES = {
+  /** Cilium 1.16+ key (line, file). */
+  current: fixture('cilium_metrics'),
+  /** Key of Cilium before 1.16 (reserved[3]). */
+  old: fixture('cilium_metrics_old'),
+  /** Value of 24 bytes: not Cilium's layout. Only a map. */
+  wrongSize: fixture('cilium_metrics_wrong_size'),
+};
+export const PROGRAM = 'cilium_metrics_fixture';
+export const MAP = 'cilium_metrics';
+
+/** What tc sees of a UDP/IPv4 datagram: Ethernet 14 + IPv4 20 + UDP 8 + payload (skb->len). */
+export const L2_UDP_IPV4_OVERHEAD = 42;
+
+const BPF_TCX_INGRESS = 46;
+
+/** A bpffs directory of the test's own; removed with removeTestPinDir(). */
+export function makeTestPinDir(): string {
+  const dir = `/sys/fs/bpf/datapath-exporter-test-cilium-${randomBytes(3).toString('hex')}`;
+  mkdirSync(dir, { mode: 0o700 });
+  return dir;
+}
+
+export function removeTestPinDir(dir: string | undefined): void {
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Loads a fixture object with its maps pinned under pinDir (as Cilium pins its own). */
+export function loadFixture(object: string, pinDir: string): BpfObject {
+  return BpfObject.load(object, pinDir);
+}
+
+export class FakeCilium {
+  readonly lab = new Lab();
+  readonly pod: string;
+  /** The node-side interface (root namespace), where the program is attached. */
+  readonly nodeDev: string;
+  readonly nodeAddr: string;
+  readonly pinPath: string;
+  private readonly objects: BpfObject[] = [];
+  private link: Fd | undefined;
+
+  /** Addresses: pod 10.250.N.1/30, node 10.250.N.2/30. */
+  constructor(
+    readonly pinDir: string,
+    object: string,
+    subnet: number,
+  ) {
+    this.pinPath = join(pinDir, MAP);
+    try {
+      this.pod = this.lab.namespace('cil');
+      const veth = this.lab.veth(this.pod, `10.250.${subnet}.1/30`, undefined, `10.250.${subnet}.2/30`);
+      this.nodeDev = veth.b;
+      this.nodeAddr = `10.250.${subnet}.2`;
+      const obj = loadFixture(object, pinDir);
+      this.objects.push(obj);
+      this.link = attachTcxIngress(obj.programFd(PROGRAM), this.nodeDev);
+    } catch (err) {
+      this.destroy();
+      throw err;
+    }
+  }
+
+  /** Sends `count` UDP datagrams of `payload` bytes from the pod to the node's `port`. */
+  send(port: number, count: number, payload: number): void {
+    const { sent } = this.lab.sendUdp(this.pod, this.nodeAddr, port, count, payload);
+    if (sent !== count) throw new Error(`sent ${sent} of ${count} datagrams`);
+  }
+
+  /**
+   * Does what Cilium does when it re-creates its map: a new map pinned at
+   * the same path (the attached program keeps the old one).
+   */
+  recreateMap(object: string): void {
+    rmSync(this.pinPath);
+    this.objects.push(loadFixture(object, this.pinDir));
+  }
+
+  destroy(): void {
+    if (this.link !== undefined) close(this.link);
+    this.link = undefined;
+    for (const obj of this.objects.splice(0)) obj.close();
+    removeTestPinDir(this.pinDir);
+    this.lab.destroy();
+  }
+}
+
+/** tcx ingress link on a root-namespace interface; detached when its fd is closed. */
+export function attachTcxIngress(progFd: Fd, dev: string): Fd {
+  const ifindex = ifNameToIndex(dev);
+  if (ifindex === 0) throw new Error(`no interface ${dev}`);
+  const fd = libbpf.bpf_link_create(progFd, ifindex, BPF_TCX_INGRESS, null);
+  if (fd < 0) throw BpfError.fromErrno(`tcx attach to ${dev}`, lastErrno());
+  return fd as Fd;
+}
+
+/** The map's id and every entry as bpftool (not the agent) reads them. */
+export function bpftoolSnapshot(pinPath: string): { id: number; dump: string } {
+  const show = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', pinPath], { encoding: 'utf8' })) as { id: number };
+  const dump = execFileSync('bpftool', ['-j', 'map', 'dump', 'pinned', pinPath], { encoding: 'utf8' });
+  return { id: show.id, dump };
+}
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+export const INFO = 30;
+export const WARN = 40;
+
+/** A logger that keeps its lines for the test to read. */
+export function captureLogger(): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const log = pino({ level: 'debug', base: undefined }, { write: (msg: string) => void lines.push(JSON.parse(msg) as LogLine) });
+  return { log, lines };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `read` until `done` holds for its value, or gives up after timeoutMs with the last value. */
+export async function waitFor<T>(read: () => T, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = read();
+  while (!done(last) && Date.now() < deadline) {
+    await sleep(50);
+    last = read();
+  }
+  return last;
+}
