@@ -1,0 +1,42 @@
+// Which dashboard panels should show data when Prometheus scrapes the agent
+// in the lab (network namespaces as pods, real traffic and kernel drops), and
+// why the others may stay empty there. A test keeps this table in step with
+// the dashboards: every panel is listed, and nothing else.
+
+export interface LabExpectation {
+  /** Dashboard uid. */
+  dashboard: string;
+  /** Panel title. */
+  panel: string;
+  /** Every query of the panel returns at least one series in the lab. */
+  expectData: boolean;
+  /** What the lab must do for the panel to have data, or why it may not. */
+  note: string;
+}
+
+const POD_ATTRIBUTION = 'needs pod attribution: the agent run with a kubeconfig to the test suite\'s pods API';
+
+export const LAB_EXPECTATIONS: readonly LabExpectation[] = [
+  { dashboard: 'datapath-overview', panel: 'Drops by reason and direction', expectData: true, note: 'kernel drops (NO_SOCKET, NETFILTER_DROP)' },
+  { dashboard: 'datapath-overview', panel: 'Dropped bytes by reason', expectData: true, note: 'kernel drops' },
+  { dashboard: 'datapath-overview', panel: 'Top pods by drops', expectData: true, note: `drops of a pod; ${POD_ATTRIBUTION}` },
+  { dashboard: 'datapath-overview', panel: 'Top namespaces by drops', expectData: true, note: `drops of a pod; ${POD_ATTRIBUTION}` },
+  { dashboard: 'datapath-overview', panel: 'Drop locations', expectData: true, note: 'kernel drop locations (kernel functions)' },
+  { dashboard: 'datapath-overview', panel: 'Forwarded packets per pod (in / out)', expectData: true, note: `pod traffic through the tc programs; ${POD_ATTRIBUTION}` },
+  { dashboard: 'datapath-overview', panel: 'Forwarded bytes per pod (in / out)', expectData: true, note: `pod traffic through the tc programs; ${POD_ATTRIBUTION}` },
+  { dashboard: 'datapath-overview', panel: 'Drop ratio per pod', expectData: true, note: `a pod that drops; ${POD_ATTRIBUTION}` },
+  { dashboard: 'datapath-overview', panel: 'Cilium drops by reason', expectData: false, note: 'no Cilium in the lab (source="cilium" comes from Cilium\'s pinned metrics map)' },
+  { dashboard: 'datapath-overview', panel: 'Cilium drop locations', expectData: false, note: 'no Cilium in the lab' },
+
+  { dashboard: 'datapath-exporter-health', panel: 'Agents and versions', expectData: true, note: 'build_info' },
+  { dashboard: 'datapath-exporter-health', panel: 'Scrape status', expectData: true, note: 'up of job datapath-exporter (the test Prometheus uses that job name)' },
+  { dashboard: 'datapath-exporter-health', panel: 'Kubernetes API sync', expectData: false, note: 'absent when the agent runs without Kubernetes; present with the test suite\'s pods API' },
+  { dashboard: 'datapath-exporter-health', panel: 'Poll duration', expectData: true, note: 'a few polls (5 s interval) within the rate window' },
+  { dashboard: 'datapath-exporter-health', panel: 'Poll errors', expectData: false, note: 'a healthy agent may export no error series at all' },
+  { dashboard: 'datapath-exporter-health', panel: 'Slots used vs capacity', expectData: true, note: 'drop_keys and endpoints tables' },
+  { dashboard: 'datapath-exporter-health', panel: 'Slot overflow', expectData: false, note: 'only after a table fills up' },
+  { dashboard: 'datapath-exporter-health', panel: 'Attached interfaces', expectData: true, note: 'the lab\'s pod veths' },
+  { dashboard: 'datapath-exporter-health', panel: 'Exported series', expectData: true, note: 'any datapath series' },
+  { dashboard: 'datapath-exporter-health', panel: 'Scrape duration', expectData: true, note: 'scrape_duration_seconds of job datapath-exporter' },
+  { dashboard: 'datapath-exporter-health', panel: 'Kubernetes watch restarts', expectData: false, note: 'absent when the agent runs without Kubernetes' },
+];

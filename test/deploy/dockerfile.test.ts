@@ -1,0 +1,76 @@
+// No container engine runs here, so the image is not built in tests. What can
+// be checked without one: the Dockerfile's shape, and that everything it
+// copies from the build context exists and is not excluded by .dockerignore.
+import assert from 'node:assert/strict';
+import { access, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { deployDir, repoRoot } from './paths.js';
+
+interface Instruction {
+  op: string;
+  args: string;
+}
+
+function instructions(text: string): Instruction[] {
+  return text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const [op = '', ...rest] = l.split(/\s+/);
+      return { op: op.toUpperCase(), args: rest.join(' ') };
+    });
+}
+
+describe('deploy: Dockerfile', () => {
+  let ins: Instruction[] = [];
+  let ignored: string[] = [];
+
+  before(async () => {
+    ins = instructions(await readFile(join(deployDir, 'Dockerfile'), 'utf8'));
+    ignored = (await readFile(join(repoRoot, '.dockerignore'), 'utf8'))
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !l.startsWith('#'));
+  });
+
+  it('builds on Node 24 bookworm and runs on Node 24 bookworm-slim', () => {
+    const froms = ins.filter((i) => i.op === 'FROM').map((i) => i.args);
+    assert.deepEqual(froms, ['node:24-bookworm AS build', 'node:24-bookworm-slim']);
+  });
+
+  it('compiles BPF and TypeScript in the build stage and keeps production dependencies only', () => {
+    const runs = ins.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
+    for (const pkg of ['clang', 'llvm', 'libbpf-dev', 'make']) assert.match(runs, new RegExp(`install .*\\b${pkg}\\b`));
+    assert.match(runs, /npm ci --no-audit/);
+    assert.match(runs, /npm run build/);
+    assert.match(runs, /npm ci --omit=dev/);
+  });
+
+  it('ships libbpf1 and only package.json, node_modules, dist and bpf/*.o', () => {
+    const runtime = ins.slice(ins.findLastIndex((i) => i.op === 'FROM'));
+    assert.match(runtime.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n'), /install .*\blibbpf1\b/);
+    const copied = runtime.filter((i) => i.op === 'COPY').map((i) => i.args.replace('--from=build ', '').split(' ')[0]);
+    assert.deepEqual(copied, ['/src/package.json', '/src/node_modules', '/src/dist', '/src/bpf/*.o']);
+    assert.deepEqual(
+      runtime.filter((i) => i.op === 'ENTRYPOINT' || i.op === 'CMD').map((i) => `${i.op} ${i.args}`),
+      ['ENTRYPOINT ["node", "dist/src/cli/main.js"]', 'CMD ["run"]'],
+    );
+  });
+
+  it('copies from the context only files that exist and .dockerignore lets through', async () => {
+    const build = ins.slice(0, ins.findLastIndex((i) => i.op === 'FROM'));
+    const sources = build
+      .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
+      .flatMap((i) => i.args.split(' ').slice(0, -1));
+    assert.ok(sources.length > 0);
+    for (const src of sources) {
+      await access(join(repoRoot, src));
+      const top = src.replace(/\/$/, '').split('/')[0];
+      assert.ok(!ignored.includes(top ?? ''), `${src} is excluded by .dockerignore`);
+    }
+    // Host builds never leak into the image.
+    for (const out of ['node_modules', 'dist', 'bpf/*.o']) assert.ok(ignored.includes(out), `.dockerignore: ${out}`);
+  });
+});
