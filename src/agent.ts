@@ -2,22 +2,26 @@
 // export) and runs the poll loop. Each stage lives in its own folder; this
 // file only composes them.
 import { hostname } from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { DROP_SLOTS } from './bpf/contract.js';
-import { DropReasonNames } from './bpf/drop-reasons.js';
-import { KernelDropProgram } from './bpf/kernel-drop-program.js';
-import { libbpf } from './bpf/libbpf.js';
-import { PinDir } from './bpf/pin-dir.js';
+import { DatapathPrograms, type TcModeOption } from './bpf/datapath-programs.js';
+import { listPodInterfaces } from './bpf/pod-interfaces.js';
+import { CiliumMetricsSource } from './collect/cilium/cilium-source.js';
+import type { CiliumRelease } from './collect/cilium/source-files.js';
 import { DropTable } from './collect/drop-table.js';
+import { ForwardSource } from './collect/forward-table.js';
 import { Kallsyms } from './collect/kallsyms.js';
 import { KernelDropSource } from './collect/kernel-drops.js';
 import { Poller } from './collect/poller.js';
+import type { CounterSource } from './collect/rows.js';
 import { DatapathProducer } from './export/datapath-producer.js';
 import { HealthMetrics } from './export/health-metrics.js';
 import { type ListenAddress, MetricsServer } from './export/http-server.js';
 import { NO_PODS } from './export/pod-labels.js';
+import { PodAttribution } from './k8s/pod-attribution.js';
 import type { Logger } from './log/logger.js';
 import { VERSION } from './version.js';
 
@@ -25,7 +29,16 @@ export interface AgentOptions {
   metricsAddr: ListenAddress;
   pollIntervalMs: number;
   bpffs: string;
-  nodeName?: string;
+  nodeName: string;
+  /** Interface name globs to attach to; undefined = every veth. */
+  interfaces?: string[];
+  tcMode: TcModeOption;
+  /** undefined: no Kubernetes, node-level counters only. */
+  kubeConfig?: KubeConfig;
+  maxEndpoints: number;
+  deletedPodGraceMs: number;
+  /** undefined: Cilium's map is not read. */
+  cilium?: { path: string; release: CiliumRelease };
 }
 
 export class Agent {
@@ -33,80 +46,133 @@ export class Agent {
   private lastPollAt = 0;
   private polledOnce = false;
   private stopped = false;
+  private programs: DatapathPrograms | undefined;
+  private pods: PodAttribution | undefined;
+  private cilium: CiliumMetricsSource | undefined;
+  private kernel: KernelDropSource | undefined;
+  private forward: ForwardSource | undefined;
+  private poller: Poller | undefined;
 
   private constructor(
     private readonly opts: AgentOptions,
     private readonly log: Logger,
-    private readonly pinDir: PinDir,
-    private readonly drops: KernelDropProgram,
-    private readonly poller: Poller,
     private readonly producer: DatapathProducer,
     private readonly health: HealthMetrics,
     private readonly meterProvider: MeterProvider,
     private readonly server: MetricsServer,
-    readonly listening: ListenAddress,
   ) {}
 
+  listening: ListenAddress = { host: '', port: 0 };
+
   static async start(opts: AgentOptions, log: Logger): Promise<Agent> {
-    const cleanup: Array<() => unknown> = [];
+    // Export side first: a taken port fails before anything is attached.
+    const resource = resourceFromAttributes({ 'service.name': 'datapath-exporter', 'host.name': opts.nodeName || hostname() });
+    const producer = new DatapathProducer(resource, NO_PODS);
+    const exporter = new PrometheusExporter({
+      preventServerStart: true,
+      withoutScopeInfo: true,
+      withoutTargetInfo: true,
+      metricProducers: [producer],
+    });
+    const meterProvider = new MeterProvider({ resource, readers: [exporter] });
+    const health = new HealthMetrics(meterProvider.getMeter('datapath-exporter'), { version: VERSION, node: opts.nodeName });
+    let agent: Agent | undefined;
+    const server = new MetricsServer(exporter, {
+      live: () => agent !== undefined && Date.now() - agent.lastPollAt < 3 * opts.pollIntervalMs + 5000,
+      ready: () => agent?.polledOnce === true,
+    });
+    agent = new Agent(opts, log, producer, health, meterProvider, server);
+    agent.listening = await server.listen(opts.metricsAddr);
     try {
-      // Export side first: a taken port fails before anything is attached.
-      const nodeName = opts.nodeName ?? hostname();
-      const resource = resourceFromAttributes({ 'service.name': 'datapath-exporter', 'host.name': nodeName });
-      const producer = new DatapathProducer(resource, NO_PODS);
-      const exporter = new PrometheusExporter({
-        preventServerStart: true,
-        withoutScopeInfo: true,
-        withoutTargetInfo: true,
-        metricProducers: [producer],
-      });
-      const meterProvider = new MeterProvider({ resource, readers: [exporter] });
-      const health = new HealthMetrics(meterProvider.getMeter('datapath-exporter'), { version: VERSION, node: nodeName });
-      health.state.slotsCapacity.drop_keys = DROP_SLOTS;
-      let agent: Agent | undefined;
-      const server = new MetricsServer(exporter, {
-        live: () => agent !== undefined && Date.now() - agent.lastPollAt < 3 * opts.pollIntervalMs + 5000,
-        ready: () => agent?.polledOnce === true,
-      });
-      const listening = await server.listen(opts.metricsAddr);
-      cleanup.unshift(() => server.close());
-
-      const pinDir = PinDir.acquire(opts.bpffs);
-      cleanup.unshift(() => pinDir.release());
-      const drops = KernelDropProgram.load(opts.bpffs);
-      cleanup.unshift(() => drops.close());
-      const cpus = libbpf.libbpf_num_possible_cpus();
-      const table = new DropTable(drops.maps, cpus);
-      // No program of ours is attached yet: safe to rebuild the free-slot queue.
-      const free = table.rebuildFreeQueue();
-      const reasons = DropReasonNames.fromRunningKernel();
-      if (!reasons.fromKernel) {
-        log.warn('this kernel names no drop reasons (enum skb_drop_reason needs 5.17+): drops are counted as NOT_SPECIFIED');
-      }
-      drops.attach();
-      log.info({ pinDir: opts.bpffs, freeDropSlots: free, reasons: reasons.size, cpus }, 'kernel drop program attached');
-
-      const source = new KernelDropSource(table, reasons, new Kallsyms());
-      const poller = new Poller([source], log);
-      agent = new Agent(opts, log, pinDir, drops, poller, producer, health, meterProvider, server, listening);
-      const a = agent;
-      a.pollOnce(source);
-      a.timer = setInterval(() => a.pollOnce(source), opts.pollIntervalMs);
-      log.info({ addr: `${listening.host}:${listening.port}`, pollIntervalMs: opts.pollIntervalMs }, 'serving /metrics');
-      return a;
+      agent.loadAndAttach();
     } catch (err) {
-      for (const undo of cleanup) await undo();
+      await agent.stop();
       throw err;
     }
+    const a = agent;
+    a.cycle();
+    a.timer = setInterval(() => a.cycle(), opts.pollIntervalMs);
+    log.info({ addr: `${a.listening.host}:${a.listening.port}`, pollIntervalMs: opts.pollIntervalMs }, 'serving /metrics');
+    return a;
   }
 
-  private pollOnce(kernel: KernelDropSource): void {
-    const result = this.poller.poll();
+  private loadAndAttach(): void {
+    const { opts, log } = this;
+    const programs = DatapathPrograms.load(opts.bpffs, opts.tcMode, log);
+    this.programs = programs;
+    const table = new DropTable(programs.drops.maps, programs.cpus);
+    // No program of ours is attached yet: safe to rebuild the free-slot queue.
+    const freeDropSlots = table.rebuildFreeQueue();
+    if (!programs.reasons.fromKernel) {
+      log.warn('this kernel names no drop reasons (enum skb_drop_reason needs 5.17+): drops are counted as NOT_SPECIFIED');
+    }
+    this.kernel = new KernelDropSource(table, programs.reasons, new Kallsyms());
+    this.forward = new ForwardSource(programs.forward.counts, programs.cpus);
+    const sources: CounterSource[] = [this.kernel, this.forward];
+    if (opts.cilium) {
+      this.cilium = new CiliumMetricsSource({ ...opts.cilium, cpus: programs.cpus, log });
+      sources.push(this.cilium);
+    }
+    this.poller = new Poller(sources, log);
+
+    if (opts.kubeConfig) {
+      this.pods = PodAttribution.start({
+        kubeConfig: opts.kubeConfig,
+        nodeName: opts.nodeName,
+        maps: { endpoints: programs.drops.maps.endpoints, names: programs.drops.maps.names },
+        maxEndpoints: opts.maxEndpoints,
+        deletedPodGraceMs: opts.deletedPodGraceMs,
+        log,
+      });
+      this.health.state.slotsCapacity.endpoints = opts.maxEndpoints;
+    } else {
+      log.info('no Kubernetes configuration (in-cluster or --kubeconfig): node-level counters only, no pod labels');
+    }
+    this.health.state.slotsCapacity.drop_keys = DROP_SLOTS;
+
+    const present = listPodInterfaces(opts.interfaces);
+    programs.tc.pruneStaleLinks((ifindex) => present.some((i) => i.ifindex === ifindex));
+    programs.syncInterfaces(present);
+    programs.drops.attach();
+    log.info(
+      { pinDir: opts.bpffs, freeDropSlots, reasons: programs.reasons.size, cpus: programs.cpus, tc: programs.tc.mode, interfaces: programs.tc.count },
+      'programs attached',
+    );
+  }
+
+  /** One poll interval: interfaces, expired pods, counters, publication. */
+  private cycle(): void {
+    const { programs, kernel, forward, poller } = this;
+    if (!programs || !kernel || !forward || !poller) return;
+    try {
+      programs.syncInterfaces(listPodInterfaces(this.opts.interfaces));
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'listing interfaces failed');
+    }
+    if (this.pods) {
+      this.pods.afterSync();
+      // Zero a deleted pod's counters only after its grace period, so its
+      // final counts were published; then its slot may serve another pod.
+      for (const slot of this.pods.slots.expired()) {
+        kernel.table.retireEndpoint(slot, kernel.last.cells);
+        forward.zeroSlot(slot);
+        this.pods.slots.release(slot);
+      }
+    }
+    const result = poller.poll();
     for (const name of result.failed) this.health.pollFailed(name);
     this.health.pollDone(result.seconds);
-    this.health.state.slotsUsed.drop_keys = kernel.last.used;
-    this.health.state.slotOverflowPackets.drop_keys = Number(kernel.last.overflow.packets);
-    this.producer.update(result.rows);
+    const state = this.health.state;
+    state.slotsUsed.drop_keys = kernel.last.used;
+    state.slotOverflowPackets.drop_keys = Number(kernel.last.overflow.packets);
+    state.attachedInterfaces = programs.tc.count;
+    if (this.pods) {
+      state.slotsUsed.endpoints = this.pods.slots.used;
+      state.unplacedPods = this.pods.slots.unplaced.size;
+      const k = this.pods.status();
+      state.kubernetes = { synced: k.synced, restarts: k.restarts };
+    }
+    this.producer.update(result.rows, this.pods?.slots ?? NO_PODS);
     this.lastPollAt = Date.now();
     if (result.failed.length === 0) this.polledOnce = true;
   }
@@ -115,11 +181,13 @@ export class Agent {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    const wasRunning = this.timer !== undefined;
     if (this.timer) clearInterval(this.timer);
-    this.drops.close();
-    this.pinDir.release();
+    await this.pods?.stop();
+    this.cilium?.close();
+    this.programs?.close();
     await this.server.close();
     await this.meterProvider.shutdown().catch(() => undefined);
-    this.log.info('stopped: programs detached, counters kept in pinned maps');
+    if (wasRunning) this.log.info('stopped: programs detached, counters kept in pinned maps');
   }
 }

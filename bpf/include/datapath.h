@@ -7,7 +7,7 @@
  *
  * Memory (per possible CPU, values rounded up to 8 bytes):
  *   drop_counts    (DROP_SLOTS + 1) x 16 B    = 65,552 B
- *   forward_counts (ENDPOINT_SLOTS + 1) x 2 x 16 B = 131,104 B
+ *   forward_counts (ENDPOINT_SLOTS + 1) x 2 x 24 B = 196,656 B
  * plus the shared (not per-CPU) hash tables: drop_slot_of
  * DROP_SLOTS x (24 B key + 4 B value + overhead), endpoints ENDPOINT_SLOTS x
  * (16 B key + 4 B value + overhead).
@@ -53,6 +53,29 @@ struct drop_key {
 struct counter {
 	__u64 packets;
 	__u64 bytes;
+};
+
+/* A counter that also says where it was counted (Cilium's __MAGIC_FILE__ /
+ * __MAGIC_LINE__ idea): the program stores its file id and __LINE__ with
+ * each count, so `list` can print FILE and LINE for every row. */
+struct site_counter {
+	__u64 packets;
+	__u64 bytes;
+	__u32 file;  /* FILE_ID_* */
+	__u32 line;
+};
+
+/* The agent's own BPF source files, by id. */
+#define FILE_ID_DROPS 1   /* drops.bpf.c */
+#define FILE_ID_FORWARD 2 /* forward.bpf.c */
+
+/* Namespace and pod of an endpoint slot. No program reads it: it is pinned
+ * beside the counters so that `datapath-exporter list` can name pods. */
+#define NAMESPACE_LEN 64 /* a namespace name is at most 63 bytes */
+#define POD_NAME_LEN 256 /* a pod name is at most 253 bytes */
+struct endpoint_name {
+	char namespace_[NAMESPACE_LEN];
+	char pod[POD_NAME_LEN];
 };
 
 /* forward_counts index: endpoint slot x direction (ingress/egress of the pod). */

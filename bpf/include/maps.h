@@ -45,7 +45,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FORWARD_CELLS);
 	__type(key, __u32);
-	__type(value, struct counter);
+	__type(value, struct site_counter);
 } forward_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ENDPOINT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct endpoint_name);
+} endpoint_names SEC(".maps");
 
 #endif

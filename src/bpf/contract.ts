@@ -1,3 +1,5 @@
+import { isIPv4, isIPv6 } from 'node:net';
+
 // The user-space side of the kernel-to-user contract. Its kernel twin is
 // bpf/include/datapath.h (and maps.h); test/bpf/contract.test.ts checks both
 // against the compiled objects' BTF. Change them together.
@@ -24,6 +26,7 @@ export const MAP_NAMES = {
   dropFreeSlots: 'drop_free_slots',
   dropCounts: 'drop_counts',
   forwardCounts: 'forward_counts',
+  endpointNames: 'endpoint_names',
 } as const;
 
 /** An endpoint slot: index into the endpoint half of the counter arrays. */
@@ -68,6 +71,56 @@ export const COUNTER_SIZE = 16;
 export interface Counter {
   packets: bigint;
   bytes: bigint;
+}
+
+/** struct site_counter: a counter with the file id and line that counted it. */
+export const SITE_COUNTER_SIZE = 24;
+export interface SiteCounter extends Counter {
+  file: number;
+  line: number;
+}
+
+/** The agent's own BPF source files by id (FILE_ID_* in datapath.h). */
+export const AGENT_FILES: Readonly<Record<number, string>> = { 1: 'drops.bpf.c', 2: 'forward.bpf.c' };
+
+/** struct endpoint_name: namespace[64], pod[256], NUL-padded. */
+export const NAMESPACE_LEN = 64;
+export const POD_NAME_LEN = 256;
+export const ENDPOINT_NAME_SIZE = NAMESPACE_LEN + POD_NAME_LEN;
+
+export function encodeEndpointName(namespace: string, pod: string): Buffer {
+  const buf = Buffer.alloc(ENDPOINT_NAME_SIZE);
+  buf.write(namespace, 0, NAMESPACE_LEN - 1, 'utf8');
+  buf.write(pod, NAMESPACE_LEN, POD_NAME_LEN - 1, 'utf8');
+  return buf;
+}
+
+export function decodeEndpointName(buf: Buffer, offset = 0): { namespace: string; pod: string } {
+  const str = (start: number, len: number) => {
+    const b = buf.subarray(offset + start, offset + start + len);
+    const nul = b.indexOf(0);
+    return b.subarray(0, nul < 0 ? len : nul).toString('utf8');
+  };
+  return { namespace: str(0, NAMESPACE_LEN), pod: str(NAMESPACE_LEN, POD_NAME_LEN) };
+}
+
+/** struct endpoint_addr of an IPv4 or IPv6 address string. */
+export function encodeEndpointAddr(ip: string): Buffer {
+  const buf = Buffer.alloc(ENDPOINT_ADDR_SIZE);
+  if (isIPv4(ip)) {
+    buf[10] = 0xff;
+    buf[11] = 0xff;
+    ip.split('.').forEach((octet, i) => (buf[12 + i] = Number(octet)));
+    return buf;
+  }
+  if (!isIPv6(ip)) throw new Error(`not an IP address: ${ip}`);
+  const [head = '', tail = ''] = ip.split('::');
+  const groups = (part: string) => (part === '' ? [] : part.split(':'));
+  const h = groups(head);
+  const t = groups(tail);
+  const all = ip.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
+  all.forEach((g, i) => buf.writeUInt16BE(parseInt(g, 16), i * 2));
+  return buf;
 }
 
 /** forward_counts index of (endpoint slot, pod direction); FORWARD_INDEX in C. */

@@ -13,16 +13,17 @@ export class KernelDropProgram {
   private constructor(private readonly obj: BpfObject) {}
 
   /** Loads the object, reusing maps pinned in pinDir. Does not attach yet. */
-  static load(pinDir: string): KernelDropProgram {
-    return new KernelDropProgram(BpfObject.load(bpfObjectPath('drops.bpf.o'), pinDir));
+  static load(pinDir: string, onLayoutChange?: (map: string) => void): KernelDropProgram {
+    return new KernelDropProgram(BpfObject.load(bpfObjectPath('drops.bpf.o'), pinDir, onLayoutChange));
   }
 
-  get maps(): { slotOf: BpfMap; freeSlots: BpfMap; counts: BpfMap; endpoints: BpfMap } {
+  get maps(): { slotOf: BpfMap; freeSlots: BpfMap; counts: BpfMap; endpoints: BpfMap; names: BpfMap } {
     return {
       slotOf: this.obj.map(MAP_NAMES.dropSlotOf),
       freeSlots: this.obj.map(MAP_NAMES.dropFreeSlots),
       counts: this.obj.map(MAP_NAMES.dropCounts),
       endpoints: this.obj.map(MAP_NAMES.endpoints),
+      names: this.obj.map(MAP_NAMES.endpointNames),
     };
   }
 

@@ -58,6 +58,10 @@ export const libbpf = {
     map: BpfMapPtr,
     path: string,
   ) => number,
+  bpf_map__type: lib.func('int bpf_map__type(void *map)') as (map: BpfMapPtr) => number,
+  bpf_map__key_size: lib.func('uint32_t bpf_map__key_size(void *map)') as (map: BpfMapPtr) => number,
+  bpf_map__value_size: lib.func('uint32_t bpf_map__value_size(void *map)') as (map: BpfMapPtr) => number,
+  bpf_map__max_entries: lib.func('uint32_t bpf_map__max_entries(void *map)') as (map: BpfMapPtr) => number,
   bpf_map__is_internal: lib.func('bool bpf_map__is_internal(void *map)') as (map: BpfMapPtr) => boolean,
 
   bpf_program__fd: lib.func('int bpf_program__fd(void *prog)') as (prog: BpfProgramPtr) => Fd,
@@ -77,6 +81,11 @@ export const libbpf = {
   bpf_link_create: lib.func(
     'int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)',
   ) as (progFd: Fd, targetFd: number, attachType: number, opts: null) => Fd | number,
+  bpf_link_update: lib.func('int bpf_link_update(int link_fd, int new_prog_fd, const void *opts)') as (
+    linkFd: Fd,
+    newProgFd: Fd,
+    opts: null,
+  ) => number,
   bpf_link_detach: lib.func('int bpf_link_detach(int link_fd)') as (linkFd: Fd) => number,
   bpf_map_lookup_elem: lib.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)') as (
     fd: Fd,

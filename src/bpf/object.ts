@@ -2,10 +2,10 @@
 // its maps pinned by name under the agent's bpffs directory: a map pinned by
 // an earlier run (or by another of the agent's objects) is reused, so
 // counters survive restarts and objects share the endpoint map.
-import { existsSync } from 'node:fs';
+import { existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from './errors.js';
-import { type BpfLinkPtr, type BpfObjectPtr, type BpfProgramPtr, type Fd, lastErrno, libbpf } from './libbpf.js';
+import { type BpfLinkPtr, type BpfMapPtr, type BpfObjectPtr, type BpfProgramPtr, type Fd, lastErrno, libbpf } from './libbpf.js';
 import { BpfMap } from './map.js';
 
 export class BpfObject {
@@ -18,7 +18,7 @@ export class BpfObject {
   ) {}
 
   /** Opens and loads `path`, pinning (or reusing) its maps under `pinDir`. */
-  static load(path: string, pinDir: string): BpfObject {
+  static load(path: string, pinDir: string, onLayoutChange?: (map: string) => void): BpfObject {
     if (!existsSync(path)) throw new BpfError(`BPF object ${path} not found (run the build: npm run build)`, 2);
     const obj = libbpf.bpf_object__open_file(path, null);
     if (obj === null) throw BpfError.fromErrno(`open ${path}`, lastErrno());
@@ -27,7 +27,14 @@ export class BpfObject {
       for (let map = libbpf.bpf_object__next_map(obj, null); map !== null; map = libbpf.bpf_object__next_map(obj, map)) {
         if (libbpf.bpf_map__is_internal(map)) continue; // .rodata/.bss belong to the object
         const name = libbpf.bpf_map__name(map);
-        const err = libbpf.bpf_map__set_pin_path(map, join(pinDir, name));
+        const pin = join(pinDir, name);
+        if (existsSync(pin) && !pinnedMatches(pin, map)) {
+          // A map pinned by an agent of another layout (an upgrade): libbpf
+          // would refuse it. Start that map afresh and say so.
+          onLayoutChange?.(name);
+          unlinkSync(pin);
+        }
+        const err = libbpf.bpf_map__set_pin_path(map, pin);
         if (err < 0) throw BpfError.fromErrno(`set pin path of ${name}`, -err);
       }
       const err = libbpf.bpf_object__load(obj);
@@ -68,5 +75,26 @@ export class BpfObject {
     this.closed = true;
     for (const link of this.links.splice(0)) libbpf.bpf_link__destroy(link);
     libbpf.bpf_object__close(this.obj);
+  }
+}
+
+/** Whether the map pinned at `pin` has the type and sizes `map` declares. */
+function pinnedMatches(pin: string, map: BpfMapPtr): boolean {
+  let pinned: BpfMap;
+  try {
+    pinned = BpfMap.fromPin(pin);
+  } catch {
+    return false;
+  }
+  try {
+    const info = pinned.info();
+    return (
+      info.type === libbpf.bpf_map__type(map) &&
+      info.keySize === libbpf.bpf_map__key_size(map) &&
+      info.valueSize === libbpf.bpf_map__value_size(map) &&
+      info.maxEntries === libbpf.bpf_map__max_entries(map)
+    );
+  } finally {
+    pinned.close();
   }
 }

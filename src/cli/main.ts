@@ -7,13 +7,32 @@ import { BpfError } from '../bpf/errors.js';
 import { PinDirError } from '../bpf/pin-dir.js';
 import { createLogger, type LogLevel } from '../log/logger.js';
 import { VERSION } from '../version.js';
-import { formatRows, LIST_FORMATS, type ListFormat, readPinnedRows } from './list-command.js';
-import { parseChoice, parseListenAddress, parseLogLevel, parsePollInterval } from './options.js';
+import { hostname } from 'node:os';
+import { ENDPOINT_SLOTS } from '../bpf/contract.js';
+import type { TcModeOption } from '../bpf/datapath-programs.js';
+import { CILIUM_METRICS_PIN } from '../collect/cilium/cilium-source.js';
+import { CILIUM_RELEASES, type CiliumRelease, DEFAULT_CILIUM_RELEASE } from '../collect/cilium/source-files.js';
+import { loadKubeConfig } from '../k8s/kube-config.js';
+import { formatRows, LIST_FORMATS, type ListFormat, readCiliumRows, readPinnedRows } from './list-command.js';
+import {
+  parseChoice,
+  parseDuration,
+  parseGlobList,
+  parseListenAddress,
+  parseLogLevel,
+  parseMaxEndpoints,
+  parsePollInterval,
+} from './options.js';
 import { preflight, PreflightError } from './preflight.js';
 import type { ListenAddress } from '../export/http-server.js';
 
 const DEFAULT_BPFFS = '/sys/fs/bpf/datapath-exporter';
 const SHUTDOWN_DEADLINE_MS = 2000;
+
+function usage(message: string): never {
+  process.stderr.write(`datapath-exporter: ${message}\n`);
+  process.exit(2);
+}
 
 function fail(message: string): never {
   process.stderr.write(`datapath-exporter: ${message}\n`);
@@ -40,6 +59,28 @@ const program = new Command()
   .exitOverride()
   .showSuggestionAfterError(true);
 
+const ciliumMapOption = () =>
+  new Option('--cilium-metrics-map <path>', "Cilium's pinned metrics map, read only ('none' to skip)").default(CILIUM_METRICS_PIN);
+const ciliumReleaseOption = () =>
+  new Option('--cilium-release <version>', "the Cilium release on this node (names its BPF file ids)")
+    .choices([...CILIUM_RELEASES])
+    .default(DEFAULT_CILIUM_RELEASE);
+
+interface RunFlags {
+  metricsAddr: ListenAddress;
+  pollInterval: number;
+  bpffs: string;
+  nodeName?: string;
+  interfaces?: string[];
+  tcMode: TcModeOption;
+  kubeconfig?: string;
+  maxEndpoints: number;
+  deletedPodGrace: number;
+  ciliumMetricsMap: string;
+  ciliumRelease: CiliumRelease;
+  logLevel: LogLevel;
+}
+
 program
   .command('run')
   .description('load the BPF programs and serve /metrics, /healthz and /readyz')
@@ -48,15 +89,45 @@ program
   )
   .addOption(new Option('--poll-interval <duration>', 'how often to read the kernel counters').argParser(parsePollInterval).default(5000, '5s'))
   .option('--bpffs <dir>', 'bpffs directory where counters are pinned (kept across restarts)', DEFAULT_BPFFS)
-  .addOption(new Option('--node-name <name>', 'this node\'s name (default: $NODE_NAME, else the host name)').env('NODE_NAME'))
+  .addOption(new Option('--node-name <name>', "this node's name (default: $NODE_NAME, else the host name)").env('NODE_NAME'))
+  .addOption(
+    new Option('--interfaces <globs>', 'comma-separated interface name globs to count per-pod traffic on (default: every veth)').argParser(parseGlobList),
+  )
+  .addOption(new Option('--tc-mode <mode>', 'how to attach tc programs: tcx (6.6+), clsact, or auto').choices(['auto', 'tcx', 'clsact']).default('auto'))
+  .addOption(new Option('--kubeconfig <path>', 'kubeconfig for the pod watch (default: in-cluster, else $KUBECONFIG, else no Kubernetes)'))
+  .addOption(
+    new Option('--max-endpoints <n>', `pods this node can attribute traffic to (1-${ENDPOINT_SLOTS})`).argParser(parseMaxEndpoints).default(1024),
+  )
+  .addOption(
+    new Option('--deleted-pod-grace <duration>', "how long a deleted pod's final counts stay published").argParser(parseDuration).default(60_000, '60s'),
+  )
+  .addOption(ciliumMapOption())
+  .addOption(ciliumReleaseOption())
   .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').argParser(parseLogLevel).default('info'))
-  .action(async (opts: { metricsAddr: ListenAddress; pollInterval: number; bpffs: string; nodeName?: string; logLevel: LogLevel }) => {
+  .action(async (opts: RunFlags) => {
+    let kubeConfig;
+    try {
+      kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig });
+    } catch (err) {
+      usage(err instanceof Error ? err.message : String(err));
+    }
     const log = createLogger(opts.logLevel);
     let agent: Agent;
     try {
-      preflight({ needNetAdmin: false });
+      preflight({ needNetAdmin: true });
       agent = await Agent.start(
-        { metricsAddr: opts.metricsAddr, pollIntervalMs: opts.pollInterval, bpffs: opts.bpffs, nodeName: opts.nodeName },
+        {
+          metricsAddr: opts.metricsAddr,
+          pollIntervalMs: opts.pollInterval,
+          bpffs: opts.bpffs,
+          nodeName: opts.nodeName ?? hostname(),
+          interfaces: opts.interfaces,
+          tcMode: opts.tcMode,
+          kubeConfig,
+          maxEndpoints: opts.maxEndpoints,
+          deletedPodGraceMs: opts.deletedPodGrace,
+          cilium: opts.ciliumMetricsMap === 'none' ? undefined : { path: opts.ciliumMetricsMap, release: opts.ciliumRelease },
+        },
         log,
       );
     } catch (err) {
@@ -79,12 +150,21 @@ program
 
 program
   .command('list')
-  .description('print the live counters of the agent from its pinned maps')
+  .description("print the live counters of the agent from its pinned maps (and Cilium's)")
   .option('--bpffs <dir>', 'bpffs directory of the agent', DEFAULT_BPFFS)
-  .addOption(new Option('-o, --output <format>', 'table or json').argParser(parseChoice(LIST_FORMATS)).default('table'))
-  .action((opts: { bpffs: string; output: ListFormat }) => {
+  .addOption(new Option('-o, --output <format>', 'table, json, or cilium (the layout of `cilium bpf metrics list`)').argParser(parseChoice(LIST_FORMATS)).default('table'))
+  .addOption(ciliumMapOption())
+  .addOption(ciliumReleaseOption())
+  .action((opts: { bpffs: string; output: ListFormat; ciliumMetricsMap: string; ciliumRelease: CiliumRelease }) => {
     try {
-      process.stdout.write(formatRows(readPinnedRows(opts.bpffs), opts.output));
+      const log = createLogger('warn');
+      const rows = [
+        ...readPinnedRows(opts.bpffs),
+        ...(opts.ciliumMetricsMap === 'none' ? [] : readCiliumRows(opts.ciliumMetricsMap, opts.ciliumRelease, log)),
+      ];
+      const text = formatRows(rows, opts.output);
+      if (text === '') process.stderr.write('No entries found.\n');
+      process.stdout.write(text);
     } catch (err) {
       if (err instanceof BpfError && err.errno === 2) fail(`no pinned counters under ${opts.bpffs}: is the agent running (datapath-exporter run)?`);
       explain(err);

@@ -2,6 +2,7 @@
 // throws commander's InvalidArgumentError with a one-line reason.
 import { InvalidArgumentError } from 'commander';
 import { isIP } from 'node:net';
+import { ENDPOINT_SLOTS } from '../bpf/contract.js';
 import type { ListenAddress } from '../export/http-server.js';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 
@@ -50,4 +51,21 @@ export function parseChoice<T extends string>(choices: readonly T[]): (text: str
     }
     return text as T;
   };
+}
+
+/** "veth*,lxc*" -> ["veth*", "lxc*"]. */
+export function parseGlobList(text: string): string[] {
+  const globs = text.split(',').map((g) => g.trim()).filter((g) => g !== '');
+  if (globs.length === 0 || globs.some((g) => !/^[A-Za-z0-9_.@*?-]+$/.test(g))) {
+    throw new InvalidArgumentError(`"${text}" is not a comma-separated list of interface name globs (example: veth*,lxc*)`);
+  }
+  return globs;
+}
+
+export function parseMaxEndpoints(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > ENDPOINT_SLOTS) {
+    throw new InvalidArgumentError(`"${text}" is not a number of endpoints from 1 to ${ENDPOINT_SLOTS}`);
+  }
+  return n;
 }

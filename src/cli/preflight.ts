@@ -2,6 +2,7 @@
 // old kernel is one clear line instead of a libbpf error half-way through.
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
+import { kernelVersion } from '../bpf/kernel-version.js';
 
 const CAP_SYS_ADMIN = 21n;
 const CAP_PERFMON = 38n;
@@ -20,11 +21,6 @@ function effectiveCaps(): bigint {
 
 function has(caps: bigint, cap: bigint): boolean {
   return (caps & (1n << cap)) !== 0n;
-}
-
-export function kernelVersion(text = release()): [number, number] {
-  const m = /^(\d+)\.(\d+)/.exec(text);
-  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
 }
 
 /** Throws PreflightError naming what is missing and how to fix it. */

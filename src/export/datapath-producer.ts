@@ -16,7 +16,10 @@ import {
   type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
 import type { DatapathRow, RowKind } from '../collect/rows.js';
-import type { PodLabelResolver } from './pod-labels.js';
+import { ENDPOINT_UNATTRIBUTED } from '../bpf/contract.js';
+import type { PodLabelResolver, PodLabels } from './pod-labels.js';
+
+const NO_POD: PodLabels = { namespace: '', pod: '' };
 
 const FAMILIES: ReadonlyArray<{ kind: RowKind; unit: 'packets' | 'bytes'; name: string; help: string }> = [
   { kind: 'drop', unit: 'packets', name: 'datapath_drop_packets', help: 'Packets dropped, by source, reason, direction, location and pod.' },
@@ -75,13 +78,16 @@ export class DatapathProducer implements MetricProducer {
     const out = new Map<string, Aggregate>();
     for (const row of this.rows) {
       if (row.kind !== kind) continue;
-      const pod = row.endpoint === undefined ? undefined : this.pods.labelsOf(row.endpoint);
+      const pod = row.endpoint === undefined || row.endpoint === ENDPOINT_UNATTRIBUTED ? NO_POD : this.pods.labelsOf(row.endpoint);
+      // A slot with no known pod (restored before the first sync): its
+      // counts stay in the kernel and are published once the pod is known.
+      if (pod === undefined) continue;
       const attributes: Record<string, string> = { source: row.source };
       if (kind === 'drop') attributes.reason = row.reason;
       attributes.direction = row.direction;
       attributes.location = row.location;
-      attributes.namespace = pod?.namespace ?? '';
-      attributes.pod = pod?.pod ?? '';
+      attributes.namespace = pod.namespace;
+      attributes.pod = pod.pod;
       const id = Object.values(attributes).join('\u0000');
       const agg = out.get(id);
       if (agg) {

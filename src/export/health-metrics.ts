@@ -7,6 +7,8 @@ export interface HealthState {
   slotsCapacity: Record<string, number>;
   slotOverflowPackets: Record<string, number>;
   attachedInterfaces: number;
+  /** Pods that found no free endpoint slot (their traffic is unattributed). */
+  unplacedPods?: number;
   kubernetes?: { synced: boolean; restarts: number };
 }
 
@@ -46,6 +48,13 @@ export class HealthMetrics {
     meter
       .createObservableGauge('datapath_exporter_attached_interfaces', { description: 'Interfaces with the tc programs attached.' })
       .addCallback((r) => r.observe(this.state.attachedInterfaces));
+    meter
+      .createObservableGauge('datapath_exporter_unplaced_pods', {
+        description: 'Pods that found no free endpoint slot; their traffic is counted unattributed (raise --max-endpoints).',
+      })
+      .addCallback((r) => {
+        if (this.state.unplacedPods !== undefined) r.observe(this.state.unplacedPods);
+      });
     meter
       .createObservableGauge('datapath_exporter_kubernetes_synced', {
         description: '1 while the pod watch is in sync with the API server; absent without Kubernetes.',

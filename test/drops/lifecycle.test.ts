@@ -96,8 +96,8 @@ describe('agent lifecycle', function () {
     await waitFor(() => noSocket(p), (v) => v >= 5);
     const table = runCli(['list', '--bpffs', pinDir]);
     assert.equal(table.status, 0, table.stderr);
-    assert.match(table.stdout.split('\n')[0] ?? '', /^REASON\s+DIRECTION\s+PACKETS\s+BYTES\s+LOCATION$/);
-    assert.match(table.stdout, /^NO_SOCKET\s+INGRESS\s+5\s+190\s+\S*udp\S*/m);
+    assert.match(table.stdout.split('\n')[0] ?? '', /^SOURCE\s+REASON\s+DIRECTION\s+NAMESPACE\s+POD\s+PACKETS\s+BYTES\s+LOCATION$/);
+    assert.match(table.stdout, /^kernel\s+NO_SOCKET\s+INGRESS\s+-\s+-\s+5\s+190\s+\S*udp\S*/m);
     const json = JSON.parse(runCli(['list', '--bpffs', pinDir, '--output', 'json']).stdout) as Array<Record<string, string>>;
     const row = json.find((r) => r.reason === 'NO_SOCKET' && r.direction === 'ingress');
     assert.equal(row?.packets, '5');

@@ -1,0 +1,84 @@
+// Everything the agent loads into the kernel, as one unit: both objects
+// (sharing pinned maps), the kfree_skb attachment and the tc attachments.
+// Opened in order and, on any failure, closed in reverse so nothing is left
+// half-attached.
+import { DropReasonNames } from './drop-reasons.js';
+import { ForwardProgram } from './forward-program.js';
+import { KernelDropProgram } from './kernel-drop-program.js';
+import { libbpf } from './libbpf.js';
+import { PinDir } from './pin-dir.js';
+import { type NetInterface } from './pod-interfaces.js';
+import { TcAttacher, type TcMode } from './tc-attach.js';
+import { kernelVersion } from './kernel-version.js';
+import type { Logger } from '../log/logger.js';
+
+export type TcModeOption = TcMode | 'auto';
+
+/** tcx exists since 6.6; older kernels get clsact filters. */
+export function resolveTcMode(option: TcModeOption): TcMode {
+  if (option !== 'auto') return option;
+  const [major, minor] = kernelVersion();
+  return major > 6 || (major === 6 && minor >= 6) ? 'tcx' : 'clsact';
+}
+
+export class DatapathPrograms {
+  readonly cpus = libbpf.libbpf_num_possible_cpus();
+  readonly reasons = DropReasonNames.fromRunningKernel();
+  private readonly failedInterfaces = new Set<number>();
+
+  private constructor(
+    readonly pinDir: PinDir,
+    readonly drops: KernelDropProgram,
+    readonly forward: ForwardProgram,
+    readonly tc: TcAttacher,
+    private readonly log: Logger,
+  ) {}
+
+  /** Loads both objects (maps pinned under bpffs); attaches nothing yet. */
+  static load(bpffs: string, tcMode: TcModeOption, log: Logger): DatapathPrograms {
+    const layoutChanged = (map: string) =>
+      log.warn({ map }, 'pinned map has another layout (agent upgraded): starting it afresh, its counters reset');
+    const pinDir = PinDir.acquire(bpffs);
+    const undo: Array<() => void> = [() => pinDir.release()];
+    try {
+      const drops = KernelDropProgram.load(bpffs, layoutChanged);
+      undo.unshift(() => drops.close());
+      const forward = ForwardProgram.load(bpffs, layoutChanged);
+      undo.unshift(() => forward.close());
+      const tc = new TcAttacher(resolveTcMode(tcMode), bpffs, forward.programs);
+      return new DatapathPrograms(pinDir, drops, forward, tc, log);
+    } catch (err) {
+      for (const u of undo) u();
+      throw err;
+    }
+  }
+
+  /**
+   * Brings the tc attachments in line with the interfaces present: new ones
+   * attached, vanished ones forgotten. An interface that fails to attach is
+   * reported once, not every poll.
+   */
+  syncInterfaces(present: NetInterface[]): void {
+    const indexes = new Set(present.map((i) => i.ifindex));
+    for (const ifindex of this.tc.attachedIndexes()) if (!indexes.has(ifindex)) this.tc.forget(ifindex);
+    for (const ifindex of this.failedInterfaces) if (!indexes.has(ifindex)) this.failedInterfaces.delete(ifindex);
+    for (const { name, ifindex } of present) {
+      if (this.tc.isAttached(ifindex) || this.failedInterfaces.has(ifindex)) continue;
+      try {
+        this.tc.attach(name, ifindex);
+        this.log.debug({ interface: name, ifindex, mode: this.tc.mode }, 'tc programs attached');
+      } catch (err) {
+        this.failedInterfaces.add(ifindex);
+        this.log.warn({ interface: name, ifindex, err: String(err) }, 'cannot attach tc programs to interface');
+      }
+    }
+  }
+
+  /** Detaches every program; the pinned maps keep the counts. */
+  close(): void {
+    this.tc.detachAll();
+    this.forward.close();
+    this.drops.close();
+    this.pinDir.release();
+  }
+}

@@ -1,0 +1,7 @@
+// The running kernel's major.minor, for feature choices (tcx, batch lookups).
+import { release } from 'node:os';
+
+export function kernelVersion(text = release()): [number, number] {
+  const m = /^(\d+)\.(\d+)/.exec(text);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}

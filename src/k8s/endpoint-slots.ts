@@ -1,0 +1,180 @@
+// Pod IP -> endpoint slot (the BPF endpoints map) and slot -> {namespace,
+// pod} (for labels), kept from the pod watch.
+//
+// Slot lifecycle, so that no count is lost or given to the wrong pod:
+//   upsert   a pod gets a free slot (or, after a restart, the slot its IP
+//            already has in the pinned map, so its counters continue);
+//   delete   its IPs leave the endpoints map at once (no new counts), but the
+//            slot and its labels stay for a grace period, so its final counts
+//            are published;
+//   expire   after the grace period the caller zeroes the slot's counters and
+//            release() makes it free again: a new pod never inherits counts.
+// A pod that finds no free slot is counted as unattributed and reported.
+import { encodeEndpointAddr, encodeEndpointName, ENDPOINT_ADDR_SIZE, type EndpointSlot } from '../bpf/contract.js';
+import type { BpfMap } from '../bpf/map.js';
+import type { PodLabelResolver, PodLabels } from '../export/pod-labels.js';
+import type { Logger } from '../log/logger.js';
+import type { PodEndpoint } from './pod-endpoint.js';
+
+interface SlotEntry {
+  slot: EndpointSlot;
+  uid: string;
+  labels: PodLabels;
+  ips: string[];
+  deletedAt?: number;
+}
+
+export interface EndpointMaps {
+  endpoints: BpfMap;
+  names: BpfMap;
+}
+
+export class EndpointSlots implements PodLabelResolver {
+  private readonly bySlot = new Map<EndpointSlot, SlotEntry>();
+  private readonly byUid = new Map<string, SlotEntry>();
+  /** Which slot each address in the endpoints map points at (by addrKey). */
+  private readonly ipOwner = new Map<string, EndpointSlot>();
+  /** Slots found in the pinned map at start, not yet claimed by a pod (by addrKey). */
+  private readonly restored = new Map<string, EndpointSlot>();
+  private free: EndpointSlot[] = [];
+  /** Pods that found no free slot right now. */
+  readonly unplaced = new Set<string>();
+
+  constructor(
+    private readonly maps: EndpointMaps,
+    readonly capacity: number,
+    private readonly graceMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Reads the pinned endpoints map of an earlier run: those IPs keep their
+   * slots until the first sync says whose they are (see claimRestored).
+   */
+  restore(): void {
+    const { count, keys, values } = this.maps.endpoints.lookupAll(ENDPOINT_ADDR_SIZE, 4, this.capacity * 2);
+    for (let i = 0; i < count; i++) {
+      const addr = Buffer.from(keys.subarray(i * ENDPOINT_ADDR_SIZE, (i + 1) * ENDPOINT_ADDR_SIZE));
+      const slot = values.readUInt32LE(i * 4) as EndpointSlot;
+      if (slot < this.capacity) {
+        this.restored.set(addr.toString('hex'), slot);
+        this.ipOwner.set(addr.toString('hex'), slot);
+      } else {
+        this.maps.endpoints.delete(addr); // beyond a smaller --max-endpoints
+      }
+    }
+    const taken = new Set(this.restored.values());
+    for (let s = this.capacity - 1; s >= 0; s--) if (!taken.has(s as EndpointSlot)) this.free.push(s as EndpointSlot);
+  }
+
+  get used(): number {
+    return this.capacity - this.free.length;
+  }
+
+  labelsOf(slot: EndpointSlot): PodLabels | undefined {
+    return this.bySlot.get(slot)?.labels;
+  }
+
+  upsert(pod: PodEndpoint): void {
+    if (pod.hostNetwork || pod.ips.length === 0) {
+      // hostNetwork pods share the node's IPs: they are not endpoints.
+      if (this.byUid.has(pod.uid)) this.delete(pod);
+      return;
+    }
+    let entry = this.byUid.get(pod.uid);
+    if (entry?.deletedAt !== undefined) entry = undefined; // a deleted uid does not come back
+    if (!entry) {
+      const slot = this.claimSlot(pod);
+      if (slot === undefined) {
+        if (!this.unplaced.has(pod.uid)) {
+          this.log.warn({ namespace: pod.namespace, pod: pod.name, capacity: this.capacity }, 'no free endpoint slot: the pod\'s traffic is counted as unattributed (raise --max-endpoints)');
+        }
+        this.unplaced.add(pod.uid);
+        return;
+      }
+      this.unplaced.delete(pod.uid);
+      entry = { slot, uid: pod.uid, labels: { namespace: pod.namespace, pod: pod.name }, ips: [] };
+      this.bySlot.set(slot, entry);
+      this.byUid.set(pod.uid, entry);
+      this.maps.names.update(slotKey(slot), encodeEndpointName(pod.namespace, pod.name));
+    }
+    for (const ip of entry.ips) if (!pod.ips.includes(ip)) this.unmapIp(ip, entry.slot);
+    for (const ip of pod.ips) {
+      const addr = encodeEndpointAddr(ip);
+      this.maps.endpoints.update(addr, slotKey(entry.slot));
+      this.ipOwner.set(addr.toString('hex'), entry.slot);
+      this.restored.delete(addr.toString('hex'));
+    }
+    entry.ips = [...pod.ips];
+  }
+
+  delete(pod: PodEndpoint): void {
+    this.unplaced.delete(pod.uid);
+    const entry = this.byUid.get(pod.uid);
+    if (!entry || entry.deletedAt !== undefined) return;
+    for (const ip of entry.ips) this.unmapIp(ip, entry.slot);
+    entry.deletedAt = Date.now();
+  }
+
+  /**
+   * After the first full sync: slots of the pinned map that no current pod
+   * claimed belonged to pods deleted while the agent was down. Their IPs go,
+   * and their slots expire like a deleted pod's.
+   */
+  releaseUnclaimed(): void {
+    for (const [key, slot] of this.restored) {
+      this.unmapAddr(key, slot);
+      if (!this.bySlot.has(slot)) {
+        const entry: SlotEntry = { slot, uid: `restored:${slot}`, labels: { namespace: '', pod: '' }, ips: [], deletedAt: 0 };
+        this.bySlot.set(slot, entry);
+        this.byUid.set(entry.uid, entry);
+      }
+    }
+    this.restored.clear();
+  }
+
+  /** Slots whose grace period is over: zero their counters, then release(). */
+  expired(now = Date.now()): EndpointSlot[] {
+    return [...this.bySlot.values()].filter((e) => e.deletedAt !== undefined && now - e.deletedAt >= this.graceMs).map((e) => e.slot);
+  }
+
+  /** Returns a zeroed slot to the free list. */
+  release(slot: EndpointSlot): void {
+    const entry = this.bySlot.get(slot);
+    if (!entry) return;
+    this.bySlot.delete(slot);
+    this.byUid.delete(entry.uid);
+    this.maps.names.update(slotKey(slot), encodeEndpointName('', ''));
+    this.free.push(slot);
+  }
+
+  private claimSlot(pod: PodEndpoint): EndpointSlot | undefined {
+    for (const ip of pod.ips) {
+      const slot = this.restored.get(addrKey(ip));
+      if (slot !== undefined && !this.bySlot.has(slot)) return slot;
+    }
+    return this.free.pop();
+  }
+
+  private unmapIp(ip: string, slot: EndpointSlot): void {
+    this.unmapAddr(addrKey(ip), slot);
+  }
+
+  private unmapAddr(key: string, slot: EndpointSlot): void {
+    // Another pod may hold this IP already (a new pod created before the old one's delete).
+    if (this.ipOwner.get(key) !== slot) return;
+    this.maps.endpoints.delete(Buffer.from(key, 'hex'));
+    this.ipOwner.delete(key);
+  }
+}
+
+function slotKey(slot: EndpointSlot): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(slot);
+  return b;
+}
+
+/** One spelling per address (IPv6 can be written many ways): its bytes in hex. */
+function addrKey(ip: string): string {
+  return encodeEndpointAddr(ip).toString('hex');
+}
