@@ -168,7 +168,7 @@ export class Agent {
     state.attachedInterfaces = programs.tc.count;
     if (this.pods) {
       state.slotsUsed.endpoints = this.pods.slots.used;
-      state.unplacedPods = this.pods.slots.unplaced.size;
+      state.unplacedPods = this.pods.slots.unplaced;
       const k = this.pods.status();
       state.kubernetes = { synced: k.synced, restarts: k.restarts };
     }

@@ -37,8 +37,8 @@ export class EndpointSlots implements PodLabelResolver {
   /** Slots found in the pinned map at start, not yet claimed by a pod (by addrKey). */
   private readonly restored = new Map<string, EndpointSlot>();
   private free: EndpointSlot[] = [];
-  /** Pods that found no free slot right now. */
-  readonly unplaced = new Set<string>();
+  /** Pods that found no free slot, placed as soon as one is released. */
+  private readonly waiting = new Map<string, PodEndpoint>();
 
   constructor(
     private readonly maps: EndpointMaps,
@@ -86,13 +86,13 @@ export class EndpointSlots implements PodLabelResolver {
     if (!entry) {
       const slot = this.claimSlot(pod);
       if (slot === undefined) {
-        if (!this.unplaced.has(pod.uid)) {
+        if (!this.waiting.has(pod.uid)) {
           this.log.warn({ namespace: pod.namespace, pod: pod.name, capacity: this.capacity }, 'no free endpoint slot: the pod\'s traffic is counted as unattributed (raise --max-endpoints)');
         }
-        this.unplaced.add(pod.uid);
+        this.waiting.set(pod.uid, pod);
         return;
       }
-      this.unplaced.delete(pod.uid);
+      this.waiting.delete(pod.uid);
       entry = { slot, uid: pod.uid, labels: { namespace: pod.namespace, pod: pod.name }, ips: [] };
       this.bySlot.set(slot, entry);
       this.byUid.set(pod.uid, entry);
@@ -108,8 +108,13 @@ export class EndpointSlots implements PodLabelResolver {
     entry.ips = [...pod.ips];
   }
 
+  /** Pods waiting for a free slot. */
+  get unplaced(): number {
+    return this.waiting.size;
+  }
+
   delete(pod: PodEndpoint): void {
-    this.unplaced.delete(pod.uid);
+    this.waiting.delete(pod.uid);
     const entry = this.byUid.get(pod.uid);
     if (!entry || entry.deletedAt !== undefined) return;
     for (const ip of entry.ips) this.unmapIp(ip, entry.slot);
@@ -146,6 +151,8 @@ export class EndpointSlots implements PodLabelResolver {
     this.byUid.delete(entry.uid);
     this.maps.names.update(slotKey(slot), encodeEndpointName('', ''));
     this.free.push(slot);
+    const next = this.waiting.values().next();
+    if (!next.done) this.upsert(next.value);
   }
 
   private claimSlot(pod: PodEndpoint): EndpointSlot | undefined {

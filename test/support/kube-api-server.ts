@@ -194,6 +194,11 @@ export class KubeApiServer {
     return gone;
   }
 
+  /** Every pod the server holds, of every node. */
+  listPods(): V1Pod[] {
+    return [...this.pods.values()];
+  }
+
   getPod(namespace: string, name: string): V1Pod | undefined {
     return this.pods.get(`${namespace}/${name}`);
   }

@@ -2,7 +2,7 @@
 // (IPv6 off, static neighbours) so that the only traffic is what a test
 // sends. Everything a Lab makes is removed by destroy(), which tests call in
 // after()/afterEach() so that a failing test leaves nothing behind.
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
@@ -22,6 +22,7 @@ export class Lab {
   readonly id = randomBytes(3).toString('hex');
   private readonly namespaces: string[] = [];
   private readonly hostLinks: string[] = [];
+  private readonly children: ChildProcess[] = [];
 
   /** A namespace named dpx-<id>-<name>, lo up, IPv6 off. */
   namespace(name: string): string {
@@ -93,6 +94,18 @@ export class Lab {
     return JSON.parse(out) as { sent: number; refused: number };
   }
 
+  /** Starts a UDP receiver on `port` in `ns`; stopped by destroy() at the latest. */
+  async udpReceiver(ns: string, port: number): Promise<void> {
+    const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, UDP_RECEIVER, String(port)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    this.children.push(child);
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`udp receiver exited ${code}`)));
+    });
+  }
+
   /** A counter of the kernel's SNMP MIB in a namespace, through nstat. */
   nstat(ns: string | undefined, counter: string): number {
     const out = this.exec(ns, 'nstat', ['-asz', counter]);
@@ -101,6 +114,7 @@ export class Lab {
   }
 
   destroy(): void {
+    for (const child of this.children.splice(0)) child.kill('SIGKILL');
     for (const ns of this.namespaces.splice(0).reverse()) {
       try {
         sh('ip', ['netns', 'del', ns]);
@@ -122,3 +136,4 @@ export class Lab {
 export const UDP_IPV4_OVERHEAD = 28;
 
 const UDP_SENDER = fileURLToPath(new URL('./udp-sender.js', import.meta.url));
+const UDP_RECEIVER = fileURLToPath(new URL('./udp-receiver.js', import.meta.url));

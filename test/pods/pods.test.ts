@@ -1,0 +1,207 @@
+// Pods end to end: tc programs on the host side of pod veths, pod metadata
+// from the suite's own Kubernetes API server through the real client-node,
+// exact per-pod counts from real packets, pod churn, API outages, and
+// interfaces that come and go.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ExporterProcess, removePinDir, runCli, testPinDir, waitFor } from '../support/exporter.js';
+import { KubeApiServer, makePod } from '../support/kube-api-server.js';
+import { Lab, UDP_IPV4_OVERHEAD } from '../support/lab.js';
+import { type Sample, sumOf } from '../support/metrics-text.js';
+import { type LabPod, PodNetwork } from '../support/pod-network.js';
+import { requireBpf } from '../support/privileges.js';
+
+const NODE = 'lab-node';
+const GRACE = '2s';
+
+const scalar = (s: Sample[], name: string, labels: Record<string, string> = {}) => sumOf(s, name, labels);
+const fwd = (s: Sample[], pod: string, direction: string, metric = 'datapath_forward_packets_total') =>
+  sumOf(s, metric, { source: 'tc', namespace: 'shop', pod, direction });
+
+describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
+  let lab: Lab;
+  let net: PodNetwork;
+  let api: KubeApiServer;
+  let dir: string;
+  let kubeconfig: string;
+  let pinDir: string;
+  let a: LabPod;
+  let b: LabPod;
+  let exporter: ExporterProcess | undefined;
+
+  before(async function () {
+    requireBpf(this);
+    lab = new Lab();
+    net = new PodNetwork(lab);
+    a = net.addPod('pod-a', '10.210.1.2');
+    b = net.addPod('pod-b', '10.210.2.2');
+    await lab.udpReceiver(b.ns, 5000);
+    api = await KubeApiServer.start();
+    dir = mkdtempSync(join(tmpdir(), 'dpx-kube-'));
+    kubeconfig = api.writeKubeconfig(dir);
+  });
+
+  beforeEach(function () {
+    pinDir = testPinDir();
+    api.addPod(makePod({ name: 'client', namespace: 'shop', nodeName: NODE, ips: [a.ip] }));
+    api.addPod(makePod({ name: 'server', namespace: 'shop', nodeName: NODE, ips: [b.ip] }));
+    api.addPod(makePod({ name: 'elsewhere', namespace: 'shop', nodeName: 'other-node', ips: ['10.210.7.7'] }));
+  });
+
+  afterEach(async function () {
+    await exporter?.stop();
+    exporter = undefined;
+    if (pinDir) removePinDir(pinDir);
+    if (api && !api.listening) await api.restart();
+    for (const pod of api?.listPods() ?? []) api.deletePod(pod.metadata?.namespace ?? '', pod.metadata?.name ?? '');
+  });
+
+  after(async function () {
+    await api?.stop();
+    lab?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function start(extra: string[] = []): Promise<ExporterProcess> {
+    const p = await ExporterProcess.start([
+      '--bpffs', pinDir,
+      '--poll-interval', '200ms',
+      '--kubeconfig', kubeconfig,
+      '--node-name', NODE,
+      '--interfaces', net.interfaceGlob,
+      '--deleted-pod-grace', GRACE,
+      ...extra,
+    ]);
+    exporter = p;
+    await waitFor(async () => scalar(await p.scrape(), 'datapath_exporter_kubernetes_synced'), (v) => v === 1);
+    return p;
+  }
+
+  it('counts exactly N datagrams from pod A to pod B as A egress and B ingress, bytes exact', async function () {
+    const p = await start();
+    assert.equal(scalar(await p.scrape(), 'datapath_exporter_attached_interfaces'), 2);
+    const N = 41;
+    const PAYLOAD = 300;
+    const before = await p.scrape();
+    lab.sendUdp(a.ns, b.ip, 5000, N, PAYLOAD);
+    await waitFor(() => p.scrape(), (s) => fwd(s, 'server', 'ingress') - fwd(before, 'server', 'ingress') >= N);
+    await new Promise((r) => setTimeout(r, 500)); // one more poll: nothing more arrives
+    const after = await p.scrape();
+    assert.equal(fwd(after, 'client', 'egress') - fwd(before, 'client', 'egress'), N);
+    assert.equal(fwd(after, 'server', 'ingress') - fwd(before, 'server', 'ingress'), N);
+    const bytes = N * (PAYLOAD + UDP_IPV4_OVERHEAD);
+    const fwdBytes = (s: Sample[], pod: string, dir: string) => fwd(s, pod, dir, 'datapath_forward_bytes_total');
+    assert.equal(fwdBytes(after, 'client', 'egress') - fwdBytes(before, 'client', 'egress'), bytes);
+    assert.equal(fwdBytes(after, 'server', 'ingress') - fwdBytes(before, 'server', 'ingress'), bytes);
+    const locations = after
+      .filter((s) => s.name === 'datapath_forward_packets_total' && s.labels.pod === 'client')
+      .map((s) => s.labels.location ?? '');
+    assert.ok(locations.length > 0 && locations.every((l) => /^forward\.bpf\.c:\d+$/.test(l)), `counted at forward.bpf.c:LINE: ${locations.join()}`);
+    assert.equal(sumOf(after, 'datapath_forward_packets_total', { pod: 'elsewhere' }), 0, 'pods of other nodes are not watched');
+  });
+
+  it("attributes N datagrams to a closed port of pod B as B's NO_SOCKET ingress drops", async function () {
+    const p = await start();
+    const N = 17;
+    const drops = (s: Sample[]) =>
+      sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', reason: 'NO_SOCKET', direction: 'ingress', namespace: 'shop', pod: 'server' });
+    const before = drops(await p.scrape());
+    lab.sendUdp(a.ns, b.ip, 9, N, 10);
+    assert.equal(await waitFor(async () => drops(await p.scrape()) - before, (v) => v >= N), N);
+    const listed = JSON.parse(runCli(['list', '--bpffs', pinDir, '--output', 'json', '--cilium-metrics-map', 'none']).stdout) as Array<
+      Record<string, string>
+    >;
+    const row = listed.find((r) => r.reason === 'NO_SOCKET' && r.pod === 'server');
+    assert.equal(row?.namespace, 'shop', 'list names the pod too');
+    assert.equal(row?.packets, String(N));
+  });
+
+  it("pod churn: C created with deleted B's IP gets B's zeroed slot and starts at 0; B's final counts were published", async function () {
+    // Two slots: C can only get B's slot, after B's grace period has zeroed it.
+    const p = await start(['--max-endpoints', '2']);
+    const N = 13;
+    const M = 5;
+    lab.sendUdp(a.ns, b.ip, 5000, N, 50);
+    await waitFor(async () => fwd(await p.scrape(), 'server', 'ingress'), (v) => v >= N);
+    api.deletePod('shop', 'server');
+    api.addPod(makePod({ name: 'server-2', namespace: 'shop', nodeName: NODE, ips: [b.ip] }));
+    // During B's grace period: B's final value is still published, C waits for a slot.
+    const during = await waitFor(() => p.scrape(), (s) => scalar(s, 'datapath_exporter_unplaced_pods') === 1);
+    assert.equal(scalar(during, 'datapath_exporter_unplaced_pods'), 1, 'C waits for a slot');
+    assert.equal(fwd(during, 'server', 'ingress'), N, "B's final counts are published");
+    // After the grace period: B's series are gone and C has B's slot, from zero.
+    const after = await waitFor(
+      () => p.scrape(),
+      (s) => scalar(s, 'datapath_exporter_unplaced_pods') === 0 && sumOf(s, 'datapath_forward_packets_total', { pod: 'server' }) === 0,
+      10_000,
+    );
+    assert.equal(sumOf(after, 'datapath_forward_packets_total', { pod: 'server' }), 0, "B's series are gone");
+    assert.equal(sumOf(after, 'datapath_forward_packets_total', { pod: 'server-2' }), 0, 'C starts from nothing');
+    lab.sendUdp(a.ns, b.ip, 5000, M, 50);
+    await waitFor(async () => fwd(await p.scrape(), 'server-2', 'ingress'), (v) => v >= M);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(fwd(await p.scrape(), 'server-2', 'ingress'), M, 'C counts only its own packets');
+  });
+
+  it('keeps labels through an API outage and 410 Gone, and resyncs after', async function () {
+    const p = await start();
+    lab.sendUdp(a.ns, b.ip, 5000, 3, 10);
+    await waitFor(async () => fwd(await p.scrape(), 'server', 'ingress'), (v) => v >= 3);
+    await api.stop();
+    await waitFor(async () => scalar(await p.scrape(), 'datapath_exporter_kubernetes_synced'), (v) => v === 0);
+    lab.sendUdp(a.ns, b.ip, 5000, 4, 10);
+    const down = await waitFor(async () => fwd(await p.scrape(), 'server', 'ingress'), (v) => v >= 7);
+    assert.equal(down, 7, 'labels kept and counts still served while the API is down');
+    // A pod arrives meanwhile; the API comes back with every old version expired (410 Gone).
+    api.addPod(makePod({ name: 'newcomer', namespace: 'shop', nodeName: NODE, ips: ['10.210.5.5'] }));
+    api.expireResourceVersions();
+    await api.restart();
+    await waitFor(async () => scalar(await p.scrape(), 'datapath_exporter_kubernetes_synced'), (v) => v === 1, 40_000);
+    const s = await waitFor(() => p.scrape(), (x) => scalar(x, 'datapath_exporter_slots_used', { table: 'endpoints' }) === 3);
+    assert.ok(scalar(s, 'datapath_exporter_kubernetes_watch_restarts_total') >= 1, 'the restart is reported');
+    assert.equal(scalar(s, 'datapath_exporter_slots_used', { table: 'endpoints' }), 3, 'the newcomer got a slot after resync');
+    assert.equal(fwd(s, 'server', 'ingress'), 7);
+  });
+
+  it('picks up interfaces added while running and forgets removed ones without an error loop', async function () {
+    const p = await start();
+    const c = net.addPod('pod-c', '10.210.3.2');
+    api.addPod(makePod({ name: 'late', namespace: 'shop', nodeName: NODE, ips: [c.ip] }));
+    await waitFor(async () => scalar(await p.scrape(), 'datapath_exporter_attached_interfaces'), (v) => v === 3);
+    lab.sendUdp(c.ns, b.ip, 5000, 6, 10);
+    assert.equal(await waitFor(async () => fwd(await p.scrape(), 'late', 'egress'), (v) => v >= 6), 6);
+    net.removePod(c);
+    await waitFor(async () => scalar(await p.scrape(), 'datapath_exporter_attached_interfaces'), (v) => v === 2);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.doesNotMatch(p.logs, /"level":(40|50).*(attach|interface)/, 'no warnings or errors about interfaces');
+  });
+
+  it("ignores hostNetwork pods: they share the node's IPs", async function () {
+    api.addPod(makePod({ name: 'host-agent', namespace: 'kube-system', nodeName: NODE, ips: ['10.210.9.9'], hostNetwork: true }));
+    const p = await start();
+    assert.equal(scalar(await p.scrape(), 'datapath_exporter_slots_used', { table: 'endpoints' }), 2);
+  });
+});
+
+describe('without Kubernetes', function () {
+  before(function () {
+    requireBpf(this);
+  });
+
+  it('runs node-level and says so once in the log', async function () {
+    const pinDir = testPinDir();
+    const env = { ...process.env };
+    delete env.KUBECONFIG;
+    delete env.KUBERNETES_SERVICE_HOST;
+    const p = await ExporterProcess.start(['--bpffs', pinDir, '--interfaces', 'none-such*'], env);
+    try {
+      assert.equal(p.logs.match(/no Kubernetes configuration/g)?.length, 1);
+      assert.equal(sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'), 0);
+    } finally {
+      await p.stop();
+      removePinDir(pinDir);
+    }
+  });
+});

@@ -1,0 +1,47 @@
+// Pods for the lab, wired like a routing CNI (Calico-style): each pod is a
+// network namespace with a /32 address behind a veth whose host side, in the
+// root namespace (the "node", as for a hostNetwork agent), has no address, a
+// /32 route to the pod and forwarding enabled on that interface only. The
+// pod's default route goes to a link-local gateway answered by a static
+// neighbour entry, so no ARP or other traffic is ever sent unasked.
+import { type Lab, sh } from './lab.js';
+
+export interface LabPod {
+  name: string;
+  ns: string;
+  ip: string;
+  /** Host-side interface (where the agent attaches). */
+  hostIf: string;
+}
+
+const GATEWAY = '169.254.1.1';
+
+export class PodNetwork {
+  private n = 0;
+
+  constructor(private readonly lab: Lab) {}
+
+  /** Glob matching every host-side interface this network makes. */
+  get interfaceGlob(): string {
+    return `dp${this.lab.id}*`;
+  }
+
+  addPod(name: string, ip: string): LabPod {
+    const ns = this.lab.namespace(name);
+    const hostIf = `dp${this.lab.id}${this.n++}`;
+    const podIf = `pd${this.lab.id}${this.n}`;
+    const v = this.lab.veth(ns, `${ip}/32`, undefined, '', { a: podIf, b: hostIf });
+    this.lab.exec(ns, 'ip', ['route', 'add', GATEWAY, 'dev', podIf, 'scope', 'link']);
+    this.lab.exec(ns, 'ip', ['route', 'add', 'default', 'via', GATEWAY, 'dev', podIf]);
+    this.lab.neighbour(ns, podIf, GATEWAY, v.macB);
+    sh('sysctl', ['-qw', `net.ipv4.conf.${hostIf}.forwarding=1`]);
+    sh('ip', ['route', 'add', `${ip}/32`, 'dev', hostIf]);
+    this.lab.neighbour(undefined, hostIf, ip, v.macA);
+    return { name, ns, ip, hostIf };
+  }
+
+  /** Removes a pod's namespace (its veth pair and route go with it). */
+  removePod(pod: LabPod): void {
+    sh('ip', ['netns', 'del', pod.ns]);
+  }
+}
