@@ -34,11 +34,24 @@ export type EndpointSlot = number & { readonly __brand: 'EndpointSlot' };
 /** A counter slot of drop_counts. */
 export type DropSlot = number & { readonly __brand: 'DropSlot' };
 
+/**
+ * Byte layouts of the shared structs: size and member offsets, used by the
+ * codecs below and checked against the objects' BTF by the contract test.
+ */
+export const LAYOUTS = {
+  drop_key: { size: 24, members: { location: 0, reason: 8, endpoint: 12, direction: 16 } },
+  counter: { size: 16, members: { packets: 0, bytes: 8 } },
+  site_counter: { size: 24, members: { packets: 0, bytes: 8, file: 16, line: 20 } },
+  endpoint_addr: { size: 16, members: { addr: 0 } },
+  endpoint_name: { size: 320, members: { namespace_: 0, pod: 64 } },
+} as const;
+
 /** struct endpoint_addr: 16 bytes, IPv4 stored IPv4-mapped. */
-export const ENDPOINT_ADDR_SIZE = 16;
+export const ENDPOINT_ADDR_SIZE = LAYOUTS.endpoint_addr.size;
 
 /** struct drop_key: 24 bytes. */
-export const DROP_KEY_SIZE = 24;
+export const DROP_KEY_SIZE = LAYOUTS.drop_key.size;
+const DK = LAYOUTS.drop_key.members;
 export interface DropKey {
   /** Kernel text address that freed the skb. */
   location: bigint;
@@ -50,31 +63,31 @@ export interface DropKey {
 
 export function decodeDropKey(buf: Buffer, offset = 0): DropKey {
   return {
-    location: buf.readBigUInt64LE(offset),
-    reason: buf.readUInt32LE(offset + 8),
-    endpoint: buf.readUInt32LE(offset + 12) as EndpointSlot,
-    direction: DIRECTION_CODES[buf.readUInt8(offset + 16)] ?? 'unknown',
+    location: buf.readBigUInt64LE(offset + DK.location),
+    reason: buf.readUInt32LE(offset + DK.reason),
+    endpoint: buf.readUInt32LE(offset + DK.endpoint) as EndpointSlot,
+    direction: DIRECTION_CODES[buf.readUInt8(offset + DK.direction)] ?? 'unknown',
   };
 }
 
 export function encodeDropKey(key: DropKey, buf: Buffer = Buffer.alloc(DROP_KEY_SIZE), offset = 0): Buffer {
   buf.fill(0, offset, offset + DROP_KEY_SIZE);
-  buf.writeBigUInt64LE(key.location, offset);
-  buf.writeUInt32LE(key.reason, offset + 8);
-  buf.writeUInt32LE(key.endpoint, offset + 12);
-  buf.writeUInt8(DIRECTION_CODES.indexOf(key.direction), offset + 16);
+  buf.writeBigUInt64LE(key.location, offset + DK.location);
+  buf.writeUInt32LE(key.reason, offset + DK.reason);
+  buf.writeUInt32LE(key.endpoint, offset + DK.endpoint);
+  buf.writeUInt8(DIRECTION_CODES.indexOf(key.direction), offset + DK.direction);
   return buf;
 }
 
 /** struct counter: two u64, summed over CPUs by the reader. */
-export const COUNTER_SIZE = 16;
+export const COUNTER_SIZE = LAYOUTS.counter.size;
 export interface Counter {
   packets: bigint;
   bytes: bigint;
 }
 
 /** struct site_counter: a counter with the file id and line that counted it. */
-export const SITE_COUNTER_SIZE = 24;
+export const SITE_COUNTER_SIZE = LAYOUTS.site_counter.size;
 export interface SiteCounter extends Counter {
   file: number;
   line: number;
@@ -86,7 +99,7 @@ export const AGENT_FILES: Readonly<Record<number, string>> = { 1: 'drops.bpf.c',
 /** struct endpoint_name: namespace[64], pod[256], NUL-padded. */
 export const NAMESPACE_LEN = 64;
 export const POD_NAME_LEN = 256;
-export const ENDPOINT_NAME_SIZE = NAMESPACE_LEN + POD_NAME_LEN;
+export const ENDPOINT_NAME_SIZE = LAYOUTS.endpoint_name.size;
 
 export function encodeEndpointName(namespace: string, pod: string): Buffer {
   const buf = Buffer.alloc(ENDPOINT_NAME_SIZE);

@@ -1,6 +1,8 @@
 // Per-CPU counter cells as the kernel writes them, summed over CPUs.
-import { COUNTER_SIZE, type Counter } from '../bpf/contract.js';
+import { COUNTER_SIZE, type Counter, LAYOUTS } from '../bpf/contract.js';
 import { perCpuStride } from '../bpf/map.js';
+
+const C = LAYOUTS.counter.members;
 
 export const ZERO: Counter = Object.freeze({ packets: 0n, bytes: 0n });
 
@@ -10,8 +12,8 @@ export function sumPerCpu(values: Buffer, index: number, cpus: number): Counter 
   let packets = 0n;
   let bytes = 0n;
   for (let cpu = 0, off = index * stride; cpu < cpus; cpu++, off += COUNTER_SIZE) {
-    packets += values.readBigUInt64LE(off);
-    bytes += values.readBigUInt64LE(off + 8);
+    packets += values.readBigUInt64LE(off + C.packets);
+    bytes += values.readBigUInt64LE(off + C.bytes);
   }
   return { packets, bytes };
 }

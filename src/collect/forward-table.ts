@@ -5,11 +5,14 @@ import {
   type EndpointSlot,
   ENDPOINT_SLOTS,
   FORWARD_CELLS,
+  LAYOUTS,
   SITE_COUNTER_SIZE,
   type SiteCounter,
 } from '../bpf/contract.js';
 import { type BpfMap, perCpuStride } from '../bpf/map.js';
 import type { CounterSource, DatapathRow } from './rows.js';
+
+const SC = LAYOUTS.site_counter.members;
 
 export class ForwardSource implements CounterSource {
   readonly name = 'tc';
@@ -62,11 +65,11 @@ export class ForwardSource implements CounterSource {
     let file = 0;
     let line = 0;
     for (let cpu = 0, off = index * this.stride; cpu < this.cpus; cpu++, off += SITE_COUNTER_SIZE) {
-      packets += values.readBigUInt64LE(off);
-      bytes += values.readBigUInt64LE(off + 8);
+      packets += values.readBigUInt64LE(off + SC.packets);
+      bytes += values.readBigUInt64LE(off + SC.bytes);
       // Every CPU that counted wrote the same site; take any that did.
-      file ||= values.readUInt32LE(off + 16);
-      line ||= values.readUInt32LE(off + 20);
+      file ||= values.readUInt32LE(off + SC.file);
+      line ||= values.readUInt32LE(off + SC.line);
     }
     return { packets, bytes, file, line };
   }
