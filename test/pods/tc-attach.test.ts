@@ -1,0 +1,105 @@
+// Attaching the tc programs exactly once: with tcx, links pinned by the agent
+// survive a crash and are taken over (not attached again) by the next run;
+// with clsact, our filter is replaced, never duplicated. SIGTERM leaves
+// nothing attached. Counts prove it: N packets are counted N times, not 2N.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
+import { Lab } from '../support/lab.js';
+import { type Sample, sumOf } from '../support/metrics-text.js';
+import { type LabPod, PodNetwork } from '../support/pod-network.js';
+import { requireBpf } from '../support/privileges.js';
+
+/** Links (tcx) whose program is one of ours, as the kernel lists them. */
+function ourTcxLinks(): number {
+  const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as Array<{ id: number; name?: string }>;
+  const ours = new Set(progs.filter((p) => (p.name ?? '').startsWith('count_host_')).map((p) => p.id));
+  const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' })) as Array<{ prog_id: number }>;
+  return links.filter((l) => ours.has(l.prog_id)).length;
+}
+
+/** clsact filters of ours on a device's hook. */
+function ourClsactFilters(dev: string, hook: 'ingress' | 'egress'): number {
+  const out = execFileSync('tc', ['filter', 'show', 'dev', dev, hook], { encoding: 'utf8' });
+  return out.split('\n').filter((l) => / handle 0xd47a .*count_host_/.test(l)).length;
+}
+
+const egress = (s: Sample[]) => sumOf(s, 'datapath_forward_packets_total', { source: 'tc', direction: 'egress' });
+
+describe('tc attachment happens exactly once', function () {
+  let lab: Lab;
+  let net: PodNetwork;
+  let a: LabPod;
+  let b: LabPod;
+  let pinDir: string;
+  const running: ExporterProcess[] = [];
+
+  before(async function () {
+    requireBpf(this);
+    lab = new Lab();
+    net = new PodNetwork(lab);
+    a = net.addPod('tc-a', '10.211.1.2');
+    b = net.addPod('tc-b', '10.211.2.2');
+    await lab.udpReceiver(b.ns, 5000);
+  });
+
+  beforeEach(function () {
+    pinDir = testPinDir();
+  });
+
+  afterEach(async function () {
+    for (const p of running.splice(0)) await p.stop('SIGTERM');
+    // A test that failed between a SIGKILL and the restart leaves pinned links: remove them.
+    removePinDir(pinDir);
+  });
+
+  after(function () {
+    lab?.destroy();
+  });
+
+  async function start(mode: 'tcx' | 'clsact'): Promise<ExporterProcess> {
+    const p = await ExporterProcess.start(['--bpffs', pinDir, '--poll-interval', '200ms', '--interfaces', net.interfaceGlob, '--tc-mode', mode]);
+    running.push(p);
+    await waitFor(async () => sumOf(await p.scrape(), 'datapath_exporter_attached_interfaces'), (v) => v === 2);
+    return p;
+  }
+
+  async function countsExactly(p: ExporterProcess, n: number): Promise<void> {
+    const before = egress(await p.scrape());
+    lab.sendUdp(a.ns, b.ip, 5000, n, 20);
+    await waitFor(async () => egress(await p.scrape()) - before, (v) => v >= n);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(egress(await p.scrape()) - before, n, `${n} packets counted ${n} times`);
+  }
+
+  it('tcx: a crashed agent\'s pinned links are taken over by the next run, not attached twice', async function () {
+    const first = await start('tcx');
+    assert.equal(ourTcxLinks(), 4, 'two hooks on each of two interfaces');
+    await first.stop('SIGKILL');
+    running.splice(0);
+    assert.equal(ourTcxLinks(), 4, 'pinned links outlive the crash');
+    const second = await start('tcx');
+    assert.equal(ourTcxLinks(), 4, 'still four: taken over, not attached again');
+    await countsExactly(second, 12);
+    assert.equal((await second.stop('SIGTERM')).code, 0);
+    running.splice(0);
+    assert.equal(ourTcxLinks(), 0, 'SIGTERM detaches every link');
+    assert.deepEqual(existsSync(join(pinDir, 'links')) ? readdirSync(join(pinDir, 'links')) : [], [], 'and removes their pins');
+  });
+
+  it('clsact: our filter is replaced on restart, never duplicated, and removed on SIGTERM', async function () {
+    const first = await start('clsact');
+    assert.equal(ourClsactFilters(a.hostIf, 'ingress'), 1);
+    assert.equal(ourClsactFilters(a.hostIf, 'egress'), 1);
+    await first.stop('SIGKILL');
+    running.splice(0);
+    const second = await start('clsact');
+    assert.equal(ourClsactFilters(a.hostIf, 'ingress'), 1, 'replaced, not added');
+    await countsExactly(second, 8);
+    assert.equal((await second.stop('SIGTERM')).code, 0);
+    running.splice(0);
+    assert.equal(ourClsactFilters(a.hostIf, 'ingress') + ourClsactFilters(b.hostIf, 'egress'), 0, 'SIGTERM removes our filters');
+  });
+});
