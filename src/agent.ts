@@ -8,6 +8,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { DROP_SLOTS } from './bpf/contract.js';
 import { DatapathPrograms, type TcModeOption } from './bpf/datapath-programs.js';
+import { setLibbpfPrint } from './bpf/libbpf.js';
 import { listPodInterfaces } from './bpf/pod-interfaces.js';
 import { CiliumMetricsSource } from './collect/cilium/cilium-source.js';
 import type { CiliumRelease } from './collect/cilium/source-files.js';
@@ -98,6 +99,8 @@ export class Agent {
 
   private loadAndAttach(): void {
     const { opts, log } = this;
+    // libbpf's own messages join the agent's log; its debug chatter stays at trace.
+    setLibbpfPrint((level, message) => (level === 'warn' ? log.warn({ libbpf: true }, message) : log.trace({ libbpf: true }, message)));
     const programs = DatapathPrograms.load(opts.bpffs, opts.tcMode, log);
     this.programs = programs;
     const table = new DropTable(programs.drops.maps, programs.cpus);
@@ -106,7 +109,11 @@ export class Agent {
     if (!programs.reasons.fromKernel) {
       log.warn('this kernel names no drop reasons (enum skb_drop_reason needs 5.17+): drops are counted as NOT_SPECIFIED');
     }
-    this.kernel = new KernelDropSource(table, programs.reasons, new Kallsyms());
+    const kallsyms = new Kallsyms();
+    if (!kallsyms.addressesVisible()) {
+      log.warn('/proc/kallsyms shows no addresses (needs CAP_SYSLOG, or kernel.kptr_restrict=0): drop locations are raw addresses');
+    }
+    this.kernel = new KernelDropSource(table, programs.reasons, kallsyms);
     this.forward = new ForwardSource(programs.forward.counts, programs.cpus);
     const sources: CounterSource[] = [this.kernel, this.forward];
     if (opts.cilium) {

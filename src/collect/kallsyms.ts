@@ -15,10 +15,15 @@ export class Kallsyms {
   private addrs: BigUint64Array = new BigUint64Array(0);
   private names: string[] = [];
   private readAt = 0;
-  /** False when kallsyms shows zero addresses (no CAP_SYSLOG / kptr_restrict). */
-  visible = true;
+  private visible = true;
 
   constructor(private readonly path = '/proc/kallsyms') {}
+
+  /** False when kallsyms shows only zero addresses (no CAP_SYSLOG, or kptr_restrict). */
+  addressesVisible(): boolean {
+    if (this.names.length === 0) this.read();
+    return this.visible;
+  }
 
   resolve(addr: bigint): KernelSymbol | undefined {
     if (this.names.length === 0 || (this.find(addr) === undefined && Date.now() - this.readAt > REREAD_AFTER_MS)) {
