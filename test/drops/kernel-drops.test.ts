@@ -74,42 +74,32 @@ describe('kernel drops (skb:kfree_skb) in the lab', function () {
     assert.ok(locations.some((l) => /udp/.test(l ?? '')), `location names the kernel's UDP receive function: ${locations.join(', ')}`);
   });
 
-  it('counts an iptables DROP in INPUT as NETFILTER_DROP ingress, bytes exact', async function () {
-    const p = exporter as ExporterProcess;
-    const N = 23;
-    const PAYLOAD = 64;
-    lab.exec(server, 'iptables', ['-A', 'INPUT', '-p', 'udp', '--dport', '5001', '-j', 'DROP']);
-    try {
-      const before = await p.scrape();
-      const base = drops(before, 'NETFILTER_DROP', 'ingress');
-      const baseBytes = drops(before, 'NETFILTER_DROP', 'ingress', 'datapath_drop_bytes_total');
-      lab.sendUdp(client, SERVER, 5001, N, PAYLOAD);
-      assert.equal(await settle((s) => drops(s, 'NETFILTER_DROP', 'ingress'), base + N), base + N);
-      const bytes = drops(await p.scrape(), 'NETFILTER_DROP', 'ingress', 'datapath_drop_bytes_total') - baseBytes;
-      assert.equal(bytes, N * (PAYLOAD + UDP_IPV4_OVERHEAD));
-    } finally {
-      lab.exec(server, 'iptables', ['-D', 'INPUT', '-p', 'udp', '--dport', '5001', '-j', 'DROP']);
-    }
-  });
-
-  it('counts an iptables DROP in OUTPUT as NETFILTER_DROP egress, bytes exact', async function () {
-    const p = exporter as ExporterProcess;
-    const N = 19;
-    const PAYLOAD = 200;
-    lab.exec(client, 'iptables', ['-A', 'OUTPUT', '-p', 'udp', '--dport', '5002', '-j', 'DROP']);
-    try {
-      const before = await p.scrape();
-      const base = drops(before, 'NETFILTER_DROP', 'egress');
-      const baseBytes = drops(before, 'NETFILTER_DROP', 'egress', 'datapath_drop_bytes_total');
-      const { refused } = lab.sendUdp(client, SERVER, 5002, N, PAYLOAD);
-      assert.equal(refused, N, 'every send was refused by the OUTPUT rule');
-      assert.equal(await settle((s) => drops(s, 'NETFILTER_DROP', 'egress'), base + N), base + N);
-      const bytes = drops(await p.scrape(), 'NETFILTER_DROP', 'egress', 'datapath_drop_bytes_total') - baseBytes;
-      assert.equal(bytes, N * (PAYLOAD + UDP_IPV4_OVERHEAD));
-    } finally {
-      lab.exec(client, 'iptables', ['-D', 'OUTPUT', '-p', 'udp', '--dport', '5002', '-j', 'DROP']);
-    }
-  });
+  // An iptables DROP rule in the receiver's INPUT or the sender's OUTPUT chain.
+  const netfilterCases = [
+    { chain: 'INPUT', direction: 'ingress', port: 5001, n: 23, payload: 64, refusedAtSend: false },
+    { chain: 'OUTPUT', direction: 'egress', port: 5002, n: 19, payload: 200, refusedAtSend: true },
+  ] as const;
+  for (const c of netfilterCases) {
+    it(`counts an iptables DROP in ${c.chain} as NETFILTER_DROP ${c.direction}, bytes exact`, async function () {
+      const p = exporter as ExporterProcess;
+      const ns = c.chain === 'INPUT' ? server : client;
+      const rule = [c.chain, '-p', 'udp', '--dport', String(c.port), '-j', 'DROP'];
+      lab.exec(ns, 'iptables', ['-A', ...rule]);
+      try {
+        const before = await p.scrape();
+        const base = drops(before, 'NETFILTER_DROP', c.direction);
+        const baseBytes = drops(before, 'NETFILTER_DROP', c.direction, 'datapath_drop_bytes_total');
+        const { refused } = lab.sendUdp(client, SERVER, c.port, c.n, c.payload);
+        // OUTPUT drops fail the send itself with EPERM; INPUT drops are silent.
+        assert.equal(refused, c.refusedAtSend ? c.n : 0);
+        assert.equal(await settle((s) => drops(s, 'NETFILTER_DROP', c.direction), base + c.n), base + c.n);
+        const bytes = drops(await p.scrape(), 'NETFILTER_DROP', c.direction, 'datapath_drop_bytes_total') - baseBytes;
+        assert.equal(bytes, c.n * (c.payload + UDP_IPV4_OVERHEAD));
+      } finally {
+        lab.exec(ns, 'iptables', ['-D', ...rule]);
+      }
+    });
+  }
 
   it('serves an exposition that promtool check metrics accepts', async function () {
     const p = exporter as ExporterProcess;
