@@ -118,6 +118,22 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     assert.equal(row?.packets, String(N));
   });
 
+  it("attributes a drop of pod A's own sent packets (OUTPUT rule in A) to A's egress", async function () {
+    const p = await start();
+    const N = 7;
+    const drops = (s: Sample[]) =>
+      sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', reason: 'NETFILTER_DROP', direction: 'egress', namespace: 'shop', pod: 'client' });
+    const rule = ['OUTPUT', '-p', 'udp', '--dport', '5003', '-j', 'DROP'];
+    lab.exec(a.ns, 'iptables', ['-A', ...rule]);
+    try {
+      const before = drops(await p.scrape());
+      lab.sendUdp(a.ns, b.ip, 5003, N, 10);
+      assert.equal(await waitFor(async () => drops(await p.scrape()) - before, (v) => v >= N), N);
+    } finally {
+      lab.exec(a.ns, 'iptables', ['-D', ...rule]);
+    }
+  });
+
   it("pod churn: C created with deleted B's IP gets B's zeroed slot and starts at 0; B's final counts were published", async function () {
     // Two slots: C can only get B's slot, after B's grace period has zeroed it.
     const p = await start(['--max-endpoints', '2']);
