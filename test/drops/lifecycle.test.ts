@@ -2,6 +2,8 @@
 // second agent refuses to attach twice, and `list` shows the same counters.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { Lab } from '../support/lab.js';
 import { sumOf } from '../support/metrics-text.js';
 import { ExporterProcess, removePinDir, runCli, testPinDir, waitFor } from '../support/exporter.js';
@@ -102,6 +104,16 @@ describe('agent lifecycle', function () {
     const row = json.find((r) => r.reason === 'NO_SOCKET' && r.direction === 'ingress');
     assert.equal(row?.packets, '5');
     assert.equal(row?.bytes, '190');
+  });
+
+  it('starts a map afresh, with one warning, when its pin has another layout (an upgrade)', async function () {
+    mkdirSync(pinDir, { recursive: true });
+    // forward_counts as an older agent might have pinned it: 16-byte values.
+    execFileSync('bpftool', ['map', 'create', join(pinDir, 'forward_counts'), 'type', 'percpu_array', 'key', '4', 'value', '16', 'entries', '8194', 'name', 'forward_counts']);
+    const p = await start();
+    assert.match(p.logs, /"map":"forward_counts".*pinned map has another layout/);
+    const info = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', join(pinDir, 'forward_counts')], { encoding: 'utf8' })) as { bytes_value: number };
+    assert.equal(info.bytes_value, 24, 'the map of the current layout is pinned now');
   });
 
   it('list without a running agent says so', function () {
