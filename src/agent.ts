@@ -22,7 +22,8 @@ import { DatapathProducer } from './export/datapath-producer.js';
 import { HealthMetrics } from './export/health-metrics.js';
 import { type ListenAddress, MetricsServer } from './export/http-server.js';
 import { NO_PODS } from './export/pod-labels.js';
-import { PodAttribution } from './k8s/pod-attribution.js';
+import type { PodAttribution } from './k8s/pod-attribution.js';
+import { forgetEndpoints } from './k8s/endpoint-slots.js';
 import type { Logger } from './log/logger.js';
 import { VERSION } from './version.js';
 
@@ -85,7 +86,7 @@ export class Agent {
     agent = new Agent(opts, log, producer, health, meterProvider, server);
     agent.listening = await server.listen(opts.metricsAddr);
     try {
-      agent.loadAndAttach();
+      await agent.loadAndAttach();
     } catch (err) {
       await agent.stop();
       throw err;
@@ -97,7 +98,7 @@ export class Agent {
     return a;
   }
 
-  private loadAndAttach(): void {
+  private async loadAndAttach(): Promise<void> {
     const { opts, log } = this;
     // libbpf's own messages join the agent's log; its debug chatter stays at trace.
     setLibbpfPrint((level, message) => (level === 'warn' ? log.warn({ libbpf: true }, message) : log.trace({ libbpf: true }, message)));
@@ -122,17 +123,23 @@ export class Agent {
     }
     this.poller = new Poller(sources, log);
 
+    const endpointMaps = { endpoints: programs.drops.maps.endpoints, names: programs.drops.maps.names };
     if (opts.kubeConfig) {
+      // Loaded only with Kubernetes: the client library is a third of the agent's memory.
+      const { PodAttribution } = await import('./k8s/pod-attribution.js');
       this.pods = PodAttribution.start({
         kubeConfig: opts.kubeConfig,
         nodeName: opts.nodeName,
-        maps: { endpoints: programs.drops.maps.endpoints, names: programs.drops.maps.names },
+        maps: endpointMaps,
         maxEndpoints: opts.maxEndpoints,
         deletedPodGraceMs: opts.deletedPodGraceMs,
         log,
       });
       this.health.state.slotsCapacity.endpoints = opts.maxEndpoints;
     } else {
+      // Endpoints pinned by an earlier run with Kubernetes would keep
+      // counting into slots no one publishes: all traffic is unattributed now.
+      forgetEndpoints(endpointMaps);
       log.info('no Kubernetes configuration (in-cluster or --kubeconfig): node-level counters only, no pod labels');
     }
     this.health.state.slotsCapacity.drop_keys = DROP_SLOTS;

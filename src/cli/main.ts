@@ -12,7 +12,6 @@ import { ENDPOINT_SLOTS } from '../bpf/contract.js';
 import type { TcModeOption } from '../bpf/datapath-programs.js';
 import { CILIUM_METRICS_PIN } from '../collect/cilium/cilium-source.js';
 import { CILIUM_RELEASES, type CiliumRelease, DEFAULT_CILIUM_RELEASE } from '../collect/cilium/source-files.js';
-import { loadKubeConfig } from '../k8s/kube-config.js';
 import { formatRows, LIST_FORMATS, type ListFormat, readCiliumRows, readPinnedRows } from './list-command.js';
 import {
   parseChoice,
@@ -106,10 +105,14 @@ program
   .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').argParser(parseLogLevel).default('info'))
   .action(async (opts: RunFlags) => {
     let kubeConfig;
-    try {
-      kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig });
-    } catch (err) {
-      usage(err instanceof Error ? err.message : String(err));
+    // The Kubernetes client is loaded only where some configuration can exist.
+    if (opts.kubeconfig || process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST) {
+      const { loadKubeConfig } = await import('../k8s/kube-config.js');
+      try {
+        kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig });
+      } catch (err) {
+        usage(err instanceof Error ? err.message : String(err));
+      }
     }
     const log = createLogger(opts.logLevel);
     let agent: Agent;

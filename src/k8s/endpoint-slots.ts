@@ -10,7 +10,13 @@
 //   expire   after the grace period the caller zeroes the slot's counters and
 //            release() makes it free again: a new pod never inherits counts.
 // A pod that finds no free slot is counted as unattributed and reported.
-import { encodeEndpointAddr, encodeEndpointName, ENDPOINT_ADDR_SIZE, type EndpointSlot } from '../bpf/contract.js';
+import {
+  encodeEndpointAddr,
+  encodeEndpointName,
+  ENDPOINT_ADDR_SIZE,
+  ENDPOINT_SLOTS,
+  type EndpointSlot,
+} from '../bpf/contract.js';
 import type { BpfMap } from '../bpf/map.js';
 import type { PodLabelResolver, PodLabels } from '../export/pod-labels.js';
 import type { Logger } from '../log/logger.js';
@@ -184,4 +190,12 @@ function slotKey(slot: EndpointSlot): Buffer {
 /** One spelling per address (IPv6 can be written many ways): its bytes in hex. */
 function addrKey(ip: string): string {
   return encodeEndpointAddr(ip).toString('hex');
+}
+
+/** Empties the endpoint maps (running without Kubernetes: no pod is known). */
+export function forgetEndpoints(maps: EndpointMaps): void {
+  const { count, keys } = maps.endpoints.lookupAll(ENDPOINT_ADDR_SIZE, 4, ENDPOINT_SLOTS);
+  for (let i = 0; i < count; i++) maps.endpoints.delete(Buffer.from(keys.subarray(i * ENDPOINT_ADDR_SIZE, (i + 1) * ENDPOINT_ADDR_SIZE)));
+  const empty = encodeEndpointName('', '');
+  for (let slot = 0; slot < ENDPOINT_SLOTS; slot++) maps.names.update(slotKey(slot as EndpointSlot), empty);
 }
