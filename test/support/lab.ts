@@ -68,6 +68,11 @@ export class Lab {
     return { a, b, macA, macB };
   }
 
+  /** A root-namespace link made outside veth(): removed by destroy(). */
+  adoptHostLink(name: string): void {
+    this.hostLinks.push(name);
+  }
+
   neighbour(ns: string | undefined, dev: string, ip: string, mac: string): void {
     this.exec(ns, 'ip', ['neigh', 'replace', ip, 'lladdr', mac, 'dev', dev, 'nud', 'permanent']);
   }
@@ -134,6 +139,8 @@ export class Lab {
 
 /** IPv4 + UDP headers: the IP packet size the exporter counts is payload + this. */
 export const UDP_IPV4_OVERHEAD = 28;
+/** IPv6 + UDP headers. */
+export const UDP_IPV6_OVERHEAD = 48;
 
 const UDP_SENDER = fileURLToPath(new URL('./udp-sender.js', import.meta.url));
 const UDP_RECEIVER = fileURLToPath(new URL('./udp-receiver.js', import.meta.url));
