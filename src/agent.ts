@@ -92,8 +92,8 @@ export class Agent {
       throw err;
     }
     const a = agent;
-    a.cycle();
-    a.timer = setInterval(() => a.cycle(), opts.pollIntervalMs);
+    a.safeCycle();
+    a.timer = setInterval(() => a.safeCycle(), opts.pollIntervalMs);
     log.info({ addr: `${a.listening.host}:${a.listening.port}`, pollIntervalMs: opts.pollIntervalMs }, 'serving /metrics');
     return a;
   }
@@ -152,6 +152,16 @@ export class Agent {
       { pinDir: opts.bpffs, freeDropSlots, reasons: programs.reasons.size, cpus: programs.cpus, tc: programs.tc.mode, interfaces: programs.tc.count },
       'programs attached',
     );
+  }
+
+  /** A cycle that fails is logged and counted; the next one runs as usual. */
+  private safeCycle(): void {
+    try {
+      this.cycle();
+    } catch (err) {
+      this.health.pollFailed('agent');
+      this.log.error({ err: String(err) }, 'poll cycle failed');
+    }
   }
 
   /** One poll interval: interfaces, expired pods, counters, publication. */
