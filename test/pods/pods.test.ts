@@ -3,7 +3,8 @@
 // exact per-pod counts from real packets, pod churn, API outages, and
 // interfaces that come and go.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExporterProcess, removePinDir, runCli, testPinDir, waitFor } from '../support/exporter.js';
@@ -192,6 +193,14 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     await waitFor(async () => scalar(await p.scrape(), 'datapath_exporter_attached_interfaces'), (v) => v === 2);
     await new Promise((r) => setTimeout(r, 1000));
     assert.doesNotMatch(p.logs, /"level":(40|50).*(attach|interface)/, 'no warnings or errors about interfaces');
+  });
+
+  it('serves exactly the metric families the README table lists', async function () {
+    const p = await start();
+    const served = new Set([...(await p.get('/metrics')).body.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+    const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+    const listed = new Set([...readme.matchAll(/^\| `(datapath_[a-z_]+)` \|/gm)].map((m) => m[1]));
+    assert.deepEqual([...served].sort(), [...listed].sort());
   });
 
   it("ignores hostNetwork pods: they share the node's IPs", async function () {
