@@ -143,3 +143,10 @@ export class BpfMap {
 export function perCpuStride(valueSize: number, cpus: number): number {
   return cpus * Math.ceil(valueSize / 8) * 8;
 }
+
+/** A 4-byte key (array index, slot) as the kernel reads it. */
+export function u32Key(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}

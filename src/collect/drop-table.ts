@@ -18,7 +18,7 @@ import {
   type EndpointSlot,
   encodeDropKey,
 } from '../bpf/contract.js';
-import { type BpfMap, perCpuStride } from '../bpf/map.js';
+import { type BpfMap, perCpuStride, u32Key } from '../bpf/map.js';
 import { sumPerCpu } from './counters.js';
 
 export interface DropCell {
@@ -66,7 +66,7 @@ export class DropTable {
     let free = 0;
     for (let slot = 0; slot < DROP_SLOTS; slot++) {
       if (inUse.has(slot as DropSlot)) continue;
-      this.maps.freeSlots.push(this.writeSlot(slot));
+      this.maps.freeSlots.push(u32Key(slot));
       free++;
     }
     return free;
@@ -94,7 +94,7 @@ export class DropTable {
 
   private recyclePending(): void {
     for (const slot of this.pendingRecycle.splice(0)) {
-      const key = this.writeSlot(slot);
+      const key = u32Key(slot);
       this.maps.counts.update(key, this.zeroCells);
       this.maps.freeSlots.push(key);
     }
@@ -107,11 +107,5 @@ export class DropTable {
       out.push([decodeDropKey(keys, i * DROP_KEY_SIZE), values.readUInt32LE(i * 4) as DropSlot]);
     }
     return out;
-  }
-
-  private writeSlot(slot: number): Buffer {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(slot);
-    return b;
   }
 }

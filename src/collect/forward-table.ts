@@ -9,7 +9,7 @@ import {
   SITE_COUNTER_SIZE,
   type SiteCounter,
 } from '../bpf/contract.js';
-import { type BpfMap, perCpuStride } from '../bpf/map.js';
+import { type BpfMap, perCpuStride, u32Key } from '../bpf/map.js';
 import type { CounterSource, DatapathRow } from './rows.js';
 
 const SC = LAYOUTS.site_counter.members;
@@ -52,11 +52,7 @@ export class ForwardSource implements CounterSource {
   /** Zeroes a slot's cells before the slot is given to another pod. */
   zeroSlot(slot: EndpointSlot): void {
     if (slot >= ENDPOINT_SLOTS) return;
-    for (const index of [slot * 2, slot * 2 + 1]) {
-      const key = Buffer.alloc(4);
-      key.writeUInt32LE(index);
-      this.counts.update(key, this.zero);
-    }
+    for (const index of [slot * 2, slot * 2 + 1]) this.counts.update(u32Key(index), this.zero);
   }
 
   private sum(values: Buffer, index: number): SiteCounter {

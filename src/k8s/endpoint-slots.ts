@@ -17,7 +17,7 @@ import {
   ENDPOINT_SLOTS,
   type EndpointSlot,
 } from '../bpf/contract.js';
-import type { BpfMap } from '../bpf/map.js';
+import { type BpfMap, u32Key } from '../bpf/map.js';
 import type { PodLabelResolver, PodLabels } from '../export/pod-labels.js';
 import type { Logger } from '../log/logger.js';
 import type { PodEndpoint } from './pod-endpoint.js';
@@ -102,12 +102,12 @@ export class EndpointSlots implements PodLabelResolver {
       entry = { slot, uid: pod.uid, labels: { namespace: pod.namespace, pod: pod.name }, ips: [] };
       this.bySlot.set(slot, entry);
       this.byUid.set(pod.uid, entry);
-      this.maps.names.update(slotKey(slot), encodeEndpointName(pod.namespace, pod.name));
+      this.maps.names.update(u32Key(slot), encodeEndpointName(pod.namespace, pod.name));
     }
     for (const ip of entry.ips) if (!pod.ips.includes(ip)) this.unmapIp(ip, entry.slot);
     for (const ip of pod.ips) {
       const addr = encodeEndpointAddr(ip);
-      this.maps.endpoints.update(addr, slotKey(entry.slot));
+      this.maps.endpoints.update(addr, u32Key(entry.slot));
       this.ipOwner.set(addr.toString('hex'), entry.slot);
       this.restored.delete(addr.toString('hex'));
     }
@@ -155,7 +155,7 @@ export class EndpointSlots implements PodLabelResolver {
     if (!entry) return;
     this.bySlot.delete(slot);
     this.byUid.delete(entry.uid);
-    this.maps.names.update(slotKey(slot), encodeEndpointName('', ''));
+    this.maps.names.update(u32Key(slot), encodeEndpointName('', ''));
     this.free.push(slot);
     const next = this.waiting.values().next();
     if (!next.done) this.upsert(next.value);
@@ -181,11 +181,6 @@ export class EndpointSlots implements PodLabelResolver {
   }
 }
 
-function slotKey(slot: EndpointSlot): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(slot);
-  return b;
-}
 
 /** One spelling per address (IPv6 can be written many ways): its bytes in hex. */
 function addrKey(ip: string): string {
@@ -197,5 +192,5 @@ export function forgetEndpoints(maps: EndpointMaps): void {
   const { count, keys } = maps.endpoints.lookupAll(ENDPOINT_ADDR_SIZE, 4, ENDPOINT_SLOTS);
   for (let i = 0; i < count; i++) maps.endpoints.delete(Buffer.from(keys.subarray(i * ENDPOINT_ADDR_SIZE, (i + 1) * ENDPOINT_ADDR_SIZE)));
   const empty = encodeEndpointName('', '');
-  for (let slot = 0; slot < ENDPOINT_SLOTS; slot++) maps.names.update(slotKey(slot as EndpointSlot), empty);
+  for (let slot = 0; slot < ENDPOINT_SLOTS; slot++) maps.names.update(u32Key(slot as EndpointSlot), empty);
 }

@@ -135,17 +135,4 @@ export function captureLogger(): { log: Logger; lines: LogLine[] } {
   return { log, lines };
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `read` until `done` holds for its value, or gives up after timeoutMs with the last value. */
-export async function waitFor<T>(read: () => T, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = read();
-  while (!done(last) && Date.now() < deadline) {
-    await sleep(50);
-    last = read();
-  }
-  return last;
-}
+export { sleep, waitFor } from '../support/exporter.js';
