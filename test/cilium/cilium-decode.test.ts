@@ -34,6 +34,32 @@ describe('Cilium reasons', function () {
     assert.equal(ciliumReasonText(250), '250');
   });
 
+  it('names the newest codes, 199-205, and labels them UPPER_SNAKE', function () {
+    const texts = [199, 200, 201, 202, 203, 204, 205].map(ciliumReasonText);
+    assert.deepEqual(texts, [
+      'IGMP handled',
+      'IGMP subscribed',
+      'Multicast handled',
+      'Host datapath not ready',
+      'Endpoint policy program not available',
+      'No Egress IP configured',
+      'Punt to proxy',
+    ]);
+    assert.deepEqual(texts.map(upperSnake), [
+      'IGMP_HANDLED',
+      'IGMP_SUBSCRIBED',
+      'MULTICAST_HANDLED',
+      'HOST_DATAPATH_NOT_READY',
+      'ENDPOINT_POLICY_PROGRAM_NOT_AVAILABLE',
+      'NO_EGRESS_IP_CONFIGURED',
+      'PUNT_TO_PROXY',
+    ]);
+    assert.equal(ciliumReasonText(206), '206');
+    const row = ciliumRow({ reason: 204, direction: 'EGRESS', line: 12, file: 1 }, { packets: 1n, bytes: 60n }, '1.18');
+    assert.equal(row.kind, 'drop');
+    assert.equal(row.reason, 'NO_EGRESS_IP_CONFIGURED');
+  });
+
   it("counts drops by Cilium's rule: 2 and 130 up; Success, Interface, ... are forwards", function () {
     assert.deepEqual([0, 2, 3, 4, 11, 129, 130, 133, 250].map(isCiliumDrop), [false, true, false, false, false, false, true, true, true]);
   });

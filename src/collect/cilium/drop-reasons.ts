@@ -87,6 +87,15 @@ const TEXTS: ReadonlyMap<number, string> = new Map([
   [196, 'TTL exceeded'],
   [197, 'No node ID found'],
   [198, 'Rate limited'],
+  // 199-205: newer than the drop.go at hand; the same texts as projects that
+  // mirror Cilium's table, and as real cilium_drop_count_total series show.
+  [199, 'IGMP handled'],
+  [200, 'IGMP subscribed'],
+  [201, 'Multicast handled'],
+  [202, 'Host datapath not ready'],
+  [203, 'Endpoint policy program not available'],
+  [204, 'No Egress IP configured'],
+  [205, 'Punt to proxy'],
 ]);
 
 /** Cilium's text for a reason code ("Policy denied"), or the code ("250"). */
