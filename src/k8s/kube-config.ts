@@ -3,8 +3,8 @@
 //   2. in-cluster (a pod: KUBERNETES_SERVICE_HOST and a service-account token);
 //   3. KUBECONFIG (one or more paths, like kubectl);
 //   4. none: undefined, and the agent runs node-level without pod labels.
-// A kubeconfig that is named but missing or broken is an error, never a silent
-// fall back to node-level.
+// A kubeconfig that is named but missing, broken or unusable (an http server
+// the client refuses) is an error, never a silent fall back to node-level.
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { isIPv6 } from 'node:net';
@@ -68,6 +68,16 @@ function unusable(kc: KubeConfig): string | undefined {
   const cluster = kc.getCurrentCluster();
   if (cluster === null) return `the cluster of context "${kc.currentContext}" is not defined`;
   if (cluster.server === undefined || cluster.server === '') return `cluster "${cluster.name}" has no server`;
+  // client-node's own rule (config.js, createAgent): plain http without
+  // skipTLSVerify and without a proxy-url fails every request, so the pod
+  // watch would retry forever. Say so once, at start.
+  if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify && !cluster.proxyUrl) {
+    return (
+      `cluster "${cluster.name}" has an http:// server (${cluster.server}) without insecure-skip-tls-verify, ` +
+      'which the Kubernetes client refuses; for a kubectl proxy set insecure-skip-tls-verify: true on that cluster, ' +
+      'otherwise use the https:// server'
+    );
+  }
   return undefined;
 }
 

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { HttpMethod, RequestContext, type KubeConfig } from '@kubernetes/client-node';
+import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../src/k8s/kube-config.js';
+import { runCli } from '../support/exporter.js';
 
 function kubeconfigText(server: string, context = 'ctx', token = 't0ken'): string {
   return [
@@ -97,6 +98,41 @@ describe('loadKubeConfig', function () {
       () => loadKubeConfig({ kubeconfig: dangling }, {}, serviceAccount),
       /current-context "other" is not defined/,
     );
+  });
+
+  it('fails clearly on an http server without insecure-skip-tls-verify (a kubectl proxy), which the client refuses', async function () {
+    const proxy = file('proxy', kubeconfigText('http://127.0.0.1:8001'));
+    assert.throws(
+      () => loadKubeConfig({ kubeconfig: proxy }, {}, serviceAccount),
+      (err: Error) =>
+        err.message ===
+        `kubeconfig from --kubeconfig (${proxy}): cluster "ctx-cluster" has an http:// server (http://127.0.0.1:8001) ` +
+          'without insecure-skip-tls-verify, which the Kubernetes client refuses; ' +
+          'for a kubectl proxy set insecure-skip-tls-verify: true on that cluster, otherwise use the https:// server',
+    );
+    assert.throws(() => loadKubeConfig({}, { KUBECONFIG: proxy }, serviceAccount), /from KUBECONFIG .*http:\/\/ server .*insecure-skip-tls-verify: true/);
+    const explicitFalse = file('proxy-false', kubeconfigText('http://127.0.0.1:8001').replace('    server:', '    insecure-skip-tls-verify: false\n    server:'));
+    assert.throws(() => loadKubeConfig({ kubeconfig: explicitFalse }, {}, serviceAccount), /http:\/\/ server/);
+    // The same file loaded by the client alone fails every request: what the watch retried forever.
+    const raw = new KubeConfig();
+    raw.loadFromFile(proxy);
+    await assert.rejects(authorizationOf(raw), /HTTP protocol is not allowed when skipTLSVerify is not set or false/);
+  });
+
+  it('accepts an http server with insecure-skip-tls-verify: true, and the client builds requests to it', async function () {
+    const proxy = file('proxy', kubeconfigText('http://127.0.0.1:8001').replace('    server:', '    insecure-skip-tls-verify: true\n    server:'));
+    const kc = loadKubeConfig({ kubeconfig: proxy }, {}, serviceAccount);
+    assert.equal(kc?.getCurrentCluster()?.server, 'http://127.0.0.1:8001');
+    // The check the client makes for every request, passed.
+    assert.equal(kc !== undefined ? await authorizationOf(kc) : undefined, 'Bearer t0ken');
+  });
+
+  it('run exits 2 with one line for that kubeconfig, before loading anything', function () {
+    const proxy = file('proxy', kubeconfigText('http://127.0.0.1:8001'));
+    const r = runCli(['run', '--kubeconfig', proxy, '--metrics-addr', '127.0.0.1:0', '--bpffs', join(dir, 'never')]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stderr.split('\n').filter((l) => l !== '').length, 1, r.stderr);
+    assert.match(r.stderr, /^datapath-exporter: kubeconfig from --kubeconfig .*http:\/\/ server .*set insecure-skip-tls-verify: true/);
   });
 
   it('uses KUBECONFIG when there is no flag and no service account', function () {
