@@ -1,9 +1,13 @@
 // The agent's one HTTP listener: /metrics from the OTel Prometheus exporter,
 // /healthz (liveness: the poll loop is alive) and /readyz (readiness: the
-// first poll has succeeded).
-import { createServer, type Server } from 'node:http';
+// first poll has succeeded). With a web config it speaks TLS (see
+// tls-context.ts) and /metrics asks the access policy first (basic auth or
+// Kubernetes, see metrics-auth.ts); the probe paths never need credentials.
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { type MetricsAccess, OPEN_ACCESS, UNGUARDED_PATHS } from './metrics-auth.js';
 
 export interface HealthProbe {
   live(): boolean;
@@ -18,18 +22,52 @@ export interface ListenAddress {
 export class MetricsServer {
   private readonly server: Server;
 
-  constructor(exporter: PrometheusExporter, probe: HealthProbe) {
-    this.server = createServer((req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === '/metrics') {
-        exporter.getMetricsRequestHandler(req, res);
-      } else if (path === '/healthz' || path === '/readyz') {
-        const ok = path === '/healthz' ? probe.live() : probe.ready();
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ok\n');
-      } else {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('try /metrics, /healthz or /readyz\n');
+  constructor(
+    private readonly exporter: PrometheusExporter,
+    private readonly probe: HealthProbe,
+    private readonly access: MetricsAccess = OPEN_ACCESS,
+  ) {
+    const handler: RequestListener = (req, res) => this.handle(req, res);
+    if (access.tls) {
+      const server = createHttpsServer(access.tls.serverOptions(), handler);
+      access.tls.attach(server);
+      this.server = server;
+    } else {
+      this.server = createServer(handler);
+    }
+  }
+
+  get scheme(): 'http' | 'https' {
+    return this.access.tls ? 'https' : 'http';
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    for (const [name, value] of Object.entries(this.access.headers)) res.setHeader(name, value);
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (UNGUARDED_PATHS.includes(path)) {
+      const ok = path === '/healthz' ? this.probe.live() : this.probe.ready();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ok\n');
+    } else if (path === '/metrics') {
+      const authorize = this.access.authorize;
+      if (authorize === undefined) {
+        this.exporter.getMetricsRequestHandler(req, res);
+        return;
       }
-    });
+      authorize(req).then(
+        (decision) => {
+          if (decision.allowed) {
+            this.exporter.getMetricsRequestHandler(req, res);
+            return;
+          }
+          const headers: Record<string, string> = { 'content-type': 'text/plain' };
+          if (decision.status === 401 && this.access.challenge) headers['www-authenticate'] = this.access.challenge;
+          res.writeHead(decision.status, headers).end(`${decision.message}\n`);
+        },
+        (err: unknown) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`cannot decide: ${String(err)}\n`),
+      );
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('try /metrics, /healthz or /readyz\n');
+    }
   }
 
   listen(addr: ListenAddress): Promise<ListenAddress> {
