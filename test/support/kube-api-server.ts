@@ -1,6 +1,9 @@
 // The test suite's own Kubernetes API server: just enough of the pods
 // list/watch protocol (resourceVersions, field selectors, 410 Gone, bookmarks)
-// for the real @kubernetes/client-node to run against it through a kubeconfig.
+// for the real @kubernetes/client-node to run against it through a kubeconfig,
+// and TokenReview / SubjectAccessReview (create) for the agent's /metrics
+// authorization: tokens it knows (addUser) and a tiny RBAC of non-resource
+// URL grants (allowNonResource), with a count of the reviews it answered.
 // Plain HTTP on 127.0.0.1 only; state lives in memory and survives stop() /
 // restart(), so a test can change pods "while the API server is down".
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,6 +13,31 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+/** A user as a TokenReview reports it. */
+export interface ReviewedUser {
+  username: string;
+  uid?: string;
+  groups?: string[];
+  extra?: Record<string, string[]>;
+}
+
+/** A SubjectAccessReview's spec as the server received it. */
+export interface SeenAccessReview {
+  user?: string;
+  uid?: string;
+  groups?: string[];
+  extra?: Record<string, string[]>;
+  nonResourceAttributes?: { path?: string; verb?: string };
+  resourceAttributes?: unknown;
+  allowed: boolean;
+}
+
+interface NonResourceGrant {
+  subject: { user?: string; group?: string };
+  path: string;
+  verb: string;
+}
 
 /** One request the server answered (or refused), for tests to assert on. */
 export interface SeenRequest {
@@ -102,6 +130,13 @@ export function makePod(opts: PodSpecOptions): V1Pod {
 export class KubeApiServer {
   readonly token = 'test-token-of-the-suite';
   readonly requests: SeenRequest[] = [];
+  /** TokenReviews answered (authenticated or not). */
+  tokenReviews = 0;
+  /** SubjectAccessReviews answered, in order. */
+  readonly accessReviews: SeenAccessReview[] = [];
+
+  private readonly users = new Map<string, ReviewedUser>();
+  private readonly grants: NonResourceGrant[] = [];
 
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -201,6 +236,18 @@ export class KubeApiServer {
 
   getPod(namespace: string, name: string): V1Pod | undefined {
     return this.pods.get(`${namespace}/${name}`);
+  }
+
+  // ---- authentication and authorization -----------------------------------
+
+  /** A bearer token that TokenReview accepts, and the user it names. */
+  addUser(token: string, user: ReviewedUser): void {
+    this.users.set(token, user);
+  }
+
+  /** Lets a user or a group `verb` the non-resource URL path (a ClusterRole + binding). */
+  allowNonResource(subject: { user?: string; group?: string }, path: string, verb: string): void {
+    this.grants.push({ subject, path, verb });
   }
 
   // ---- faults -------------------------------------------------------------
@@ -333,6 +380,10 @@ export class KubeApiServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (req.method === 'POST' && (url.pathname === TOKEN_REVIEWS || url.pathname === ACCESS_REVIEWS)) {
+      this.handleReview(req, res, url.pathname);
+      return;
+    }
     const route = matchPodsPath(url.pathname);
     if (req.method !== 'GET' || route === undefined) {
       sendStatus(res, 404, 'NotFound', `the test API server does not serve ${req.method} ${url.pathname}`);
@@ -352,6 +403,59 @@ export class KubeApiServer {
     this.requests.push(seen);
     this.answer(res, seen, route.namespace, q);
     if (res.headersSent) seen.status = res.statusCode;
+  }
+
+  /** POST of a TokenReview or SubjectAccessReview: answered in its status, like the real server. */
+  private handleReview(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.headers.authorization !== `Bearer ${this.token}`) {
+        sendStatus(res, 401, 'Unauthorized', 'Unauthorized');
+        return;
+      }
+      if (this.failStatus !== undefined) {
+        sendStatus(res, this.failStatus, 'Failure', `the test API server fails every request with ${this.failStatus}`);
+        return;
+      }
+      let body: { apiVersion?: string; kind?: string; spec?: Record<string, unknown> };
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
+      } catch {
+        sendStatus(res, 400, 'BadRequest', 'the body is not JSON');
+        return;
+      }
+      const spec = body.spec ?? {};
+      if (path === TOKEN_REVIEWS) {
+        if (body.kind !== 'TokenReview' || body.apiVersion !== 'authentication.k8s.io/v1') {
+          sendStatus(res, 400, 'BadRequest', `expected an authentication.k8s.io/v1 TokenReview, got ${body.apiVersion}/${body.kind}`);
+          return;
+        }
+        this.tokenReviews += 1;
+        const user = typeof spec.token === 'string' ? this.users.get(spec.token) : undefined;
+        const status = user === undefined ? { authenticated: false, error: 'invalid bearer token' } : { authenticated: true, user, audiences: [] };
+        sendJson(res, 201, { apiVersion: body.apiVersion, kind: body.kind, metadata: { creationTimestamp: null }, spec, status });
+        return;
+      }
+      if (body.kind !== 'SubjectAccessReview' || body.apiVersion !== 'authorization.k8s.io/v1') {
+        sendStatus(res, 400, 'BadRequest', `expected an authorization.k8s.io/v1 SubjectAccessReview, got ${body.apiVersion}/${body.kind}`);
+        return;
+      }
+      const seen = spec as Omit<SeenAccessReview, 'allowed'>;
+      const nr = seen.nonResourceAttributes;
+      const allowed =
+        nr !== undefined &&
+        this.grants.some(
+          (g) =>
+            g.path === nr.path &&
+            g.verb === nr.verb &&
+            ((g.subject.user !== undefined && g.subject.user === seen.user) ||
+              (g.subject.group !== undefined && (seen.groups ?? []).includes(g.subject.group))),
+        );
+      this.accessReviews.push({ ...seen, allowed });
+      const status = allowed ? { allowed: true, reason: 'granted by the test API server' } : { allowed: false };
+      sendJson(res, 201, { apiVersion: body.apiVersion, kind: body.kind, metadata: { creationTimestamp: null }, spec, status });
+    });
   }
 
   private answer(
@@ -484,6 +588,9 @@ export class KubeApiServer {
     return copy;
   }
 }
+
+const TOKEN_REVIEWS = '/apis/authentication.k8s.io/v1/tokenreviews';
+const ACCESS_REVIEWS = '/apis/authorization.k8s.io/v1/subjectaccessreviews';
 
 function podKey(pod: V1Pod): string {
   const name = pod.metadata?.name;
