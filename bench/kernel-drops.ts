@@ -16,6 +16,7 @@ import {
   type EndpointSlot,
   MAP_NAMES,
 } from '../src/bpf/contract.js';
+import { DropCacheGeneration } from '../src/bpf/drop-cache.js';
 import { DropReasonNames } from '../src/bpf/drop-reasons.js';
 import { libbpf } from '../src/bpf/libbpf.js';
 import { DropTable } from '../src/collect/drop-table.js';
@@ -57,7 +58,12 @@ await runBenchmark(async () => {
 
   const cpus = libbpf.libbpf_num_possible_cpus();
   const table0 = new DropTable(
-    { slotOf: drops.map(MAP_NAMES.dropSlotOf), freeSlots: drops.map(MAP_NAMES.dropFreeSlots), counts: drops.map(MAP_NAMES.dropCounts) },
+    {
+      slotOf: drops.map(MAP_NAMES.dropSlotOf),
+      freeSlots: drops.map(MAP_NAMES.dropFreeSlots),
+      counts: drops.map(MAP_NAMES.dropCounts),
+      cacheGeneration: new DropCacheGeneration(drops.map(MAP_NAMES.dropCacheGen)),
+    },
     cpus,
   );
   table0.rebuildFreeQueue(); // as the agent does before attaching
@@ -112,7 +118,7 @@ await runBenchmark(async () => {
   );
   console.log(
     table(
-      ['program (skb:kfree_skb)', 'invocations per run', 'ns per drop', 'ratio to floor', 'above floor, ns'],
+      ['program (tp_btf/kfree_skb)', 'invocations per run', 'ns per drop', 'ratio to floor', 'above floor, ns'],
       progs.map((p, i) => {
         const m = median(nsPerRun[i] ?? []);
         return [p.label, int(median(runCounts[i] ?? [])), spread(nsPerRun[i] ?? []), `${fmt(m / floor, 2)}×`, i === 0 ? '—' : fmt(m - floor)];

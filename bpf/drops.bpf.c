@@ -4,10 +4,20 @@
  * counted by (drop reason, direction, kernel location, endpoint) into a
  * per-CPU counter slot.
  *
+ * Hook: the BTF-typed tracepoint tp_btf/kfree_skb. It attaches through
+ * BPF_RAW_TRACEPOINT_OPEN with the tracepoint's BTF id, so no tracefs is
+ * needed (the perf-event tracepoint needs tracefs for its id), and the
+ * arguments are typed: skb is a trusted kernel pointer whose fields are read
+ * directly (CO-RE relocated), not with probe reads. Arguments by position:
+ * (skb, location, reason[5.17+], rx_sk[6.11+], ...); later ones are never read.
+ *
  * direction: a received skb carries the ifindex it arrived on (skb_iif), so
  * skb_iif != 0 means ingress; a locally sent skb has no skb_iif but an owning
  * socket, so egress; neither means unknown.
- * endpoint: the destination's slot for ingress, the source's for egress.
+ * endpoint: for a received packet, the destination pod when it is one (its
+ * ingress drop); otherwise the source pod when it is one, and then it is that
+ * pod's egress drop (a pod's packet dropped while forwarded by the node). For
+ * a locally sent packet, the source pod.
  */
 #include "include/kernel.h"
 #include <bpf/bpf_helpers.h>
@@ -17,36 +27,38 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Reads the network header of skb; false when the skb has none that parses. */
-static __always_inline bool read_addrs(struct sk_buff *skb, struct endpoint_addr *src,
-				       struct endpoint_addr *dst, __u64 *l3_len)
+/* An endpoint address on the stack, aligned so it compares as two words. */
+typedef struct endpoint_addr addr_t __attribute__((aligned(8)));
+
+/* Reads the network header's addresses with one probe read (two for IPv6):
+ * skb->head is memory the verifier does not trust in tp_btf. False when the
+ * skb has no network header that parses. */
+static __always_inline bool read_addrs(struct sk_buff *skb, addr_t *src, addr_t *dst, __u64 *l3_len)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
-	unsigned char *data = BPF_CORE_READ(skb, data);
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u32 len = BPF_CORE_READ(skb, len);
-	__u8 first;
+	unsigned char *head = skb->head;
+	unsigned char *data = skb->data;
+	__u16 nh = skb->network_header;
+	__u32 len = skb->len;
+	union {
+		struct iphdr v4;
+		struct ipv6hdr v6;
+	} h;
 
 	/* network_header is an offset from head; ~0 when never set. */
 	if (nh == (__u16)~0U || head + nh > data + len)
 		return false;
-	if (bpf_probe_read_kernel(&first, 1, head + nh))
+	if (bpf_probe_read_kernel(&h.v4, sizeof(h.v4), head + nh))
 		return false;
-
-	if ((first >> 4) == 4) {
-		struct iphdr ip;
-
-		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
+	if ((h.v4.ihl_version >> 4) == 4) {
+		endpoint_addr_v4(src, h.v4.saddr);
+		endpoint_addr_v4(dst, h.v4.daddr);
+	} else if ((h.v4.ihl_version >> 4) == 6) {
+		/* The first 20 bytes are in h already; the addresses end at 40. */
+		if (bpf_probe_read_kernel((char *)&h + sizeof(h.v4), sizeof(h.v6) - sizeof(h.v4),
+					  head + nh + sizeof(h.v4)))
 			return false;
-		endpoint_addr_v4(src, ip.saddr);
-		endpoint_addr_v4(dst, ip.daddr);
-	} else if ((first >> 4) == 6) {
-		struct ipv6hdr ip6;
-
-		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
-			return false;
-		__builtin_memcpy(src->addr, ip6.saddr, 16);
-		__builtin_memcpy(dst->addr, ip6.daddr, 16);
+		__builtin_memcpy(src->addr, h.v6.saddr, 16);
+		__builtin_memcpy(dst->addr, h.v6.daddr, 16);
 	} else {
 		return false;
 	}
@@ -77,38 +89,88 @@ static __always_inline __u32 drop_slot(struct drop_key *key)
 	return found ? *found : DROP_OVERFLOW_SLOT;
 }
 
-SEC("tracepoint/skb/kfree_skb")
-int count_kernel_drop(struct trace_event_raw_kfree_skb *ctx)
+/* The pod a drop belongs to, and its direction as seen from that pod (see the
+ * top of this file). */
+static __always_inline __u32 attribute(__u8 *direction, const addr_t *src, const addr_t *dst)
 {
-	struct sk_buff *skb = ctx->skbaddr;
-	struct endpoint_addr src, dst;
-	struct drop_key key = {};
-	__u64 bytes;
-	__u32 slot;
+	__u32 endpoint;
 
-	key.location = (__u64)ctx->location;
-	key.reason = DROP_REASON_ABSENT;
-	if (bpf_core_field_exists(ctx->reason))
-		key.reason = ctx->reason;
-
-	if (BPF_CORE_READ(skb, skb_iif))
-		key.direction = DIR_INGRESS;
-	else if (BPF_CORE_READ(skb, sk))
-		key.direction = DIR_EGRESS;
-	else
-		key.direction = DIR_UNKNOWN;
-
-	key.endpoint = ENDPOINT_UNATTRIBUTED;
-	if (read_addrs(skb, &src, &dst, &bytes)) {
-		if (key.direction == DIR_INGRESS)
-			key.endpoint = endpoint_slot(&dst);
-		else if (key.direction == DIR_EGRESS)
-			key.endpoint = endpoint_slot(&src);
-	} else {
-		bytes = BPF_CORE_READ(skb, len);
+	if (*direction == DIR_INGRESS) {
+		endpoint = endpoint_slot(dst);
+		if (endpoint != ENDPOINT_UNATTRIBUTED)
+			return endpoint;
+		endpoint = endpoint_slot(src);
+		if (endpoint != ENDPOINT_UNATTRIBUTED)
+			*direction = DIR_EGRESS;
+		return endpoint;
 	}
+	if (*direction == DIR_EGRESS)
+		return endpoint_slot(src);
+	return ENDPOINT_UNATTRIBUTED;
+}
 
-	slot = drop_slot(&key);
+static __always_inline bool addr_eq(const addr_t *a, const addr_t *b)
+{
+	const __u64 *x = (const __u64 *)a->addr;
+	const __u64 *y = (const __u64 *)b->addr;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+SEC("tp_btf/kfree_skb")
+int count_kernel_drop(__u64 *ctx)
+{
+	struct sk_buff *skb = (struct sk_buff *)ctx[0];
+	__u64 location = ctx[1];
+	__u32 reason = DROP_REASON_ABSENT;
+	addr_t src = {}, dst = {};
+	struct drop_cache_entry *cache;
+	__u32 zero = 0, *generation, gen, slot;
+	__u8 direction;
+	__u64 bytes;
+
+	/* Dead code, removed at load, where the kernel has no reason argument. */
+	if (bpf_core_type_exists(enum skb_drop_reason))
+		reason = (__u32)ctx[2];
+
+	if (skb->skb_iif)
+		direction = DIR_INGRESS;
+	else if (skb->sk)
+		direction = DIR_EGRESS;
+	else
+		direction = DIR_UNKNOWN;
+
+	if (!read_addrs(skb, &src, &dst, &bytes))
+		bytes = skb->len;
+
+	cache = bpf_map_lookup_elem(&drop_cache, &zero);
+	generation = bpf_map_lookup_elem(&drop_cache_gen, &zero);
+	if (!cache || !generation)
+		return 0;
+	gen = *generation;
+	if (cache->generation == gen && cache->location == location && cache->reason == reason &&
+	    cache->direction == direction && addr_eq((addr_t *)&cache->src, &src) &&
+	    addr_eq((addr_t *)&cache->dst, &dst)) {
+		slot = cache->slot;
+	} else {
+		struct drop_key key = {
+			.location = location,
+			.reason = reason,
+			.direction = direction,
+		};
+
+		key.endpoint = attribute(&key.direction, &src, &dst);
+		slot = drop_slot(&key);
+		/* Tagged with the generation read before the lookups: a bump
+		 * in between leaves this entry already stale. */
+		cache->generation = gen;
+		cache->location = location;
+		cache->reason = reason;
+		cache->direction = direction;
+		cache->src = src;
+		cache->dst = dst;
+		cache->slot = slot;
+	}
 	count(bpf_map_lookup_elem(&drop_counts, &slot), bytes);
 	return 0;
 }

@@ -123,7 +123,8 @@ export class Agent {
     }
     this.poller = new Poller(sources, log);
 
-    const endpointMaps = { endpoints: programs.drops.maps.endpoints, names: programs.drops.maps.names };
+    const { endpoints, names, cacheGeneration } = programs.drops.maps;
+    const endpointMaps = { endpoints, names, cacheGeneration };
     if (opts.kubeConfig) {
       // Loaded only with Kubernetes: the client library is a third of the agent's memory.
       const { PodAttribution } = await import('./k8s/pod-attribution.js');

@@ -8,6 +8,7 @@
  * Memory (per possible CPU, values rounded up to 8 bytes):
  *   drop_counts    (DROP_SLOTS + 1) x 16 B    = 65,552 B
  *   forward_counts (ENDPOINT_SLOTS + 1) x 2 x 24 B = 196,656 B
+ *   drop_cache     1 x 56 B                   = 56 B
  * plus the shared (not per-CPU) hash tables: drop_slot_of
  * DROP_SLOTS x (24 B key + 4 B value + overhead), endpoints ENDPOINT_SLOTS x
  * (16 B key + 4 B value + overhead).
@@ -46,6 +47,25 @@ struct drop_key {
 	__u32 endpoint;  /* endpoint slot, or ENDPOINT_UNATTRIBUTED */
 	__u8 direction;  /* DIR_* */
 	__u8 pad[7];
+};
+
+/* The per-CPU one-entry cache of the drop program: the last drop's raw
+ * inputs (location, reason, direction before attribution, addresses) and the
+ * counter slot they resolved to. A flood repeats one such key, so a hit skips
+ * both hash lookups (endpoints, drop_slot_of). An entry is valid only while
+ * its generation equals drop_cache_gen[0]: user space bumps that after every
+ * change that could make the cached slot wrong (an endpoint added or removed,
+ * a drop key retired), always after the change itself, so no CPU can cache a
+ * slot that was already retired. */
+struct drop_cache_entry {
+	__u64 location;
+	__u32 reason;
+	__u32 generation;
+	struct endpoint_addr src;
+	struct endpoint_addr dst;
+	__u8 direction;  /* DIR_* from the skb, before pod attribution */
+	__u8 pad[3];
+	__u32 slot;      /* drop_counts slot the key resolved to */
 };
 
 /* One counter cell. Per-CPU, so the programs add without atomics; user space

@@ -58,28 +58,14 @@ struct sk_buff {
 	struct net_device *dev;
 } __attribute__((preserve_access_index));
 
-/* Context of the skb:kfree_skb tracepoint. `reason` exists since 5.17 and is
- * probed with bpf_core_field_exists(). */
-struct trace_entry {
-	unsigned short type;
-	unsigned char flags;
-	unsigned char preempt_count;
-	int pid;
-} __attribute__((preserve_access_index));
-
-/* CO-RE matches an enum field only against an enum, so the type is declared
- * as one; its values come from the kernel's BTF in user space. */
+/* enum skb_drop_reason exists since 5.17, together with the `reason`
+ * argument of the kfree_skb tracepoint: bpf_core_type_exists() on it tells
+ * whether that argument may be read. CO-RE matches an enum only against an
+ * enum, so it is declared as one; its values come from the kernel's BTF in
+ * user space. */
 enum skb_drop_reason {
 	SKB_DROP_REASON_NOT_SPECIFIED_LOCAL,
 };
-
-struct trace_event_raw_kfree_skb {
-	struct trace_entry ent;
-	void *skbaddr;
-	void *location;
-	unsigned short protocol;
-	enum skb_drop_reason reason;
-} __attribute__((preserve_access_index));
 
 /* The program-visible skb of tc programs (uapi, fixed layout). */
 struct __sk_buff {

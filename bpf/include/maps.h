@@ -34,6 +34,22 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } drop_free_slots SEC(".maps");
 
+/* The drop program's last-key cache (see struct drop_cache_entry) and its
+ * generation, which user space bumps to invalidate every CPU's entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct drop_cache_entry);
+} drop_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} drop_cache_gen SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, DROP_SLOTS + 1);

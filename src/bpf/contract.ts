@@ -27,6 +27,8 @@ export const MAP_NAMES = {
   dropCounts: 'drop_counts',
   forwardCounts: 'forward_counts',
   endpointNames: 'endpoint_names',
+  dropCache: 'drop_cache',
+  dropCacheGen: 'drop_cache_gen',
 } as const;
 
 /** An endpoint slot: index into the endpoint half of the counter arrays. */
@@ -44,7 +46,11 @@ export const LAYOUTS = {
   site_counter: { size: 24, members: { packets: 0, bytes: 8, file: 16, line: 20 } },
   endpoint_addr: { size: 16, members: { addr: 0 } },
   endpoint_name: { size: 320, members: { namespace_: 0, pod: 64 } },
+  drop_cache_entry: { size: 56, members: { location: 0, reason: 8, generation: 12, src: 16, dst: 32, direction: 48, slot: 52 } },
 } as const;
+
+/** struct drop_cache_entry: the drop program's per-CPU last-key cache (only the kernel reads it). */
+export const DROP_CACHE_ENTRY_SIZE = LAYOUTS.drop_cache_entry.size;
 
 /** struct endpoint_addr: 16 bytes, IPv4 stored IPv4-mapped. */
 export const ENDPOINT_ADDR_SIZE = LAYOUTS.endpoint_addr.size;

@@ -1,7 +1,8 @@
-// bpf/drops.bpf.o: the skb:kfree_skb program and the maps it counts into.
+// bpf/drops.bpf.o: the tp_btf/kfree_skb program and the maps it counts into.
 import { fileURLToPath } from 'node:url';
 import { MAP_NAMES } from './contract.js';
 import { BpfObject } from './object.js';
+import { DropCacheGeneration } from './drop-cache.js';
 import type { BpfMap } from './map.js';
 
 /** Compiled objects live in bpf/ at the package root (dist/src/bpf/ -> ../../../bpf). */
@@ -17,8 +18,9 @@ export class KernelDropProgram {
     return new KernelDropProgram(BpfObject.load(bpfObjectPath('drops.bpf.o'), pinDir, onLayoutChange));
   }
 
-  get maps(): { slotOf: BpfMap; freeSlots: BpfMap; counts: BpfMap; endpoints: BpfMap; names: BpfMap } {
+  get maps(): { slotOf: BpfMap; freeSlots: BpfMap; counts: BpfMap; endpoints: BpfMap; names: BpfMap; cacheGeneration: DropCacheGeneration } {
     return {
+      cacheGeneration: new DropCacheGeneration(this.obj.map(MAP_NAMES.dropCacheGen)),
       slotOf: this.obj.map(MAP_NAMES.dropSlotOf),
       freeSlots: this.obj.map(MAP_NAMES.dropFreeSlots),
       counts: this.obj.map(MAP_NAMES.dropCounts),

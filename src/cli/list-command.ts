@@ -10,6 +10,7 @@ import {
   type EndpointSlot,
   MAP_NAMES,
 } from '../bpf/contract.js';
+import { DropCacheGeneration } from '../bpf/drop-cache.js';
 import { DropReasonNames } from '../bpf/drop-reasons.js';
 import { libbpf } from '../bpf/libbpf.js';
 import { BpfMap } from '../bpf/map.js';
@@ -39,10 +40,11 @@ export function readPinnedRows(bpffs: string): ListedRow[] {
     counts: open(MAP_NAMES.dropCounts),
     forward: open(MAP_NAMES.forwardCounts),
     names: open(MAP_NAMES.endpointNames),
+    cacheGen: open(MAP_NAMES.dropCacheGen),
   };
   try {
     const cpus = libbpf.libbpf_num_possible_cpus();
-    const drops = new KernelDropSource(new DropTable(maps, cpus), DropReasonNames.fromRunningKernel(), new Kallsyms()).read();
+    const drops = new KernelDropSource(new DropTable({ ...maps, cacheGeneration: new DropCacheGeneration(maps.cacheGen) }, cpus), DropReasonNames.fromRunningKernel(), new Kallsyms()).read();
     const forward = new ForwardSource(maps.forward, cpus).read();
     const names = readNames(maps.names);
     return [...drops, ...forward].map((r) => ({ ...r, pod: r.endpoint === undefined ? undefined : names.get(r.endpoint) }));

@@ -18,6 +18,7 @@ import {
   type EndpointSlot,
   encodeDropKey,
 } from '../bpf/contract.js';
+import type { DropCacheGeneration } from '../bpf/drop-cache.js';
 import { type BpfMap, perCpuStride, u32Key } from '../bpf/map.js';
 import { sumPerCpu } from './counters.js';
 
@@ -39,6 +40,8 @@ export interface DropMaps {
   slotOf: BpfMap;
   freeSlots: BpfMap;
   counts: BpfMap;
+  /** Invalidates the program's cached key -> slot after a slot changes hands. */
+  cacheGeneration: DropCacheGeneration;
 }
 
 export class DropTable {
@@ -69,6 +72,8 @@ export class DropTable {
       this.maps.freeSlots.push(u32Key(slot));
       free++;
     }
+    // A pinned cache entry from an earlier run may name a slot now free.
+    this.maps.cacheGeneration.bump();
     return free;
   }
 
@@ -89,6 +94,8 @@ export class DropTable {
     for (const cell of retired) {
       if (this.maps.slotOf.delete(encodeDropKey(cell.key))) this.pendingRecycle.push(cell.slot);
     }
+    // After the deletes: no CPU keeps counting into a retired slot from its cache.
+    if (retired.length > 0) this.maps.cacheGeneration.bump();
     return retired;
   }
 

@@ -17,6 +17,7 @@ import {
   ENDPOINT_SLOTS,
   type EndpointSlot,
 } from '../bpf/contract.js';
+import type { DropCacheGeneration } from '../bpf/drop-cache.js';
 import { type BpfMap, u32Key } from '../bpf/map.js';
 import type { PodLabelResolver, PodLabels } from '../export/pod-labels.js';
 import type { Logger } from '../log/logger.js';
@@ -33,6 +34,8 @@ interface SlotEntry {
 export interface EndpointMaps {
   endpoints: BpfMap;
   names: BpfMap;
+  /** Bumped after every change of `endpoints`: the drop program caches attributions. */
+  cacheGeneration: DropCacheGeneration;
 }
 
 export class EndpointSlots implements PodLabelResolver {
@@ -67,6 +70,7 @@ export class EndpointSlots implements PodLabelResolver {
         this.ipOwner.set(addr.toString('hex'), slot);
       } else {
         this.maps.endpoints.delete(addr); // beyond a smaller --max-endpoints
+        this.maps.cacheGeneration.bump();
       }
     }
     const taken = new Set(this.restored.values());
@@ -105,12 +109,18 @@ export class EndpointSlots implements PodLabelResolver {
       this.maps.names.update(u32Key(slot), encodeEndpointName(pod.namespace, pod.name));
     }
     for (const ip of entry.ips) if (!pod.ips.includes(ip)) this.unmapIp(ip, entry.slot);
+    let changed = false;
     for (const ip of pod.ips) {
       const addr = encodeEndpointAddr(ip);
-      this.maps.endpoints.update(addr, u32Key(entry.slot));
-      this.ipOwner.set(addr.toString('hex'), entry.slot);
-      this.restored.delete(addr.toString('hex'));
+      const key = addr.toString('hex');
+      if (this.ipOwner.get(key) !== entry.slot || this.restored.has(key)) {
+        this.maps.endpoints.update(addr, u32Key(entry.slot));
+        changed = true;
+      }
+      this.ipOwner.set(key, entry.slot);
+      this.restored.delete(key);
     }
+    if (changed) this.maps.cacheGeneration.bump();
     entry.ips = [...pod.ips];
   }
 
@@ -178,6 +188,7 @@ export class EndpointSlots implements PodLabelResolver {
     if (this.ipOwner.get(key) !== slot) return;
     this.maps.endpoints.delete(Buffer.from(key, 'hex'));
     this.ipOwner.delete(key);
+    this.maps.cacheGeneration.bump();
   }
 }
 
@@ -191,6 +202,7 @@ function addrKey(ip: string): string {
 export function forgetEndpoints(maps: EndpointMaps): void {
   const { count, keys } = maps.endpoints.lookupAll(ENDPOINT_ADDR_SIZE, 4, ENDPOINT_SLOTS);
   for (let i = 0; i < count; i++) maps.endpoints.delete(Buffer.from(keys.subarray(i * ENDPOINT_ADDR_SIZE, (i + 1) * ENDPOINT_ADDR_SIZE)));
+  if (count > 0) maps.cacheGeneration.bump();
   const empty = encodeEndpointName('', '');
   for (let slot = 0; slot < ENDPOINT_SLOTS; slot++) maps.names.update(u32Key(slot as EndpointSlot), empty);
 }

@@ -85,6 +85,8 @@ describe('kernel-to-user contract', function () {
           [contract.MAP_NAMES.dropCounts]: [4, contract.COUNTER_SIZE, contract.DROP_SLOTS + 1],
           [contract.MAP_NAMES.forwardCounts]: [4, contract.SITE_COUNTER_SIZE, contract.FORWARD_CELLS],
           [contract.MAP_NAMES.endpointNames]: [4, contract.ENDPOINT_NAME_SIZE, contract.ENDPOINT_SLOTS],
+          [contract.MAP_NAMES.dropCache]: [4, contract.DROP_CACHE_ENTRY_SIZE, 1],
+          [contract.MAP_NAMES.dropCacheGen]: [4, 4, 1],
         };
         for (const [name, [key, value, entries]] of Object.entries(expect)) {
           const info = obj.map(name).info();

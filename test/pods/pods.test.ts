@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExporterProcess, removePinDir, runCli, testPinDir, waitFor } from '../support/exporter.js';
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
-import { Lab, UDP_IPV4_OVERHEAD } from '../support/lab.js';
+import { Lab, sh, UDP_IPV4_OVERHEAD } from '../support/lab.js';
 import { type Sample, sumOf } from '../support/metrics-text.js';
 import { type LabPod, PodNetwork } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';
@@ -103,6 +103,41 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     assert.equal(sumOf(after, 'datapath_forward_packets_total', { pod: 'elsewhere' }), 0, 'pods of other nodes are not watched');
   });
 
+  it("counts a pod's datagrams dropped in FORWARD as its egress drops, and FORWARD drops to a pod as the receiver's ingress", async function () {
+    const p = await start();
+    // A host the node routes to that is no pod (what an egress policy or a
+    // firewall guards): its veth is wired like a pod's but the API never names it.
+    const ext = net.addPod('ext', '10.210.9.9');
+    const rules = [
+      ['FORWARD', '-s', a.ip, '-d', ext.ip, '-p', 'udp', '--dport', '5003', '-j', 'DROP'],
+      ['FORWARD', '-s', a.ip, '-d', b.ip, '-p', 'udp', '--dport', '5004', '-j', 'DROP'],
+    ];
+    for (const rule of rules) sh('iptables', ['-I', ...rule]);
+    try {
+      const N_OUT = 11, OUT_PAYLOAD = 90;
+      const N_IN = 7, IN_PAYLOAD = 150;
+      const drops = (s: Sample[], pod: string, direction: string, metric = 'datapath_drop_packets_total') =>
+        sumOf(s, metric, { source: 'kernel', reason: 'NETFILTER_DROP', namespace: pod === '' ? '' : 'shop', pod, direction });
+      const delta = (after: Sample[], before: Sample[], pod: string, direction: string, metric?: string) =>
+        drops(after, pod, direction, metric) - drops(before, pod, direction, metric);
+      const before = await p.scrape();
+      lab.sendUdp(a.ns, ext.ip, 5003, N_OUT, OUT_PAYLOAD);
+      lab.sendUdp(a.ns, b.ip, 5004, N_IN, IN_PAYLOAD);
+      await waitFor(() => p.scrape(), (s) => delta(s, before, 'client', 'egress') >= N_OUT && delta(s, before, 'server', 'ingress') >= N_IN);
+      await new Promise((r) => setTimeout(r, 500)); // one more poll: nothing more arrives
+      const after = await p.scrape();
+      assert.equal(delta(after, before, 'client', 'egress'), N_OUT, "to a non-pod host: the sender's egress");
+      assert.equal(delta(after, before, 'client', 'egress', 'datapath_drop_bytes_total'), N_OUT * (OUT_PAYLOAD + UDP_IPV4_OVERHEAD));
+      assert.equal(delta(after, before, 'server', 'ingress'), N_IN, "to a pod: the receiver's ingress");
+      assert.equal(delta(after, before, 'server', 'ingress', 'datapath_drop_bytes_total'), N_IN * (IN_PAYLOAD + UDP_IPV4_OVERHEAD));
+      assert.equal(delta(after, before, 'client', 'ingress'), 0);
+      assert.equal(delta(after, before, '', 'ingress'), 0, 'nobody\'s');
+    } finally {
+      for (const rule of rules) sh('iptables', ['-D', ...rule]);
+      net.removePod(ext);
+    }
+  });
+
   it("attributes N datagrams to a closed port of pod B as B's NO_SOCKET ingress drops", async function () {
     const p = await start();
     const N = 17;
@@ -140,14 +175,28 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     const p = await start(['--max-endpoints', '2']);
     const N = 13;
     const M = 5;
+    const K = 3;
+    // Drops too: the program caches the last drop's attribution, which must
+    // follow the IP from B to nobody to C.
+    const noSocket = (s: Sample[], pod: string, direction: string) =>
+      sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', reason: 'NO_SOCKET', namespace: 'shop', pod, direction });
     lab.sendUdp(a.ns, b.ip, 5000, N, 50);
-    await waitFor(async () => fwd(await p.scrape(), 'server', 'ingress'), (v) => v >= N);
+    lab.sendUdp(a.ns, b.ip, 9, N, 10);
+    // tc counts both sends as forwarded into B (the drop happens after).
+    await waitFor(async () => fwd(await p.scrape(), 'server', 'ingress'), (v) => v >= 2 * N);
+    assert.equal(await waitFor(async () => noSocket(await p.scrape(), 'server', 'ingress'), (v) => v >= N), N);
     api.deletePod('shop', 'server');
     api.addPod(makePod({ name: 'server-2', namespace: 'shop', nodeName: NODE, ips: [b.ip] }));
     // During B's grace period: B's final value is still published, C waits for a slot.
     const during = await waitFor(() => p.scrape(), (s) => scalar(s, 'datapath_exporter_unplaced_pods') === 1);
     assert.equal(scalar(during, 'datapath_exporter_unplaced_pods'), 1, 'C waits for a slot');
-    assert.equal(fwd(during, 'server', 'ingress'), N, "B's final counts are published");
+    assert.equal(fwd(during, 'server', 'ingress'), 2 * N, "B's final counts are published");
+    // B's IP belongs to no pod now: a drop there is the sender's (A's) egress drop, never B's.
+    const egressBefore = noSocket(during, 'client', 'egress');
+    lab.sendUdp(a.ns, b.ip, 9, K, 10);
+    const afterK = await waitFor(() => p.scrape(), (s) => noSocket(s, 'client', 'egress') - egressBefore >= K);
+    assert.equal(noSocket(afterK, 'client', 'egress') - egressBefore, K, "after B's deletion: A's egress");
+    if (scalar(afterK, 'datapath_exporter_unplaced_pods') === 1) assert.equal(noSocket(afterK, 'server', 'ingress'), N, 'not counted to B');
     // After the grace period: B's series are gone and C has B's slot, from zero.
     const after = await waitFor(
       () => p.scrape(),
@@ -156,10 +205,16 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     );
     assert.equal(sumOf(after, 'datapath_forward_packets_total', { pod: 'server' }), 0, "B's series are gone");
     assert.equal(sumOf(after, 'datapath_forward_packets_total', { pod: 'server-2' }), 0, 'C starts from nothing');
+    assert.equal(sumOf(after, 'datapath_drop_packets_total', { pod: 'server-2' }), 0, 'C starts from no drops');
     lab.sendUdp(a.ns, b.ip, 5000, M, 50);
-    await waitFor(async () => fwd(await p.scrape(), 'server-2', 'ingress'), (v) => v >= M);
+    lab.sendUdp(a.ns, b.ip, 9, M, 10);
+    await waitFor(async () => fwd(await p.scrape(), 'server-2', 'ingress'), (v) => v >= 2 * M);
+    await waitFor(async () => noSocket(await p.scrape(), 'server-2', 'ingress'), (v) => v >= M);
     await new Promise((r) => setTimeout(r, 500));
-    assert.equal(fwd(await p.scrape(), 'server-2', 'ingress'), M, 'C counts only its own packets');
+    const last = await p.scrape();
+    assert.equal(fwd(last, 'server-2', 'ingress'), 2 * M, 'C counts only its own packets');
+    assert.equal(noSocket(last, 'server-2', 'ingress'), M, 'C counts only its own drops');
+    assert.equal(noSocket(last, 'client', 'egress') - egressBefore, K, 'none of them went to A');
   });
 
   it('keeps labels through an API outage and 410 Gone, and resyncs after', async function () {

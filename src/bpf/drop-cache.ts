@@ -1,0 +1,28 @@
+// The generation of the drop program's per-CPU last-key cache
+// (drop_cache_gen, see struct drop_cache_entry in bpf/include/datapath.h).
+// A cached entry counts only while its generation is the current one, so
+// bumping it invalidates every CPU's entry at once. Bump after, never before,
+// each change that could make a cached slot wrong: an endpoint IP added or
+// removed, a drop key retired, the free-slot queue rebuilt. Then a program
+// that read the old generation tags its entry stale, and one that reads the
+// new one already sees the change.
+import type { BpfMap } from './map.js';
+
+export class DropCacheGeneration {
+  private readonly zero = Buffer.alloc(4);
+  private readonly value = Buffer.alloc(4);
+
+  constructor(private readonly map: BpfMap) {}
+
+  /** The current generation (for tests and `list`). */
+  current(): number {
+    this.map.lookup(this.zero, this.value);
+    return this.value.readUInt32LE(0);
+  }
+
+  /** Invalidates every CPU's cached drop key. The agent is the only writer. */
+  bump(): void {
+    this.value.writeUInt32LE((this.current() + 1) >>> 0, 0);
+    this.map.update(this.zero, this.value);
+  }
+}
