@@ -4,6 +4,7 @@ import { InvalidArgumentError } from 'commander';
 import { isIP } from 'node:net';
 import { ENDPOINT_SLOTS } from '../bpf/contract.js';
 import type { ListenAddress } from '../export/http-server.js';
+import { checkOtlpUrl } from '../export/otel-config.js';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -35,6 +36,18 @@ export function parseListenAddress(text: string): ListenAddress {
     throw new InvalidArgumentError(`"${host}" is not a host name or IP address`);
   }
   return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+/** --metrics-addr: HOST:PORT, or 'none' for no Prometheus pull. */
+export function parseMetricsAddr(text: string): ListenAddress | 'none' {
+  return text === 'none' ? 'none' : parseListenAddress(text);
+}
+
+/** --otlp-endpoint: an http:// or https:// URL. */
+export function parseOtlpEndpoint(text: string): string {
+  const why = checkOtlpUrl(text);
+  if (why !== undefined) throw new InvalidArgumentError(`"${text}" ${why}`);
+  return text;
 }
 
 export function parseLogLevel(text: string): LogLevel {

@@ -28,6 +28,28 @@ const FAMILIES: ReadonlyArray<{ kind: RowKind; unit: 'packets' | 'bytes'; name: 
   { kind: 'forward', unit: 'bytes', name: 'datapath_forward_bytes', help: 'Bytes (IP packet size) forwarded to or from a pod, by source, direction, location and pod.' },
 ];
 
+/**
+ * What one door calls the same rows. Prometheus keeps `namespace`/`pod`
+ * (joins with kube-state-metrics) and no unit (the name says it); OTLP uses
+ * the semantic conventions' `k8s.namespace.name`/`k8s.pod.name`, leaves them
+ * out for traffic of no pod, and carries UCUM units.
+ */
+export interface Naming {
+  namespace: string;
+  pod: string;
+  /** Leave pod attributes out when no pod is known (instead of ""). */
+  omitNoPod: boolean;
+  units: Record<'packets' | 'bytes', string>;
+}
+
+export const PROMETHEUS_NAMING: Naming = { namespace: 'namespace', pod: 'pod', omitNoPod: false, units: { packets: '', bytes: '' } };
+export const OTLP_NAMING: Naming = {
+  namespace: 'k8s.namespace.name',
+  pod: 'k8s.pod.name',
+  omitNoPod: true,
+  units: { packets: '{packet}', bytes: 'By' },
+};
+
 interface Aggregate {
   attributes: Attributes;
   packets: bigint;
@@ -49,11 +71,21 @@ export class DatapathProducer implements MetricProducer {
     this.pods = pods;
   }
 
+  /** The Prometheus door (the PrometheusExporter's metricProducers). */
   async collect(): Promise<CollectionResult> {
+    return this.collectAs(PROMETHEUS_NAMING);
+  }
+
+  /** Another door onto the same rows, under its own names (the OTLP reader's). */
+  as(naming: Naming): MetricProducer {
+    return { collect: async () => this.collectAs(naming) };
+  }
+
+  private collectAs(naming: Naming): CollectionResult {
     const now = hrTime();
-    const byKind = { drop: this.aggregate('drop'), forward: this.aggregate('forward') };
+    const byKind = { drop: this.aggregate('drop', naming), forward: this.aggregate('forward', naming) };
     const metrics: SumMetricData[] = FAMILIES.map((f) => ({
-      descriptor: { name: f.name, description: f.help, unit: '', valueType: ValueType.DOUBLE },
+      descriptor: { name: f.name, description: f.help, unit: naming.units[f.unit], valueType: ValueType.DOUBLE },
       aggregationTemporality: AggregationTemporality.CUMULATIVE,
       dataPointType: DataPointType.SUM,
       isMonotonic: true,
@@ -74,7 +106,7 @@ export class DatapathProducer implements MetricProducer {
   }
 
   /** Rows with the same labels are summed (e.g. two offsets in one function). */
-  private aggregate(kind: RowKind): Aggregate[] {
+  private aggregate(kind: RowKind, naming: Naming): Aggregate[] {
     const out = new Map<string, Aggregate>();
     for (const row of this.rows) {
       if (row.kind !== kind) continue;
@@ -86,8 +118,10 @@ export class DatapathProducer implements MetricProducer {
       if (kind === 'drop') attributes.reason = row.reason;
       attributes.direction = row.direction;
       attributes.location = row.location;
-      attributes.namespace = pod.namespace;
-      attributes.pod = pod.pod;
+      if (!(naming.omitNoPod && pod === NO_POD)) {
+        attributes[naming.namespace] = pod.namespace;
+        attributes[naming.pod] = pod.pod;
+      }
       const id = Object.values(attributes).join('\u0000');
       const agg = out.get(id);
       if (agg) {
