@@ -212,3 +212,37 @@ export function setLibbpfPrint(sink: (level: LibbpfPrintLevel, message: string) 
   if (registeredPrint !== undefined) koffi.unregister(registeredPrint);
   registeredPrint = registered;
 }
+
+// ---- libc: sockets ----
+// For the rtnetlink link dump (src/bpf/rtnetlink.ts) that finds pod
+// interfaces in-process, instead of spawning `ip` every poll.
+
+/** A socket's file descriptor (not a BPF object's). */
+export type SocketFd = number & { readonly __brand: 'socket_fd' };
+
+export const sockets = {
+  socket: libc.func('int socket(int domain, int type, int protocol)') as (domain: number, type: number, protocol: number) => number,
+  bind: libc.func('int bind(int fd, const void *addr, uint32_t addrlen)') as (fd: SocketFd, addr: Buffer, addrlen: number) => number,
+  setsockopt: libc.func('int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)') as (
+    fd: SocketFd,
+    level: number,
+    optname: number,
+    optval: Buffer,
+    optlen: number,
+  ) => number,
+  // ssize_t results: bytes, or -1 with errno.
+  sendto: libc.func('intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *dest, uint32_t addrlen)') as (
+    fd: SocketFd,
+    buf: Buffer,
+    len: number,
+    flags: number,
+    dest: Buffer,
+    addrlen: number,
+  ) => number,
+  recv: libc.func('intptr_t recv(int fd, _Out_ void *buf, size_t len, int flags)') as (fd: SocketFd, buf: Buffer, len: number, flags: number) => number,
+};
+
+/** Closes a socket this process opened. */
+export function closeSocket(fd: SocketFd): void {
+  closeFd(fd);
+}

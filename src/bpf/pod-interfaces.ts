@@ -1,17 +1,12 @@
 // Which interfaces get the tc programs: by default every veth in the node's
 // network namespace (the host side of pod interfaces on most CNIs); with
 // --interfaces, the names matching any of its globs, whatever their type.
-import { execFileSync } from 'node:child_process';
+// Listed every poll by an rtnetlink dump in-process (no `ip` child process).
+import { RtnetlinkSocket } from './rtnetlink.js';
 
 export interface NetInterface {
   name: string;
   ifindex: number;
-}
-
-interface IpLink {
-  ifindex: number;
-  ifname: string;
-  linkinfo?: { info_kind?: string };
 }
 
 /** "veth*,lxc*" -> matcher. Only * and ? are special. */
@@ -22,11 +17,20 @@ export function globMatcher(globs: readonly string[]): (name: string) => boolean
   return (name) => res.some((r) => r.test(name));
 }
 
-/** Lists the interfaces to attach to. One `ip` call: cheap next to a poll interval. */
+// One socket for the process, reused by every poll; closePodInterfaces()
+// closes it when the agent stops (a later call opens another).
+const links = new RtnetlinkSocket();
+
+/** Lists the interfaces to attach to: one RTM_GETLINK dump, tens of µs. */
 export function listPodInterfaces(globs: readonly string[] | undefined): NetInterface[] {
-  const links = JSON.parse(execFileSync('ip', ['-j', '-d', 'link', 'show'], { encoding: 'utf8' })) as IpLink[];
   const match = globs && globs.length > 0 ? globMatcher(globs) : undefined;
   return links
-    .filter((l) => (match ? match(l.ifname) : l.linkinfo?.info_kind === 'veth'))
-    .map((l) => ({ name: l.ifname, ifindex: l.ifindex }));
+    .dumpLinks()
+    .filter((l) => (match ? match(l.name) : l.kind === 'veth'))
+    .map((l) => ({ name: l.name, ifindex: l.ifindex }));
+}
+
+/** Closes the netlink socket of listPodInterfaces (on agent stop). */
+export function closePodInterfaces(): void {
+  links.close();
 }
