@@ -2,7 +2,7 @@
 // be checked without one: the Dockerfile's shape, and that everything it
 // copies from the build context exists and is not excluded by .dockerignore.
 import assert from 'node:assert/strict';
-import { access, readFile } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deployDir, repoRoot } from './paths.js';
 
@@ -48,15 +48,28 @@ describe('deploy: Dockerfile', () => {
     assert.match(runs, /npm ci --omit=dev/);
   });
 
-  it('ships libbpf1 and only package.json, node_modules, dist and bpf/*.o', () => {
+  it('ships libbpf1 (no other package: no iproute2) and only package.json, node_modules, dist and bpf/*.o', () => {
     const runtime = ins.slice(ins.findLastIndex((i) => i.op === 'FROM'));
-    assert.match(runtime.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n'), /install .*\blibbpf1\b/);
+    const installs = runtime
+      .filter((i) => i.op === 'RUN')
+      .flatMap((i) => [...i.args.matchAll(/apt-get install ([^&;]*)/g)].flatMap((m) => (m[1] ?? '').split(/\s+/)))
+      .filter((w) => w !== '' && !w.startsWith('-'));
+    assert.deepEqual(installs, ['libbpf1']);
     const copied = runtime.filter((i) => i.op === 'COPY').map((i) => i.args.replace('--from=build ', '').split(' ')[0]);
     assert.deepEqual(copied, ['/src/package.json', '/src/node_modules', '/src/dist', '/src/bpf/*.o']);
     assert.deepEqual(
       runtime.filter((i) => i.op === 'ENTRYPOINT' || i.op === 'CMD').map((i) => `${i.op} ${i.args}`),
       ['ENTRYPOINT ["node", "dist/src/cli/main.js"]', 'CMD ["run"]'],
     );
+  });
+
+  it('needs no program in the image but node: the agent spawns none (src/ never imports child_process)', async () => {
+    const files = (await readdir(join(repoRoot, 'src'), { recursive: true })).filter((f) => f.endsWith('.ts'));
+    assert.ok(files.length > 10);
+    for (const f of files) {
+      const text = await readFile(join(repoRoot, 'src', f), 'utf8');
+      assert.doesNotMatch(text, /from ['"](node:)?child_process['"]|import\(['"](node:)?child_process['"]\)/, `src/${f} spawns processes`);
+    }
   });
 
   it('copies from the context only files that exist and .dockerignore lets through', async () => {
