@@ -88,6 +88,7 @@ export class Agent {
     try {
       await agent.loadAndAttach();
     } catch (err) {
+      agent.discardPrograms();
       await agent.stop();
       throw err;
     }
@@ -147,12 +148,18 @@ export class Agent {
 
     const present = listPodInterfaces(opts.interfaces);
     programs.tc.pruneStaleLinks((ifindex) => present.some((i) => i.ifindex === ifindex));
-    programs.syncInterfaces(present);
+    programs.attachAtStart(present);
     programs.drops.attach();
     log.info(
       { pinDir: opts.bpffs, freeDropSlots, reasons: programs.reasons.size, cpus: programs.cpus, tc: programs.tc.mode, interfaces: programs.tc.count },
       'programs attached',
     );
+  }
+
+  /** A failed start leaves nothing attached, and nothing pinned that it pinned afresh. */
+  private discardPrograms(): void {
+    this.programs?.discard();
+    this.programs = undefined;
   }
 
   /** A cycle that fails is logged and counted; the next one runs as usual. */

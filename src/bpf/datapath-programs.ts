@@ -7,12 +7,26 @@ import { ForwardProgram } from './forward-program.js';
 import { KernelDropProgram } from './kernel-drop-program.js';
 import { libbpf } from './libbpf.js';
 import { PinDir } from './pin-dir.js';
+import { constants } from 'node:os';
+import { BpfError } from './errors.js';
 import { type NetInterface } from './pod-interfaces.js';
 import { TcAttacher, type TcMode } from './tc-attach.js';
 import { kernelVersion } from './kernel-version.js';
 import type { Logger } from '../log/logger.js';
 
 export type TcModeOption = TcMode | 'auto';
+
+/** A tc attachment that fails at start: one line saying what and how to fix it. */
+export class TcAttachError extends Error {}
+
+function attachHint(err: unknown, mode: TcMode): string {
+  const errno = err instanceof BpfError ? err.errno : 0;
+  if (errno === constants.errno.EPERM || errno === constants.errno.EACCES) return 'attaching tc programs needs CAP_NET_ADMIN';
+  if (mode === 'tcx' && (errno === constants.errno.EINVAL || errno === constants.errno.EOPNOTSUPP)) {
+    return 'this kernel may have no tcx (6.6+): try --tc-mode clsact';
+  }
+  return 'leave the interface out with --interfaces, or see the log at --log-level debug';
+}
 
 /** tcx exists since 6.6; older kernels get clsact filters. */
 export function resolveTcMode(option: TcModeOption): TcMode {
@@ -39,7 +53,7 @@ export class DatapathPrograms {
     const layoutChanged = (map: string) =>
       log.warn({ map }, 'pinned map has another layout (agent upgraded): starting it afresh, its counters reset');
     const pinDir = PinDir.acquire(bpffs);
-    const undo: Array<() => void> = [() => pinDir.release()];
+    const undo: Array<() => void> = [() => pinDir.discard()];
     try {
       const drops = KernelDropProgram.load(bpffs, layoutChanged);
       undo.unshift(() => drops.close());
@@ -50,6 +64,21 @@ export class DatapathPrograms {
     } catch (err) {
       for (const u of undo) u();
       throw err;
+    }
+  }
+
+  /**
+   * The first attachment, at start: unlike later ones (an interface may
+   * vanish while being attached), a failure here is a setup problem and stops
+   * the agent with one line.
+   */
+  attachAtStart(present: NetInterface[]): void {
+    for (const { name, ifindex } of present) {
+      try {
+        this.tc.attach(name, ifindex);
+      } catch (err) {
+        throw new TcAttachError(`cannot attach the tc programs to ${name} (${this.tc.mode}): ${String(err instanceof Error ? err.message : err)}; ${attachHint(err, this.tc.mode)}`);
+      }
     }
   }
 
@@ -76,9 +105,19 @@ export class DatapathPrograms {
 
   /** Detaches every program; the pinned maps keep the counts. */
   close(): void {
+    this.detach();
+    this.pinDir.release();
+  }
+
+  /** After a failed start: detaches, and unpins what this start pinned afresh. */
+  discard(): void {
+    this.detach();
+    this.pinDir.discard();
+  }
+
+  private detach(): void {
     this.tc.detachAll();
     this.forward.close();
     this.drops.close();
-    this.pinDir.release();
   }
 }

@@ -20,6 +20,19 @@ export class BpfError extends Error {
     return new BpfError(`${what} failed: ${name}`, errno);
   }
 
+  /** The verifier's last lines, when the kernel's verifier rejected a program. */
+  verifierLog?: string[];
+
+  static verifierRejected(object: string, errno: number, log: string[]): BpfError {
+    const e = new BpfError(
+      `the kernel's verifier rejected a program of ${object} (${ERRNO_NAMES.get(errno) ?? `errno ${errno}`}): this kernel lacks something ` +
+        `it needs (see README, "Privileges and kernel"); the verifier's last lines are in the log at --log-level debug`,
+      errno,
+    );
+    e.verifierLog = log;
+    return e;
+  }
+
   get isPermission(): boolean {
     return this.errno === constants.errno.EPERM || this.errno === constants.errno.EACCES;
   }

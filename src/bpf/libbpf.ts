@@ -198,13 +198,35 @@ const PRINT_LEVELS: readonly LibbpfPrintLevel[] = ['warn', 'info', 'debug'];
 
 let registeredPrint: bigint | undefined;
 
+/** How many of the verifier's last lines a rejected program keeps. */
+const VERIFIER_TAIL = 20;
+let verifierTail: string[] | undefined;
+
+/**
+ * The last lines of the verifier's log of the latest program the kernel
+ * rejected (captured from libbpf's messages while a print sink is set), once.
+ */
+export function takeVerifierLog(): string[] | undefined {
+  const tail = verifierTail;
+  verifierTail = undefined;
+  return tail;
+}
+
+// libbpf prints a rejected program's verifier log between these markers, and
+// the load failure around it: all of it is detail for debugging, not a warning
+// (the caller turns the failure into one line).
+const VERIFIER_LOG = /-- BEGIN PROG LOAD LOG --\n?([\s\S]*?)-- END PROG LOAD LOG --/;
+const LOAD_FAILURE = /-- BEGIN PROG LOAD LOG --|BPF program load failed|failed to load/;
+
 /** Routes libbpf's own messages to `sink` (the agent's logger). */
 export function setLibbpfPrint(sink: (level: LibbpfPrintLevel, message: string) => void): void {
-  const buf = Buffer.alloc(4096);
+  const buf = Buffer.alloc(65536); // verifier logs are long
   const callback = (level: number, fmt: string, ap: bigint): number => {
     const n = vsnprintf(buf, buf.length, fmt, ap);
     const text = buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))).toString('utf8').trimEnd();
-    if (text.length > 0) sink(PRINT_LEVELS[level] ?? 'debug', text);
+    const log = VERIFIER_LOG.exec(text);
+    if (log) verifierTail = (log[1] ?? '').trimEnd().split('\n').slice(-VERIFIER_TAIL);
+    if (text.length > 0) sink(LOAD_FAILURE.test(text) ? 'debug' : (PRINT_LEVELS[level] ?? 'debug'), text);
     return n;
   };
   const registered = koffi.register(callback, koffi.pointer(PrintFn));

@@ -3,9 +3,9 @@
 // an earlier run (or by another of the agent's objects) is reused, so
 // counters survive restarts and objects share the endpoint map.
 import { existsSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { BpfError } from './errors.js';
-import { type BpfLinkPtr, type BpfMapPtr, type BpfObjectPtr, type BpfProgramPtr, type Fd, lastErrno, libbpf } from './libbpf.js';
+import { type BpfLinkPtr, type BpfMapPtr, type BpfObjectPtr, type BpfProgramPtr, type Fd, lastErrno, libbpf, takeVerifierLog } from './libbpf.js';
 import { BpfMap } from './map.js';
 
 export class BpfObject {
@@ -37,8 +37,13 @@ export class BpfObject {
         const err = libbpf.bpf_map__set_pin_path(map, pin);
         if (err < 0) throw BpfError.fromErrno(`set pin path of ${name}`, -err);
       }
+      takeVerifierLog(); // a stale one from an earlier object
       const err = libbpf.bpf_object__load(obj);
-      if (err < 0) throw BpfError.fromErrno(`load ${path}`, -err);
+      if (err < 0) {
+        const verifierLog = takeVerifierLog();
+        if (verifierLog === undefined) throw BpfError.fromErrno(`load ${path}`, -err);
+        throw BpfError.verifierRejected(basename(path), -err, verifierLog);
+      }
     } catch (e) {
       loaded.close();
       throw e;

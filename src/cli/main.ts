@@ -9,7 +9,7 @@ import { createLogger, type LogLevel } from '../log/logger.js';
 import { VERSION } from '../version.js';
 import { hostname } from 'node:os';
 import { ENDPOINT_SLOTS } from '../bpf/contract.js';
-import type { TcModeOption } from '../bpf/datapath-programs.js';
+import { TcAttachError, type TcModeOption } from '../bpf/datapath-programs.js';
 import { CILIUM_METRICS_PIN } from '../collect/cilium/cilium-source.js';
 import { CILIUM_RELEASES, type CiliumRelease, DEFAULT_CILIUM_RELEASE } from '../collect/cilium/source-files.js';
 import { formatRows, LIST_FORMATS, type ListFormat, readCiliumRows, readPinnedRows } from './list-command.js';
@@ -40,7 +40,8 @@ function fail(message: string): never {
 
 /** Known failures (privileges, bpffs, kernel) become one line and exit 1. */
 function explain(err: unknown): never {
-  if (err instanceof PreflightError || err instanceof PinDirError) fail(err.message);
+  if (err instanceof PreflightError || err instanceof PinDirError || err instanceof TcAttachError) fail(err.message);
+  if (err instanceof BpfError && err.verifierLog) fail(err.message);
   if (err instanceof Error && 'code' in err && (err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL')) {
     const e = err as Error & { address?: string; port?: number; code: string };
     fail(`cannot serve metrics on ${e.address}:${e.port}: ${e.code === 'EADDRINUSE' ? 'it is in use' : 'no such local address'} (see --metrics-addr)`);
@@ -117,7 +118,7 @@ program
     const log = createLogger(opts.logLevel);
     let agent: Agent;
     try {
-      preflight({ needNetAdmin: true });
+      preflight({ needNetAdmin: true, bpffs: opts.bpffs });
       agent = await Agent.start(
         {
           metricsAddr: opts.metricsAddr,
@@ -134,6 +135,7 @@ program
         log,
       );
     } catch (err) {
+      if (err instanceof BpfError && err.verifierLog) log.debug({ verifierLog: err.verifierLog }, 'verifier log of the rejected program');
       explain(err);
     }
     const shutdown = (signal: string) => {

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { kernelVersion } from '../bpf/kernel-version.js';
+import { bpffsProblem } from '../bpf/pin-dir.js';
 
 const CAP_SYS_ADMIN = 21n;
 const CAP_PERFMON = 38n;
@@ -23,8 +24,11 @@ function has(caps: bigint, cap: bigint): boolean {
   return (caps & (1n << cap)) !== 0n;
 }
 
-/** Throws PreflightError naming what is missing and how to fix it. */
-export function preflight(opts: { needNetAdmin: boolean }): void {
+/**
+ * Throws PreflightError naming what is missing and how to fix it, in the
+ * order an operator fixes them: privileges, kernel, mounts.
+ */
+export function preflight(opts: { needNetAdmin: boolean; bpffs: string }): void {
   const caps = effectiveCaps();
   const admin = has(caps, CAP_SYS_ADMIN);
   if (!admin && !(has(caps, CAP_BPF) && has(caps, CAP_PERFMON))) {
@@ -32,7 +36,8 @@ export function preflight(opts: { needNetAdmin: boolean }): void {
       'missing privileges: loading BPF programs needs CAP_BPF and CAP_PERFMON (or root); run as root or grant them (see README, "Privileges")',
     );
   }
-  if (opts.needNetAdmin && !admin && !has(caps, CAP_NET_ADMIN)) {
+  // CAP_SYS_ADMIN does not stand in: tcx links and tc filters check CAP_NET_ADMIN itself.
+  if (opts.needNetAdmin && !has(caps, CAP_NET_ADMIN)) {
     throw new PreflightError('missing privileges: attaching tc programs needs CAP_NET_ADMIN (or root)');
   }
   if (!existsSync('/sys/kernel/btf/vmlinux')) {
@@ -44,4 +49,6 @@ export function preflight(opts: { needNetAdmin: boolean }): void {
   if (major < MIN_KERNEL[0] || (major === MIN_KERNEL[0] && minor < MIN_KERNEL[1])) {
     throw new PreflightError(`kernel ${release()} is too old: ${MIN_KERNEL.join('.')} or newer is needed`);
   }
+  const bpffs = bpffsProblem(opts.bpffs);
+  if (bpffs) throw new PreflightError(bpffs);
 }

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, testPinDir } from '../support/exporter.js';
+import { spawnSync } from 'node:child_process';
+import { CLI, runCli, testPinDir } from '../support/exporter.js';
 import { requireBpf } from '../support/privileges.js';
 
 function oneLine(stderr: string): string {
@@ -56,15 +57,35 @@ describe('command line', function () {
       assert.equal(existsSync(pinDir), false, 'nothing pinned');
     });
 
-    it('exits 1 naming bpffs when the directory is not on a bpffs mount', function () {
+    it('exits 1 pointing under /sys/fs/bpf when --bpffs is not on a bpffs mount', function () {
       const dir = mkdtempSync(join(tmpdir(), 'dpx-'));
       try {
         const r = runCli(['run', '--bpffs', join(dir, 'pins'), '--metrics-addr', '127.0.0.1:0']);
         assert.equal(r.status, 1);
-        assert.match(oneLine(r.stderr), /is not a bpffs mount; mount it with: mount -t bpf bpf/);
+        const line = oneLine(r.stderr);
+        assert.match(line, /--bpffs \/tmp\/dpx-\w+\/pins is not on a bpffs mount: pin under \/sys\/fs\/bpf /);
+        assert.match(line, /mount -t bpf bpf \/sys\/fs\/bpf\)$/);
+        assert.doesNotMatch(line, /mount -t bpf bpf \/tmp/);
+        assert.equal(existsSync(join(dir, 'pins')), false, 'nothing created');
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+
+    it('exits 1 with the mount command when bpffs is not mounted at /sys/fs/bpf (a private mount namespace)', function () {
+      const pinDir = testPinDir();
+      const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'umount -l /sys/fs/bpf && exec "$@"', 'sh', process.execPath, CLI, 'run', '--bpffs', pinDir, '--metrics-addr', '127.0.0.1:0'], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(oneLine(r.stderr), 'datapath-exporter: bpffs is not mounted at /sys/fs/bpf: mount it with: mount -t bpf bpf /sys/fs/bpf (in Kubernetes: a hostPath volume of /sys/fs/bpf)');
+      assert.equal(existsSync(pinDir), false, 'nothing pinned');
+    });
+
+    it('exits 1 naming CAP_NET_ADMIN when only it is missing (CAP_SYS_ADMIN does not stand in)', function () {
+      const pinDir = testPinDir();
+      const r = spawnSync('setpriv', ['--inh-caps=-all,+bpf,+perfmon,+sys_admin,+syslog', '--ambient-caps=-all,+bpf,+perfmon,+sys_admin,+syslog', '--bounding-set=-all,+bpf,+perfmon,+sys_admin,+syslog', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'run', '--bpffs', pinDir, '--metrics-addr', '127.0.0.1:0'], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(oneLine(r.stderr), /missing privileges: attaching tc programs needs CAP_NET_ADMIN/);
+      assert.equal(existsSync(pinDir), false, 'nothing pinned');
     });
 
     it('exits 1 when the metrics port is taken, leaving nothing attached', async function () {
