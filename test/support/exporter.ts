@@ -46,6 +46,9 @@ export class ExporterProcess {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const p = new ExporterProcess(child);
+    // Push-only (the last --metrics-addr is none): no listener, ready once it says it pushes.
+    const addrAt = args.lastIndexOf('--metrics-addr');
+    const pullOff = addrAt >= 0 && args[addrAt + 1] === 'none';
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
       const m = /"addr":"127\.0\.0\.1:(\d+)".*serving \/metrics/.exec(p.stderrText);
@@ -53,6 +56,7 @@ export class ExporterProcess {
         p.port = Number(m[1]);
         return p;
       }
+      if (pullOff && p.stderrText.includes('pushing OTLP metrics')) return p;
       if (child.exitCode !== null) break;
       await sleep(50);
     }

@@ -79,10 +79,12 @@ export interface ReceivedExport {
   protocol: Protocol;
   /** HTTP headers, or gRPC metadata. */
   headers: Record<string, string>;
-  /** gzip when the body (HTTP) or message (gRPC) came compressed. */
+  /** HTTP content-encoding (gRPC's grpc-encoding is consumed by grpc-js: undefined). */
   encoding: string | undefined;
   /** Whether the HTTP body came chunked (no content-length). */
   chunked: boolean;
+  /** Size of the request as decoded (after any decompression). */
+  bytes: number;
   resource: Record<string, string>;
   metrics: ReceivedMetric[];
 }
@@ -231,6 +233,7 @@ export class OtlpReceiver {
               headers: flatHeaders(req.headers),
               encoding,
               chunked: req.headers['content-length'] === undefined,
+              bytes: body.length,
             }),
           );
           if (json) res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -276,7 +279,7 @@ export class OtlpReceiver {
             const headers: Record<string, string> = {};
             for (const [k, v] of Object.entries(call.metadata.getMap())) headers[k] = String(v);
             this.exports.push(
-              ...normalize(decodeProtobuf(call.request), { protocol: 'grpc', headers, encoding: headers['grpc-encoding'], chunked: false }),
+              ...normalize(decodeProtobuf(call.request), { protocol: 'grpc', headers, encoding: undefined, chunked: false, bytes: call.request.length }),
             );
             callback(null, Buffer.from(Response.encode(Response.create({})).finish()));
           })();
