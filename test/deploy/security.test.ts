@@ -15,11 +15,8 @@ import { deployDir } from './paths.js';
 
 /** The capabilities the agent needs; daemonset.yaml says why for each. */
 const CAPABILITIES = ['BPF', 'NET_ADMIN', 'PERFMON', 'SYSLOG'];
-/** Host paths: bpffs (pinned maps and links), tracefs (tracepoint ids, read-only). */
-const HOST_PATHS = [
-  { path: '/sys/fs/bpf', mountPath: '/sys/fs/bpf', readOnly: false },
-  { path: '/sys/kernel/tracing', mountPath: '/sys/kernel/tracing', readOnly: true },
-];
+/** Host paths: bpffs (pinned maps and links) only; the drop hook needs no tracefs. */
+const HOST_PATHS = [{ path: '/sys/fs/bpf', mountPath: '/sys/fs/bpf', readOnly: false }];
 
 function one<T extends KubeObject>(objects: KubeObject[], kind: string): T {
   const found = objects.filter((o) => o.kind === kind);
@@ -95,7 +92,7 @@ describe('deploy: security shape of the base', () => {
     }
   });
 
-  it('mounts only bpffs and tracefs from the host, tracefs read-only', () => {
+  it('mounts only bpffs from the host (no tracefs, no debugfs)', () => {
     const hostVolumes = (pod.volumes ?? []).filter((v) => v.hostPath);
     assert.deepEqual(
       hostVolumes.map((v) => ({ path: v.hostPath?.path, type: v.hostPath?.type })),
