@@ -69,19 +69,45 @@ await runBenchmark(async () => {
   table0.rebuildFreeQueue(); // as the agent does before attaching
   // A realistic endpoint map: ENDPOINTS pod IPs, the destination among them,
   // so each drop is attributed to a pod (one hash lookup that hits).
-  const endpoints = drops.map(MAP_NAMES.endpoints);
   const slot = Buffer.alloc(4);
-  for (let i = 0; i < ENDPOINTS; i++) {
-    slot.writeUInt32LE(i);
-    endpoints.update(encodeEndpointAddr(i === ENDPOINTS - 1 ? DST_IP : hostIp(202, i)), slot);
-  }
+  const fillEndpoints = (obj: BpfObject) => {
+    const endpoints = obj.map(MAP_NAMES.endpoints);
+    for (let i = 0; i < ENDPOINTS; i++) {
+      slot.writeUInt32LE(i);
+      endpoints.update(encodeEndpointAddr(i === ENDPOINTS - 1 ? DST_IP : hostIp(202, i)), slot);
+    }
+  };
+  fillEndpoints(drops);
+
+  // The same program stopped after each step (bench/bpf/drop_steps.bpf.c),
+  // with maps of its own (its own pin directory), the same endpoints.
+  const steps = BpfObject.load(repoPath('bench/bpf/drop_steps.bpf.o'), benchPinDir('drop-steps'));
+  onCleanup('drop_steps.bpf.o', () => steps.close());
+  new DropTable(
+    {
+      slotOf: steps.map(MAP_NAMES.dropSlotOf),
+      freeSlots: steps.map(MAP_NAMES.dropFreeSlots),
+      counts: steps.map(MAP_NAMES.dropCounts),
+      cacheGeneration: new DropCacheGeneration(steps.map(MAP_NAMES.dropCacheGen)),
+    },
+    libbpf.libbpf_num_possible_cpus(),
+  ).rebuildFreeQueue();
+  fillEndpoints(steps);
+  const STEPS = [
+    ['step_reads', '+ typed reads (reason, direction, length)'],
+    ['step_header', '+ the IP header (one probe read)'],
+    ['step_no_cache', '+ endpoint and drop-key hash lookups, count (no cache)'],
+  ] as const;
+  for (const [name] of STEPS) steps.attach(name);
 
   empty.attach('empty_kfree_skb');
   drops.attach('count_kernel_drop');
   const progs = [
     { label: 'empty program (floor)', fd: empty.programFd('empty_kfree_skb') },
-    { label: 'count_kernel_drop', fd: drops.programFd('count_kernel_drop') },
+    ...STEPS.map(([name, label]) => ({ label: `${name}: ${label}`, fd: steps.programFd(name) })),
+    { label: 'count_kernel_drop: the product (last-key cache hit, count)', fd: drops.programFd('count_kernel_drop') },
   ];
+  const product = progs.length - 1;
 
   const send = (count: number) => flood({ ns: src, host: DST_IP, port: CLOSED_PORT, count, seconds: 60, payload: PAYLOAD, cpu: 1 });
   send(Math.min(20_000, DATAGRAMS)); // warm-up: interns the NO_SOCKET key, warms caches
@@ -125,6 +151,8 @@ await runBenchmark(async () => {
       }),
     ),
   );
+  const ratio = median(nsPerRun[product] ?? []) / floor;
+  console.log(`\ncount_kernel_drop / empty program on the same hook, this run: **${fmt(ratio, 2)}×** (issue goal ≤ 2×, must ≤ 2.5×).`);
   console.log(
     `\nCounted by count_kernel_drop as NO_SOCKET for the destination pod: ${int(counted)} ` +
       `(datagrams sent incl. warm-up: ${int(sent.reduce((a, b) => a + b, 0) + Math.min(20_000, DATAGRAMS))}).\n`,
