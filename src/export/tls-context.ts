@@ -4,13 +4,17 @@
 //
 // Rotation: before each new connection's handshake (a 'connection' listener
 // placed ahead of the TLS server's own), the certificate, key and client CA
-// files are stat()ed; when any changed (inode, size or mtime: a rewrite, or
-// Kubernetes' atomic symlink swap of a Secret volume), they are read again and
-// the server's secure context is swapped with setSecureContext(). That very
-// handshake already presents the new certificate. A pair that does not load
-// (a half-written file, a key that does not match) keeps the previous context
-// and is retried on the next connection: a rotation never fails a scrape.
-import { readFileSync, statSync } from 'node:fs';
+// files are read again (a few kB from a Secret volume: microseconds, against
+// the milliseconds of a handshake; contents rather than mtimes, whose
+// granularity could hide a quick rewrite). When they differ from what is
+// served (a rewrite, or Kubernetes' atomic symlink swap of a Secret volume),
+// the server's secure context is swapped with setSecureContext(), and that
+// very handshake already presents the new certificate. A pair that does not
+// load (a half-written file, a key that does not match its certificate yet)
+// keeps the previous context and is tried again at the next connection: a
+// rotation never fails a scrape. Kept-alive connections (Prometheus keeps
+// its connection between scrapes) read nothing.
+import { readFileSync } from 'node:fs';
 import type { Server as HttpsServer, ServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
@@ -28,22 +32,20 @@ interface Material {
 }
 
 export class TlsContext {
-  private stamp: string;
-  private failedStamp: string | undefined;
+  private material: Material;
+  /** Files that did not load, not tried again until they change. */
+  private failed: Material | undefined;
 
   /** Reads the files; throws (the caller says which file) when they do not make a usable context. */
   constructor(
     readonly config: TlsServerConfig,
     private readonly log?: TlsLog,
   ) {
-    this.stamp = this.currentStamp();
     const material = this.read();
     // Fails now, with OpenSSL's reason, rather than at the first handshake.
     createSecureContext(this.contextOptions(material));
     this.material = material;
   }
-
-  private material: Material;
 
   /** Options for https.createServer. */
   serverOptions(): ServerOptions {
@@ -52,7 +54,7 @@ export class TlsContext {
       ...this.contextOptions(this.material),
       requestCert: clientAuthType !== 'NoClientCert',
       // Only this mode is enforced in the handshake itself; the others are
-      // decided per connection in checkClient().
+      // decided per connection in clientAllowed().
       rejectUnauthorized: clientAuthType === 'RequireAndVerifyClientCert',
     };
   }
@@ -87,40 +89,23 @@ export class TlsContext {
 
   /** Swaps the server's context when a file changed since the last load. */
   refresh(server: HttpsServer): void {
-    let stamp: string;
-    try {
-      stamp = this.currentStamp();
-    } catch {
-      return; // A file is missing for a moment (mid-rotation): keep serving the old pair.
-    }
-    if (stamp === this.stamp || stamp === this.failedStamp) return;
     let material: Material;
     try {
       material = this.read();
+    } catch {
+      return; // A file is missing for a moment (mid-rotation): keep serving the old pair.
+    }
+    if (sameMaterial(material, this.material) || (this.failed !== undefined && sameMaterial(material, this.failed))) return;
+    try {
       server.setSecureContext(this.contextOptions(material));
     } catch (err) {
-      this.failedStamp = stamp;
+      this.failed = material;
       this.log?.warn({ err: String(err), certFile: this.config.certFile }, 'TLS certificate files changed but do not load; still serving the previous certificate');
       return;
     }
     this.material = material;
-    this.stamp = stamp;
-    this.failedStamp = undefined;
+    this.failed = undefined;
     this.log?.info({ certFile: this.config.certFile }, 'TLS certificate reloaded');
-  }
-
-  private files(): string[] {
-    const { certFile, keyFile, clientCaFile } = this.config;
-    return clientCaFile === undefined ? [certFile, keyFile] : [certFile, keyFile, clientCaFile];
-  }
-
-  private currentStamp(): string {
-    return this.files()
-      .map((f) => {
-        const s = statSync(f);
-        return `${s.ino}:${s.size}:${s.mtimeMs}`;
-      })
-      .join('|');
   }
 
   private read(): Material {
@@ -146,4 +131,8 @@ export class TlsContext {
     if (c.ecdhCurve !== undefined) options.ecdhCurve = c.ecdhCurve;
     return options;
   }
+}
+
+function sameMaterial(a: Material, b: Material): boolean {
+  return a.cert.equals(b.cert) && a.key.equals(b.key) && (a.ca === undefined ? b.ca === undefined : b.ca !== undefined && a.ca.equals(b.ca));
 }
