@@ -41,8 +41,6 @@ export class KubernetesAuthorizer {
   private readonly cache = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<AccessDecision>>();
   private apiDown = false;
-  /** Reviews sent (TokenReview + SubjectAccessReview pairs started). */
-  reviews = 0;
 
   constructor(
     kubeConfig: KubeConfig,
@@ -72,7 +70,6 @@ export class KubernetesAuthorizer {
   }
 
   private async review(token: string, key: string): Promise<AccessDecision> {
-    this.reviews += 1;
     let decision: AccessDecision;
     try {
       decision = await this.withTimeout(this.decide(token));
