@@ -34,8 +34,11 @@ import type { OtlpConfig } from './otel-config.js';
 
 /** Requests held at once (each is a whole serialized export). */
 const EXPORTS_IN_FLIGHT = 2;
-/** Delta snapshots kept for exports not yet answered. */
-const PENDING_SNAPSHOTS = 4;
+/**
+ * Data points per request: the maximum series (~24.6k) in one gRPC message
+ * would be ~5 MB, past the 4 MiB a Collector's gRPC receiver takes by default.
+ */
+const POINTS_PER_REQUEST = 4096;
 
 export class OtlpPush {
   private constructor(
@@ -56,6 +59,7 @@ export class OtlpPush {
       exporter: watched,
       exportIntervalMillis: config.intervalMs,
       exportTimeoutMillis: config.exportTimeoutMs,
+      maxExportBatchSize: POINTS_PER_REQUEST,
       metricProducers: [delta ?? door],
     });
     return new OtlpPush(reader, delta);
@@ -161,42 +165,43 @@ function seriesKey(name: string, attributes: Attributes): string {
 }
 
 /**
- * The producer's kernel totals as deltas: each export carries what grew since
- * the last export the collector accepted (not merely the last attempted), so
- * the deltas a collector receives add up to the counters' growth. A total
- * that went down (a counter reset) counts from zero.
+ * The producer's kernel totals as deltas: each series carries what grew since
+ * the last export of it the collector accepted (not merely the last
+ * attempted), so the deltas a collector receives add up to the counters'
+ * growth across failed exports and split requests. A total that went down (a
+ * counter reset) counts from zero. Only series still present are remembered.
  */
 class DeltaView implements MetricProducer {
-  private acked = new Map<string, number>();
-  private ackedTime: HrTime = hrTime();
-  private ackedGeneration = 0;
+  /** Per series: the total the collector last accepted, and when it was read. */
+  private acked = new Map<string, { total: number; time: HrTime; generation: number }>();
+  /** Where counting starts: the agent's first poll. */
+  private startTime: HrTime = hrTime();
   private generation = 0;
-  private readonly pending = new Map<number, { values: Map<string, number>; time: HrTime }>();
-  private readonly generationOf = new WeakMap<ScopeMetrics, number>();
+  /** What each data point handed out stands for, to acknowledge it. */
+  private readonly sent = new WeakMap<object, { key: string; total: number; time: HrTime; generation: number }>();
 
   constructor(private readonly source: MetricProducer) {}
 
   async prime(): Promise<void> {
     const { resourceMetrics } = await this.source.collect();
+    const time = hrTime();
     this.acked = new Map();
     for (const scope of resourceMetrics.scopeMetrics) {
       for (const metric of scope.metrics) {
         if (metric.dataPointType !== DataPointType.SUM) continue;
-        for (const dp of metric.dataPoints) this.acked.set(seriesKey(metric.descriptor.name, dp.attributes), dp.value);
+        for (const dp of metric.dataPoints) this.acked.set(seriesKey(metric.descriptor.name, dp.attributes), { total: dp.value, time, generation: 0 });
       }
     }
-    this.ackedTime = hrTime();
-    // An export collected before this (of no rows yet) must not replace it.
-    this.ackedGeneration = this.generation;
+    this.startTime = time;
   }
 
   async collect(options?: MetricCollectOptions): Promise<CollectionResult> {
     const result = await this.source.collect(options);
     const time = hrTime();
     const generation = ++this.generation;
-    const values = new Map<string, number>();
-    const scopeMetrics = result.resourceMetrics.scopeMetrics.map((scope): ScopeMetrics => {
-      const out: ScopeMetrics = {
+    const present = new Map<string, { total: number; time: HrTime; generation: number }>();
+    const scopeMetrics = result.resourceMetrics.scopeMetrics.map(
+      (scope): ScopeMetrics => ({
         scope: scope.scope,
         metrics: scope.metrics.map((metric) => {
           if (metric.dataPointType !== DataPointType.SUM) return metric;
@@ -205,31 +210,33 @@ class DeltaView implements MetricProducer {
             aggregationTemporality: AggregationTemporality.DELTA,
             dataPoints: metric.dataPoints.map((dp) => {
               const key = seriesKey(metric.descriptor.name, dp.attributes);
-              values.set(key, dp.value);
-              const before = this.acked.get(key) ?? 0;
-              return { ...dp, startTime: this.ackedTime, value: dp.value >= before ? dp.value - before : dp.value };
+              const before = this.acked.get(key);
+              if (before) present.set(key, before);
+              const base = before?.total ?? 0;
+              const out = { ...dp, startTime: before?.time ?? this.startTime, value: dp.value >= base ? dp.value - base : dp.value };
+              this.sent.set(out, { key, total: dp.value, time, generation });
+              return out;
             }),
           };
         }),
-      };
-      this.generationOf.set(out, generation);
-      return out;
-    });
-    this.pending.set(generation, { values, time });
-    for (const g of this.pending.keys()) if (this.pending.size > PENDING_SNAPSHOTS) this.pending.delete(g);
+      }),
+    );
+    this.acked = present;
     return { ...result, resourceMetrics: { ...result.resourceMetrics, scopeMetrics } };
   }
 
-  /** The collector accepted `batch`: its totals are the new starting point. */
+  /** The collector accepted `batch`: its series' totals are their new starting points. */
   acknowledge(batch: ResourceMetrics): void {
     for (const scope of batch.scopeMetrics) {
-      const generation = this.generationOf.get(scope);
-      const snapshot = generation === undefined ? undefined : this.pending.get(generation);
-      if (generation === undefined || snapshot === undefined || generation <= this.ackedGeneration) continue;
-      this.acked = snapshot.values;
-      this.ackedTime = snapshot.time;
-      this.ackedGeneration = generation;
-      for (const g of this.pending.keys()) if (g <= generation) this.pending.delete(g);
+      for (const metric of scope.metrics) {
+        for (const dp of metric.dataPoints) {
+          const s = this.sent.get(dp);
+          if (s === undefined) continue;
+          const current = this.acked.get(s.key);
+          // An older export answered late never moves a series back.
+          if (current === undefined || s.generation > current.generation) this.acked.set(s.key, { total: s.total, time: s.time, generation: s.generation });
+        }
+      }
     }
   }
 }

@@ -257,9 +257,10 @@ describe('OTLP push', function () {
       const M = 5;
       drop(M);
       await waitFor(() => failures(p), (v) => v >= failed + 2);
-      assert.equal(await dropsOnMetrics(p), N + M);
+      assert.equal(await waitFor(() => dropsOnMetrics(p), (v) => v >= N + M), N + M);
       await r.listen();
       assert.equal(await waitFor(() => dropsPushed(r), (v) => v >= N + M), N + M, 'no loss, no reset');
+      await waitFor(() => p.logs.match(/OTLP export recovered/g)?.length ?? 0, (n) => n >= 2);
 
       const series = r.points('datapath_drop_packets', OTLP_SERVER);
       assert.ok(series.every((pt, i) => i === 0 || pt.value >= (series[i - 1]?.value ?? 0)), 'never goes down');
@@ -283,10 +284,12 @@ describe('OTLP push', function () {
       const N = 7;
       drop(N);
       assert.ok((await waitFor(() => failures(p), (v) => v >= 3)) >= 3);
-      assert.equal(await dropsOnMetrics(p), N, '/metrics served meanwhile');
+      assert.equal(await waitFor(() => dropsOnMetrics(p), (v) => v >= N), N, '/metrics served meanwhile');
       assert.ok(r.refused >= 3);
       r.answer = { kind: 'ok' };
       assert.equal(await waitFor(() => dropsPushed(r), (v) => v >= N), N);
+      // The receiver has the request; wait for the agent to have the answer too.
+      await waitFor(() => p.logs.includes('OTLP export recovered'), (v) => v);
       assert.equal(p.logs.match(/OTLP export failing/g)?.length, 1, `logged once, not per attempt:\n${p.logs}`);
       assert.equal(p.logs.match(/OTLP export recovered/g)?.length, 1);
       assert.ok((r.latest('datapath_exporter_otlp_export_failures') ?? 0) >= 3, 'the failure count reaches the collector once it is back');
