@@ -168,6 +168,9 @@ export class OtlpReceiver {
   /** Requests answered with an error or too late, by this receiver. */
   refused = 0;
   answer: Answer = { kind: 'ok' };
+  /** When set, the answer to the request of this index (0, 1, …) instead of `answer`. */
+  answerFor: ((request: number) => Answer) | undefined;
+  private requests = 0;
   port = 0;
   private http: Server | undefined;
   private grpcServer: grpc.Server | undefined;
@@ -217,7 +220,7 @@ export class OtlpReceiver {
           if (encoding === 'gzip') body = gunzipSync(body);
           const json = (req.headers['content-type'] ?? '').includes('json');
           const protocol: Protocol = json ? 'http/json' : 'http/protobuf';
-          const answer = this.answer;
+          const answer = this.answerFor?.(this.requests++) ?? this.answer;
           if (answer.kind === 'late') await new Promise((r) => setTimeout(r, answer.ms));
           if (answer.kind !== 'ok') {
             this.refused++;
@@ -268,7 +271,7 @@ export class OtlpReceiver {
       {
         Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
           void (async () => {
-            const answer = this.answer;
+            const answer = this.answerFor?.(this.requests++) ?? this.answer;
             if (answer.kind === 'late') await new Promise((r) => setTimeout(r, answer.ms));
             if (answer.kind !== 'ok') {
               this.refused++;
