@@ -10,6 +10,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
+import { LOCALHOST_SANS, makeCa, makeCert } from '../support/certs.js';
 import { Lab } from '../support/lab.js';
 import { sumOf } from '../support/metrics-text.js';
 import {
@@ -210,6 +211,27 @@ describe('OTLP push', function () {
       } finally {
         proxy.close();
       }
+    });
+  }
+
+  for (const protocol of ['grpc', 'http/protobuf'] as const) {
+    it(`${protocol} over TLS: OTEL_EXPORTER_OTLP_CERTIFICATE trusts the collector, the client certificate and key identify the agent`, async function () {
+      const ca = makeCa(dir, `otlp-ca-${transportOf(protocol)}`);
+      const serverCert = makeCert(dir, `otlp-server-${transportOf(protocol)}`, ca, { cn: 'collector', sans: LOCALHOST_SANS });
+      const clientCert = makeCert(dir, `otlp-client-${transportOf(protocol)}`, ca, { cn: 'datapath-exporter', client: true });
+      const r = await OtlpReceiver.start(transportOf(protocol), 0, { cert: serverCert.cert, key: serverCert.key, clientCa: ca.cert });
+      receivers.push(r);
+      assert.match(r.url, /^https:/);
+      const p = await start(r, protocol, {
+        OTEL_EXPORTER_OTLP_CERTIFICATE: ca.cert,
+        OTEL_EXPORTER_OTLP_METRICS_CLIENT_CERTIFICATE: clientCert.cert,
+        OTEL_EXPORTER_OTLP_CLIENT_KEY: clientCert.key,
+      });
+      await synced(p);
+      drop(5);
+      assert.equal(await waitFor(() => dropsPushed(r), (v) => v >= 5), 5);
+      assert.equal(r.exports.at(-1)?.clientCn, 'datapath-exporter');
+      assert.equal(await failures(p), 0);
     });
   }
 

@@ -7,7 +7,10 @@
 // errors (HTTP 429/503, gRPC UNAVAILABLE), answer late, stop and start again
 // on the same port.
 import * as grpc from '@grpc/grpc-js';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
@@ -85,8 +88,17 @@ export interface ReceivedExport {
   chunked: boolean;
   /** Size of the request as decoded (after any decompression). */
   bytes: number;
+  /** Over TLS with a client certificate: its subject's CN. */
+  clientCn?: string;
   resource: Record<string, string>;
   metrics: ReceivedMetric[];
+}
+
+/** TLS for the receiver: its certificate, and the CA whose client certificates it requires. */
+export interface ReceiverTls {
+  cert: string;
+  key: string;
+  clientCa?: string;
 }
 
 /** What the receiver answers to the next exports. */
@@ -175,11 +187,14 @@ export class OtlpReceiver {
   private http: Server | undefined;
   private grpcServer: grpc.Server | undefined;
 
-  private constructor(readonly transport: 'grpc' | 'http') {}
+  private constructor(
+    readonly transport: 'grpc' | 'http',
+    private readonly tls: ReceiverTls | undefined,
+  ) {}
 
   /** A receiver on 127.0.0.1; port 0 picks one (kept across stop/start). */
-  static async start(transport: 'grpc' | 'http', port = 0): Promise<OtlpReceiver> {
-    const r = new OtlpReceiver(transport);
+  static async start(transport: 'grpc' | 'http', port = 0, tls?: ReceiverTls): Promise<OtlpReceiver> {
+    const r = new OtlpReceiver(transport, tls);
     r.port = port;
     await r.listen();
     return r;
@@ -187,7 +202,7 @@ export class OtlpReceiver {
 
   /** The URL an agent pushes to (for HTTP, OTEL_EXPORTER_OTLP_ENDPOINT style: the base). */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
 
   async listen(): Promise<void> {
@@ -210,7 +225,14 @@ export class OtlpReceiver {
   }
 
   private async listenHttp(): Promise<void> {
-    const server = createServer((req, res) => {
+    const tls = this.tls;
+    const options = tls && {
+      cert: readFileSync(tls.cert),
+      key: readFileSync(tls.key),
+      ...(tls.clientCa ? { ca: readFileSync(tls.clientCa), requestCert: true, rejectUnauthorized: true } : {}),
+    };
+    const create = (handler: RequestListener): Server => (options ? createHttpsServer(options, handler) : createServer(handler));
+    const server = create((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -237,6 +259,7 @@ export class OtlpReceiver {
               encoding,
               chunked: req.headers['content-length'] === undefined,
               bytes: body.length,
+              clientCn: tls?.clientCa ? String((req.socket as TLSSocket).getPeerCertificate().subject?.CN) : undefined,
             }),
           );
           if (json) res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
@@ -282,7 +305,14 @@ export class OtlpReceiver {
             const headers: Record<string, string> = {};
             for (const [k, v] of Object.entries(call.metadata.getMap())) headers[k] = String(v);
             this.exports.push(
-              ...normalize(decodeProtobuf(call.request), { protocol: 'grpc', headers, encoding: undefined, chunked: false, bytes: call.request.length }),
+              ...normalize(decodeProtobuf(call.request), {
+                protocol: 'grpc',
+                headers,
+                encoding: undefined,
+                chunked: false,
+                bytes: call.request.length,
+                clientCn: this.tls?.clientCa ? String(call.getAuthContext().sslPeerCertificate?.subject?.CN) : undefined,
+              }),
             );
             callback(null, Buffer.from(Response.encode(Response.create({})).finish()));
           })();
@@ -290,9 +320,16 @@ export class OtlpReceiver {
       },
     );
     this.port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${this.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      server.bindAsync(`127.0.0.1:${this.port}`, this.grpcCredentials(), (err, port) => (err ? reject(err) : resolve(port))),
     );
     this.grpcServer = server;
+  }
+
+  private grpcCredentials(): grpc.ServerCredentials {
+    const tls = this.tls;
+    if (!tls) return grpc.ServerCredentials.createInsecure();
+    const ca = tls.clientCa ? readFileSync(tls.clientCa) : null;
+    return grpc.ServerCredentials.createSsl(ca, [{ private_key: readFileSync(tls.key), cert_chain: readFileSync(tls.cert) }], ca !== null);
   }
 
   /** Every point of `metric` whose attributes include `match`, in arrival order. */
