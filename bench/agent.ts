@@ -3,30 +3,48 @@
 // export with the compiled limits — 4,096 pods from a Kubernetes API (the
 // test suite's own list/watch server), every endpoint slot counting in both
 // directions and the drop table full (4,096 keys) — with its poll cycle
-// (its own datapath_exporter_poll_duration_seconds histogram) and scrape
-// latency at that size.
+// (its own datapath_exporter_poll_duration_seconds histogram: mean, and p50
+// / p99 as histogram_quantile estimates them from the buckets) beside the
+// same poll run in-process on the agent's pinned maps (benchmark 1's
+// Poller.poll at the same table size), and scrape latency at that size.
+// Also the interface listing of each poll alone: the rtnetlink dump the
+// agent does now against the `ip -j -d link show` it spawned before, in a
+// namespace of 1, ~200 and ~1,000 links.
 //
 // Maximum series of the agent: forward 4,096 slots × 2 directions × 2
 // families (packets, bytes) + drops 4,096 keys × 2 families ≈ 24.6k. 100k
 // series cannot be reached by the agent with DROP_SLOTS = ENDPOINT_SLOTS =
 // 4,096; bench/scrape.ts measures the export stage alone at 100k.
 //
-// Run: node dist/bench/agent.js [--scrapes 5] [--window 10]
+// Run: node dist/bench/agent.js [--scrapes 5] [--window 20] [--polls 30] [--list-runs 30]
+//   [--agent PATH]: another build's dist/src/cli/main.js as the agent (a
+//   before/after comparison; its pinned maps must have this build's layout).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DROP_SLOTS, encodeDropKey, ENDPOINT_SLOTS, ENDPOINT_UNATTRIBUTED, type EndpointSlot, FORWARD_CELLS, MAP_NAMES, SITE_COUNTER_SIZE } from '../src/bpf/contract.js';
+import { DropCacheGeneration } from '../src/bpf/drop-cache.js';
+import { DropReasonNames } from '../src/bpf/drop-reasons.js';
 import { libbpf } from '../src/bpf/libbpf.js';
 import { BpfMap, perCpuStride } from '../src/bpf/map.js';
+import { DropTable } from '../src/collect/drop-table.js';
+import { ForwardSource } from '../src/collect/forward-table.js';
+import { Kallsyms } from '../src/collect/kallsyms.js';
+import { KernelDropSource } from '../src/collect/kernel-drops.js';
+import { Poller } from '../src/collect/poller.js';
+import { createLogger } from '../src/log/logger.js';
 import { KubeApiServer, makePod } from '../test/support/kube-api-server.js';
 import { benchPinDir, repoPath } from './support/bpf.js';
 import { onCleanup, runBenchmark } from './support/cleanup.js';
-import { hostIp } from './support/netns.js';
-import { fmt, header, int, numberFlag, requireRoot, spread, table } from './support/report.js';
+import { hostIp, namespace } from './support/netns.js';
+import { flag, fmt, header, int, median, numberFlag, requireRoot, spread, table } from './support/report.js';
 
 const SCRAPES = numberFlag('scrapes', 5);
-const WINDOW_S = numberFlag('window', 10);
+const WINDOW_S = numberFlag('window', 20);
+const POLLS = numberFlag('polls', 30);
+const LIST_RUNS = numberFlag('list-runs', 30);
+const AGENT = flag('agent', repoPath('dist/src/cli/main.js'));
 const PODS = ENDPOINT_SLOTS;
 const NODE = 'bench-node';
 const POLL = '1s';
@@ -67,6 +85,7 @@ async function main(): Promise<void> {
   await waitFor(async () => (await agent.metric('datapath_exporter_slots_used', 'table="endpoints"')) === PODS, 60_000, 'all pods placed in endpoint slots');
   await sleep(3000);
   const start = await measure(agent, SCRAPES);
+  const [startPoll, startInProcess] = await sideBySide(agent, pinDir);
 
   // Phase 2: the compiled maximum. Every forward cell counts, and the drop
   // table is filled with keys at distinct kernel functions, the way the
@@ -75,12 +94,11 @@ async function main(): Promise<void> {
   const interned = fillDropTable(pinDir);
   await waitFor(async () => (await agent.metric('datapath_exporter_slots_used', 'table="drop_keys"')) >= DROP_SLOTS - 1, 30_000, 'drop table full');
   await sleep(2500);
-  const sum0 = await agent.pollHistogram();
-  await sleep(WINDOW_S * 1000);
-  const sum1 = await agent.pollHistogram();
+  const [fullPoll, fullInProcess] = await sideBySide(agent, pinDir);
   const full = await measure(agent, SCRAPES);
   const stopped = await agent.stop();
 
+  if (AGENT !== repoPath('dist/src/cli/main.js')) console.log(`Agent of another build: ${AGENT}\n`);
   console.log(
     `Agent: \`node dist/src/cli/main.js run --poll-interval ${POLL} --max-endpoints ${PODS} --kubeconfig …\` against the test suite's ` +
       `Kubernetes API server with ${int(PODS)} pods on this node; RSS = VmRSS of the agent process (= its process.memoryUsage().rss), ` +
@@ -104,12 +122,45 @@ async function main(): Promise<void> {
       ],
     ),
   );
-  const polls = sum1.count - sum0.count;
+  console.log(`\nAgent stopped with SIGTERM: exit ${stopped.code} in ${int(stopped.ms)} ms.\n`);
+
   console.log(
-    `\nPoll cycle at the maximum (datapath_exporter_poll_duration_seconds): ${int(polls)} polls, ` +
-      `mean ${fmt(((sum1.sum - sum0.sum) / polls) * 1000, 2)} ms per poll. ` +
-      `Agent stopped with SIGTERM: exit ${stopped.code} in ${int(stopped.ms)} ms.\n`,
+    `Poll cycle: the agent's own datapath_exporter_poll_duration_seconds over ${WINDOW_S} s (poll interval ${POLL}; ` +
+      `p50 / p99 interpolated in its buckets as histogram_quantile does) beside Poller.poll() with the same two sources ` +
+      `on the agent's pinned maps in this process (benchmark 1's measurement, same table), ${POLLS} polls after 3 warm-up, spread over the ` +
+      `same ${WINDOW_S} s so that both see the same load on the machine.\n`,
   );
+  const pollRow = (label: string, a: PollWindow, b: InProcessPolls) => [
+    label,
+    int(b.keys),
+    int(a.polls),
+    fmt(a.meanMs, 2),
+    `${fmt(a.p50Ms, 2)} / ${fmt(a.p99Ms, 2)}`,
+    spread(b.ms, 2),
+    fmt(b.meanMs, 2),
+    `${fmt(a.meanMs / b.meanMs, 2)}×`,
+  ];
+  console.log(
+    table(
+      ['state', 'drop keys', 'agent polls', 'agent mean ms', 'agent p50 / p99 ms', 'in-process ms', 'in-process mean ms', 'agent mean / in-process mean'],
+      [pollRow('4,096 pods synced', startPoll, startInProcess), pollRow('maximum', fullPoll, fullInProcess)],
+    ),
+  );
+
+  // The interface listing of every poll, alone.
+  const listing = [0, 100, 500].map(linkListing);
+  console.log(
+    `\nInterface listing per poll, in a namespace of the benchmark's own with N veth pairs (both ends in it), ${LIST_RUNS} runs ` +
+      `alternated, median (min–max): listPodInterfaces() (one RTM_GETLINK dump on a reused netlink socket) vs the listing it replaced ` +
+      `(execFileSync \`ip -j -d link show\`, JSON.parse, keep the veths), from a small process (bench/support/link-listing.ts).\n`,
+  );
+  console.log(
+    table(
+      ['links', 'veths', 'rtnetlink dump ms', '`ip` spawn ms', 'ip / dump'],
+      listing.map((l) => [int(l.links), int(l.veths), spread(l.dumpMs, 3), spread(l.ipMs, 2), `${fmt(median(l.ipMs) / median(l.dumpMs), 0)}×`]),
+    ),
+  );
+  console.log('');
 
   // Where the start-up RSS goes (a fresh process importing step by step).
   const r = spawnSync(process.execPath, [repoPath('dist/bench/support/rss-steps.js')], { encoding: 'utf8', timeout: 60_000 });
@@ -122,6 +173,110 @@ async function main(): Promise<void> {
       steps.map((s, i) => [s.step, fmt(s.rssMb, 0), i === 0 ? '—' : fmt(s.rssMb - (steps[i - 1]?.rssMb ?? 0), 0)]),
     ),
   );
+}
+
+interface PollWindow {
+  polls: number;
+  meanMs: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/**
+ * Over WINDOW_S seconds: the agent's poll histogram (the difference of two
+ * scrapes) and, meanwhile, POLLS in-process polls of the same maps.
+ */
+async function sideBySide(agent: Agent, pinDir: string): Promise<[PollWindow, InProcessPolls]> {
+  const inProcess = new InProcessPoller(pinDir);
+  try {
+    const h0 = await agent.pollHistogram();
+    const ms: number[] = [];
+    for (let i = 0; i < POLLS; i++) {
+      ms.push(inProcess.pollMs());
+      await sleep((WINDOW_S * 1000) / POLLS);
+    }
+    const h1 = await agent.pollHistogram();
+    const polls = h1.count - h0.count;
+    const buckets = h1.buckets.map((b, i) => ({ le: b.le, count: b.count - (h0.buckets[i]?.count ?? 0) }));
+    return [
+      { polls, meanMs: ((h1.sum - h0.sum) / polls) * 1000, p50Ms: quantile(0.5, buckets) * 1000, p99Ms: quantile(0.99, buckets) * 1000 },
+      { keys: inProcess.keys, ms, meanMs: ms.reduce((a, b) => a + b, 0) / ms.length },
+    ];
+  } finally {
+    inProcess.close();
+  }
+}
+
+/** histogram_quantile: linear within the bucket that holds the q-th observation (cumulative buckets, ascending le). */
+function quantile(q: number, buckets: Array<{ le: number; count: number }>): number {
+  const total = buckets[buckets.length - 1]?.count ?? 0;
+  const rank = q * total;
+  let lower = 0;
+  let below = 0;
+  for (const b of buckets) {
+    if (b.count >= rank) {
+      if (!Number.isFinite(b.le)) return lower; // in +Inf: the highest finite bound, as Prometheus does
+      return lower + ((b.le - lower) * (rank - below)) / Math.max(1, b.count - below);
+    }
+    lower = b.le;
+    below = b.count;
+  }
+  return lower;
+}
+
+interface InProcessPolls {
+  keys: number;
+  ms: number[];
+  meanMs: number;
+}
+
+/** Benchmark 1's poll (Poller.poll with the agent's two sources) on the agent's pinned maps, in this process. */
+class InProcessPoller {
+  private readonly maps;
+  private readonly kernel: KernelDropSource;
+  private readonly poller: Poller;
+
+  constructor(pinDir: string) {
+    const open = (name: string) => BpfMap.fromPin(join(pinDir, name), name);
+    this.maps = { slotOf: open(MAP_NAMES.dropSlotOf), freeSlots: open(MAP_NAMES.dropFreeSlots), counts: open(MAP_NAMES.dropCounts), gen: open(MAP_NAMES.dropCacheGen), forward: open(MAP_NAMES.forwardCounts) };
+    const cpus = libbpf.libbpf_num_possible_cpus();
+    const m = this.maps;
+    const table = new DropTable({ slotOf: m.slotOf, freeSlots: m.freeSlots, counts: m.counts, cacheGeneration: new DropCacheGeneration(m.gen) }, cpus);
+    this.kernel = new KernelDropSource(table, DropReasonNames.fromRunningKernel(), new Kallsyms());
+    this.poller = new Poller([this.kernel, new ForwardSource(m.forward, cpus)], createLogger('silent'));
+    for (let i = 0; i < 3; i++) this.poller.poll(); // warm-up (kallsyms read, JIT)
+  }
+
+  get keys(): number {
+    return this.kernel.last.used;
+  }
+
+  pollMs(): number {
+    const t0 = process.hrtime.bigint();
+    this.poller.poll();
+    return Number(process.hrtime.bigint() - t0) / 1e6;
+  }
+
+  close(): void {
+    for (const m of Object.values(this.maps)) m.close();
+  }
+}
+
+/** One interface listing, both ways, in a namespace of the benchmark's own with `pairs` veth pairs (deleted at cleanup). */
+function linkListing(pairs: number): { links: number; veths: number; dumpMs: number[]; ipMs: number[] } {
+  const ns = namespace(`links${pairs}`);
+  if (pairs > 0) {
+    const batch = Array.from({ length: pairs }, (_, i) => `link add dxl${i} type veth peer name dxm${i}`);
+    const r = spawnSync('ip', ['-n', ns, '-batch', '-'], { input: `${batch.join('\n')}\n`, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`ip -batch in ${ns}: ${r.stderr}`);
+  }
+  const r = spawnSync('nsenter', [`--net=/run/netns/${ns}`, process.execPath, repoPath('dist/bench/support/link-listing.js'), '--runs', String(LIST_RUNS)], {
+    encoding: 'utf8',
+    timeout: 300_000,
+    maxBuffer: 16 << 20,
+  });
+  if (r.status !== 0) throw new Error(`link-listing in ${ns} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as { links: number; veths: number; dumpMs: number[]; ipMs: number[] };
 }
 
 async function measure(agent: Agent, scrapes: number) {
@@ -204,7 +359,7 @@ class Agent {
   }
 
   static async start(args: string[]): Promise<Agent> {
-    const child = spawn(process.execPath, [repoPath('dist/src/cli/main.js'), 'run', '--metrics-addr', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [AGENT, 'run', '--metrics-addr', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     const a = new Agent(child);
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && child.exitCode === null) {
@@ -233,10 +388,13 @@ class Agent {
     return NaN;
   }
 
-  async pollHistogram(): Promise<{ sum: number; count: number }> {
+  async pollHistogram(): Promise<{ sum: number; count: number; buckets: Array<{ le: number; count: number }> }> {
     const body = await this.get('/metrics');
     const val = (suffix: string) => Number(new RegExp(`^datapath_exporter_poll_duration_seconds_${suffix}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(body)?.[1] ?? NaN);
-    return { sum: val('sum'), count: val('count') };
+    const buckets = [...body.matchAll(/^datapath_exporter_poll_duration_seconds_bucket\{(?:[^}]*,)?le="([^"]+)"[^}]*\} (\S+)/gm)]
+      .map((m) => ({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), count: Number(m[2]) }))
+      .sort((a, b) => a.le - b.le);
+    return { sum: val('sum'), count: val('count'), buckets };
   }
 
   async stop(): Promise<{ code: number | null; ms: number }> {
