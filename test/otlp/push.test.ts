@@ -332,6 +332,18 @@ describe('OTLP push', function () {
     assert.equal(await waitFor(() => dropsPushed(r), (v) => v >= N), N);
   });
 
+  for (const protocol of ['grpc', 'http/protobuf'] as const) {
+    it(`${protocol}: a collector that never answers in time holds at most two requests, however many exports come due`, async function () {
+      const r = await receiver(protocol);
+      r.answer = { kind: 'late', ms: 8000 };
+      // The exporter would wait 10 s per request; exports come due every 300 ms.
+      const p = await start(r, protocol, { OTEL_EXPORTER_OTLP_TIMEOUT: '10000' });
+      assert.ok((await waitFor(() => failures(p), (v) => v >= 5)) >= 5, 'exports past the limit fail at once');
+      assert.ok(r.maxInFlight >= 1 && r.maxInFlight <= 2, `requests held at once: ${r.maxInFlight}`);
+      assert.equal((await p.get('/healthz')).status, 200);
+    });
+  }
+
   it("stops exporting a deleted pod's series when it leaves /metrics (after its grace period)", async function () {
     const r = await receiver('grpc');
     const p = await start(r, 'grpc');

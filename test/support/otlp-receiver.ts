@@ -183,6 +183,9 @@ export class OtlpReceiver {
   /** When set, the answer to the request of this index (0, 1, …) instead of `answer`. */
   answerFor: ((request: number) => Answer) | undefined;
   private requests = 0;
+  /** Requests held open at once (answering late), and the most ever. */
+  inFlight = 0;
+  maxInFlight = 0;
   port = 0;
   private http: Server | undefined;
   private grpcServer: grpc.Server | undefined;
@@ -243,7 +246,7 @@ export class OtlpReceiver {
           const json = (req.headers['content-type'] ?? '').includes('json');
           const protocol: Protocol = json ? 'http/json' : 'http/protobuf';
           const answer = this.answerFor?.(this.requests++) ?? this.answer;
-          if (answer.kind === 'late') await new Promise((r) => setTimeout(r, answer.ms));
+          if (answer.kind === 'late') await this.late(answer.ms);
           if (answer.kind !== 'ok') {
             this.refused++;
             const headers: Record<string, string> = { 'content-type': 'text/plain' };
@@ -295,7 +298,7 @@ export class OtlpReceiver {
         Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
           void (async () => {
             const answer = this.answerFor?.(this.requests++) ?? this.answer;
-            if (answer.kind === 'late') await new Promise((r) => setTimeout(r, answer.ms));
+            if (answer.kind === 'late') await this.late(answer.ms);
             if (answer.kind !== 'ok') {
               this.refused++;
               const code = answer.kind === 'error' ? (GRPC_STATUS_OF_HTTP[answer.http] ?? grpc.status.UNAVAILABLE) : grpc.status.UNAVAILABLE;
@@ -323,6 +326,13 @@ export class OtlpReceiver {
       server.bindAsync(`127.0.0.1:${this.port}`, this.grpcCredentials(), (err, port) => (err ? reject(err) : resolve(port))),
     );
     this.grpcServer = server;
+  }
+
+  private async late(ms: number): Promise<void> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    await new Promise((r) => setTimeout(r, ms));
+    this.inFlight--;
   }
 
   private grpcCredentials(): grpc.ServerCredentials {
