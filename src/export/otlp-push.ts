@@ -4,14 +4,15 @@
 // semantic conventions' attribute names). A series the agent forgets is gone
 // from the next export exactly as from the next scrape.
 //
+// An export goes out as requests of at most POINTS_PER_REQUEST data points.
 // Failures stay here: the reader runs on its own timer (the poll loop and
 // /metrics never wait for it), skips a period while an export is still
 // running, and at most EXPORTS_IN_FLIGHT requests are ever held; each failed
-// export counts in datapath_exporter_otlp_export_failures_total and the log
+// request counts in datapath_exporter_otlp_export_failures_total and the log
 // says so once per change of state. With cumulative temporality nothing is
-// lost: the next export carries the kernel's totals. With delta, the deltas
-// are taken against the last export the collector accepted, so a failed one
-// is folded into the next.
+// lost: the next export carries the kernel's totals. With delta, each series'
+// delta is taken against the last value of it the collector accepted, so a
+// failed request is folded into the next.
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import { type ExportResult, ExportResultCode, hrTime } from '@opentelemetry/core';
 import {
@@ -32,7 +33,7 @@ import type { Logger } from '../log/logger.js';
 import { type DatapathProducer, OTLP_NAMING } from './datapath-producer.js';
 import type { OtlpConfig } from './otel-config.js';
 
-/** Requests held at once (each is a whole serialized export). */
+/** Requests held at once (each a serialized request of up to POINTS_PER_REQUEST points). */
 const EXPORTS_IN_FLIGHT = 2;
 /**
  * Data points per request: the maximum series (~24.6k) in one gRPC message
