@@ -21,7 +21,7 @@ describe('command line: OTLP configuration', function () {
     const r = runCli(['run', '--help'], { env: env() });
     assert.equal(r.status, 0);
     assert.match(r.stdout, /--otlp-endpoint <url>/);
-    assert.match(r.stdout, /'none': no Prometheus pull/);
+    assert.match(r.stdout, /'none': no\s+Prometheus pull/);
   });
 
   const cases: Array<[string, string[], Record<string, string>, RegExp]> = [
