@@ -1,6 +1,6 @@
 // What the datapath needs to know about a pod: who it is and which IPs its
-// packets carry. Everything else on the pod object is dropped here.
-import type { V1Pod } from '@kubernetes/client-node';
+// packets carry, from the slim record the pod cache keeps (slim-pods.ts).
+import type { SlimPod } from './slim-pods.js';
 
 export interface PodEndpoint {
   uid: string;
@@ -20,15 +20,10 @@ export interface PodEndpoint {
 const FINISHED_PHASES = new Set(['Succeeded', 'Failed']);
 
 /** The pod's endpoint, or undefined when the pod no longer has one (finished). */
-export function podEndpoint(pod: V1Pod): PodEndpoint | undefined {
-  if (FINISHED_PHASES.has(pod.status?.phase ?? '')) return undefined;
-  return {
-    uid: pod.metadata?.uid ?? '',
-    namespace: pod.metadata?.namespace ?? '',
-    name: pod.metadata?.name ?? '',
-    ips: podIps(pod),
-    hostNetwork: pod.spec?.hostNetwork === true,
-  };
+export function podEndpoint(pod: SlimPod): PodEndpoint | undefined {
+  if (FINISHED_PHASES.has(pod.phase)) return undefined;
+  const { uid, namespace, name } = pod.metadata;
+  return { uid, namespace, name, ips: pod.ips, hostNetwork: pod.hostNetwork };
 }
 
 export function sameEndpoint(a: PodEndpoint, b: PodEndpoint): boolean {
@@ -40,10 +35,4 @@ export function sameEndpoint(a: PodEndpoint, b: PodEndpoint): boolean {
     a.ips.length === b.ips.length &&
     a.ips.every((ip, i) => ip === b.ips[i])
   );
-}
-
-function podIps(pod: V1Pod): string[] {
-  const fromList = (pod.status?.podIPs ?? []).map((p) => p.ip).filter((ip) => ip !== '');
-  const ips = fromList.length > 0 ? fromList : [pod.status?.podIP ?? ''].filter((ip) => ip !== '');
-  return [...new Set(ips)];
 }

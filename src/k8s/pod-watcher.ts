@@ -9,10 +9,13 @@
 // vanished meanwhile get onDelete, new or changed ones onUpsert. Until then
 // the last-known pods stay as they are (an outage deletes nothing), and
 // status().synced says false.
-import { CoreV1Api, ListWatch, type KubeConfig, type V1Pod, type V1PodList } from '@kubernetes/client-node';
+//
+// ListWatch caches what it is handed; it is handed slim records
+// (slim-pods.ts), never whole Pod objects.
+import { CoreV1Api, ListWatch, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
 import type { Logger } from '../log/logger.js';
 import { describeApiError } from './api-error.js';
-import { ClosableWatch } from './closable-watch.js';
+import { slimPod, SlimPodWatch, type SlimPod } from './slim-pods.js';
 import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { podEndpoint, sameEndpoint, type PodEndpoint } from './pod-endpoint.js';
 
@@ -51,8 +54,8 @@ export class PodWatcher {
   private readonly endpoints = new Map<string, PodEndpoint>();
   private readonly upsertListeners: EndpointListener[] = [];
   private readonly deleteListeners: EndpointListener[] = [];
-  private informer: ListWatch<V1Pod> | undefined;
-  private watch: ClosableWatch | undefined;
+  private informer: ListWatch<SlimPod> | undefined;
+  private watch: SlimPodWatch | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   private running = false;
   private health: PodWatcherStatus = { synced: false, restarts: 0 };
@@ -108,10 +111,10 @@ export class PodWatcher {
   private launch(): void {
     // Backoff resets once a watch is up, not on a mere list: an API that lists
     // but refuses watches (RBAC without "watch") must not be relisted every 0.5 s.
-    const watch: ClosableWatch = new ClosableWatch(this.kubeConfig, () => {
+    const watch: SlimPodWatch = new SlimPodWatch(this.kubeConfig, () => {
       if (this.watch === watch) this.backoff.reset();
     });
-    const informer: ListWatch<V1Pod> = new ListWatch<V1Pod>(
+    const informer: ListWatch<SlimPod> = new ListWatch<SlimPod>(
       PODS_PATH,
       watch,
       () => this.list(informer),
@@ -130,20 +133,22 @@ export class PodWatcher {
     informer.start().catch((err: unknown) => this.failed(informer, err));
   }
 
-  private isCurrent(informer: ListWatch<V1Pod>): boolean {
+  private isCurrent(informer: ListWatch<SlimPod>): boolean {
     return this.running && this.informer === informer;
   }
 
-  private async list(informer: ListWatch<V1Pod>): Promise<V1PodList> {
+  private async list(informer: ListWatch<SlimPod>): Promise<KubernetesListObject<SlimPod>> {
     const list = await this.api.listPodForAllNamespaces({ fieldSelector: this.fieldSelector });
     // Throwing makes a stopped or replaced ListWatch end here instead of opening a watch.
     if (!this.isCurrent(informer)) throw new Error('pod watcher stopped');
-    this.reconcile(list.items);
-    return list;
+    // The whole list is garbage once this returns: only slim records are kept.
+    const items = list.items.map(slimPod);
+    this.reconcile(items);
+    return { metadata: { resourceVersion: list.metadata?.resourceVersion }, items };
   }
 
   /** A successful list is the whole truth: applied before ListWatch sees it, so its own add events are no-ops. */
-  private reconcile(pods: V1Pod[]): void {
+  private reconcile(pods: SlimPod[]): void {
     const listed = new Set(pods.map(keyOf));
     for (const [key, endpoint] of this.endpoints) {
       if (listed.has(key)) continue;
@@ -156,7 +161,7 @@ export class PodWatcher {
     if (recovered) this.log.info({ pods: this.endpoints.size }, 'pods of this node listed; watching');
   }
 
-  private apply(pod: V1Pod): void {
+  private apply(pod: SlimPod): void {
     const key = keyOf(pod);
     const known = this.endpoints.get(key);
     const next = podEndpoint(pod);
@@ -170,17 +175,17 @@ export class PodWatcher {
     }
   }
 
-  private remove(pod: V1Pod): void {
+  private remove(pod: SlimPod): void {
     const key = keyOf(pod);
     const known = this.endpoints.get(key);
-    const uid = pod.metadata?.uid;
+    const uid = pod.metadata.uid;
     // A late delete of an older pod with the same name must not drop its successor.
-    if (known === undefined || (uid !== undefined && uid !== known.uid)) return;
+    if (known === undefined || (uid !== '' && uid !== known.uid)) return;
     this.endpoints.delete(key);
     this.emit(this.deleteListeners, known);
   }
 
-  private failed(informer: ListWatch<V1Pod>, err: unknown): void {
+  private failed(informer: ListWatch<SlimPod>, err: unknown): void {
     if (!this.isCurrent(informer)) return;
     void this.dropInformer();
     const delayMs = this.backoff.next();
@@ -218,6 +223,6 @@ export class PodWatcher {
   }
 }
 
-function keyOf(pod: V1Pod): string {
-  return `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
+function keyOf(pod: SlimPod): string {
+  return `${pod.metadata.namespace}/${pod.metadata.name}`;
 }
