@@ -9,6 +9,8 @@ import { readFileSync } from 'node:fs';
 import { BpfObject } from '../src/bpf/object.js';
 import {
   DROP_SLOTS,
+  DROP_EVENT_TOKENS_SIZE,
+  dropEventTokens,
   encodeDropKey,
   encodeEndpointAddr,
   ENDPOINT_SLOTS,
@@ -17,6 +19,7 @@ import {
   MAP_NAMES,
 } from '../src/bpf/contract.js';
 import { DropCacheGeneration } from '../src/bpf/drop-cache.js';
+import { perCpuStride } from '../src/bpf/map.js';
 import { DropReasonNames } from '../src/bpf/drop-reasons.js';
 import { libbpf } from '../src/bpf/libbpf.js';
 import { DropTable } from '../src/collect/drop-table.js';
@@ -57,42 +60,35 @@ await runBenchmark(async () => {
   onCleanup('empty_tp.bpf.o', () => empty.close());
 
   const cpus = libbpf.libbpf_num_possible_cpus();
-  const table0 = new DropTable(
-    {
-      slotOf: drops.map(MAP_NAMES.dropSlotOf),
-      freeSlots: drops.map(MAP_NAMES.dropFreeSlots),
-      counts: drops.map(MAP_NAMES.dropCounts),
-      cacheGeneration: new DropCacheGeneration(drops.map(MAP_NAMES.dropCacheGen)),
-    },
-    cpus,
-  );
-  table0.rebuildFreeQueue(); // as the agent does before attaching
-  // A realistic endpoint map: ENDPOINTS pod IPs, the destination among them,
-  // so each drop is attributed to a pod (one hash lookup that hits).
+  // Each loaded object as the agent prepares it before attaching: its free
+  // queue rebuilt, and a realistic endpoint map (ENDPOINTS pod IPs, the
+  // destination among them, so each drop is attributed to a pod).
   const slot = Buffer.alloc(4);
-  const fillEndpoints = (obj: BpfObject) => {
+  const prepare = (obj: BpfObject): DropTable => {
+    const table = new DropTable(
+      {
+        slotOf: obj.map(MAP_NAMES.dropSlotOf),
+        freeSlots: obj.map(MAP_NAMES.dropFreeSlots),
+        counts: obj.map(MAP_NAMES.dropCounts),
+        cacheGeneration: new DropCacheGeneration(obj.map(MAP_NAMES.dropCacheGen)),
+      },
+      cpus,
+    );
+    table.rebuildFreeQueue();
     const endpoints = obj.map(MAP_NAMES.endpoints);
     for (let i = 0; i < ENDPOINTS; i++) {
       slot.writeUInt32LE(i);
       endpoints.update(encodeEndpointAddr(i === ENDPOINTS - 1 ? DST_IP : hostIp(202, i)), slot);
     }
+    return table;
   };
-  fillEndpoints(drops);
+  const table0 = prepare(drops);
 
   // The same program stopped after each step (bench/bpf/drop_steps.bpf.c),
   // with maps of its own (its own pin directory), the same endpoints.
   const steps = BpfObject.load(repoPath('bench/bpf/drop_steps.bpf.o'), benchPinDir('drop-steps'));
   onCleanup('drop_steps.bpf.o', () => steps.close());
-  new DropTable(
-    {
-      slotOf: steps.map(MAP_NAMES.dropSlotOf),
-      freeSlots: steps.map(MAP_NAMES.dropFreeSlots),
-      counts: steps.map(MAP_NAMES.dropCounts),
-      cacheGeneration: new DropCacheGeneration(steps.map(MAP_NAMES.dropCacheGen)),
-    },
-    libbpf.libbpf_num_possible_cpus(),
-  ).rebuildFreeQueue();
-  fillEndpoints(steps);
+  prepare(steps);
   const STEPS = [
     ['step_reads', '+ typed reads (reason, direction, length)'],
     ['step_header', '+ the IP header (one probe read)'],
@@ -100,14 +96,27 @@ await runBenchmark(async () => {
   ] as const;
   for (const [name] of STEPS) steps.attach(name);
 
+  // The product again, with drop events on (its own pins, so its bucket and
+  // ring are apart): in a flood nearly every drop finds the bucket empty
+  // (at 1,000 events/s against ~200,000 drops/s), the path this measures.
+  const withEvents = BpfObject.load(repoPath('bpf/drops.bpf.o'), benchPinDir('drops-events'));
+  onCleanup('drops.bpf.o (events on)', () => withEvents.close());
+  prepare(withEvents);
+  // Events on, every bucket empty: a flood's steady state between refills.
+  const tokens = Buffer.alloc(perCpuStride(DROP_EVENT_TOKENS_SIZE, cpus));
+  for (let cpu = 0; cpu < cpus; cpu++) dropEventTokens.write(tokens, cpu, 0, true);
+  withEvents.map(MAP_NAMES.dropEventTokens).update(Buffer.alloc(4), tokens);
+  withEvents.attach('count_kernel_drop');
+
   empty.attach('empty_kfree_skb');
   drops.attach('count_kernel_drop');
   const progs = [
     { label: 'empty program (floor)', fd: empty.programFd('empty_kfree_skb') },
     ...STEPS.map(([name, label]) => ({ label: `${name}: ${label}`, fd: steps.programFd(name) })),
     { label: 'count_kernel_drop: the product (last-key cache hit, count)', fd: drops.programFd('count_kernel_drop') },
+    { label: 'count_kernel_drop with drop events on (bucket empty: a flood)', fd: withEvents.programFd('count_kernel_drop') },
   ];
-  const product = progs.length - 1;
+  const product = progs.length - 2;
 
   const send = (count: number) => flood({ ns: src, host: DST_IP, port: CLOSED_PORT, count, seconds: 60, payload: PAYLOAD, cpu: 1 });
   send(Math.min(20_000, DATAGRAMS)); // warm-up: interns the NO_SOCKET key, warms caches

@@ -27,13 +27,26 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Puts struct drop_event in the object's BTF (a ring buffer has no value
+ * type), where the contract test reads its layout. */
+struct drop_event *drop_event_layout __attribute__((unused));
+
 /* An endpoint address on the stack, aligned so it compares as two words. */
 typedef struct endpoint_addr addr_t __attribute__((aligned(8)));
+
+/* What the network header says, as far as it was read. */
+struct l3_summary {
+	unsigned char *l4;  /* where the transport header starts (a kernel address) */
+	__s64 l4_bytes;     /* bytes of the packet from there on */
+	__u8 version;       /* 4 or 6 */
+	__u8 protocol;
+};
 
 /* Reads the network header's addresses with one probe read (two for IPv6):
  * skb->head is memory the verifier does not trust in tp_btf. False when the
  * skb has no network header that parses. */
-static __always_inline bool read_addrs(struct sk_buff *skb, addr_t *src, addr_t *dst, __u64 *l3_len)
+static __always_inline bool read_addrs(struct sk_buff *skb, addr_t *src, addr_t *dst, __u64 *l3_bytes,
+				       struct l3_summary *l3)
 {
 	unsigned char *head = skb->head;
 	unsigned char *data = skb->data;
@@ -44,28 +57,41 @@ static __always_inline bool read_addrs(struct sk_buff *skb, addr_t *src, addr_t 
 		struct ipv6hdr v6;
 	} h;
 
-	/* network_header is an offset from head; ~0 when never set. */
-	if (nh == (__u16)~0U || head + nh > data + len)
+	/* network_header is an offset from head; ~0 when never set. The bytes
+	 * from it to the packet's end: a header cut short is not parsed (what
+	 * lies past the end is not this packet's). */
+	__s64 l3_len = (__s64)len + (data - (head + nh));
+
+	if (nh == (__u16)~0U || l3_len < (__s64)sizeof(h.v4))
 		return false;
 	if (bpf_probe_read_kernel(&h.v4, sizeof(h.v4), head + nh))
 		return false;
 	if ((h.v4.ihl_version >> 4) == 4) {
 		endpoint_addr_v4(src, h.v4.saddr);
 		endpoint_addr_v4(dst, h.v4.daddr);
+		l3->version = 4;
+		l3->protocol = h.v4.protocol;
+		l3->l4 = head + nh + (h.v4.ihl_version & 0xf) * 4;
+		l3->l4_bytes = l3_len - (h.v4.ihl_version & 0xf) * 4;
 	} else if ((h.v4.ihl_version >> 4) == 6) {
 		/* The first 20 bytes are in h already; the addresses end at 40. */
-		if (bpf_probe_read_kernel((char *)&h + sizeof(h.v4), sizeof(h.v6) - sizeof(h.v4),
+		if (l3_len < (__s64)sizeof(h.v6) ||
+		    bpf_probe_read_kernel((char *)&h + sizeof(h.v4), sizeof(h.v6) - sizeof(h.v4),
 					  head + nh + sizeof(h.v4)))
 			return false;
 		__builtin_memcpy(src->addr, h.v6.saddr, 16);
 		__builtin_memcpy(dst->addr, h.v6.daddr, 16);
+		l3->version = 6;
+		l3->protocol = h.v6.nexthdr;
+		l3->l4 = head + nh + sizeof(h.v6);
+		l3->l4_bytes = l3_len - (__s64)sizeof(h.v6);
 	} else {
 		return false;
 	}
 	/* The IP packet's size, whatever layer freed it (udp_rcv has already
 	 * pulled the IP header; the bytes from the network header on do not
 	 * change). */
-	*l3_len = len + (data - (head + nh));
+	*l3_bytes = l3_len;
 	return true;
 }
 
@@ -109,6 +135,79 @@ static __always_inline __u32 attribute(__u8 *direction, const addr_t *src, const
 	return ENDPOINT_UNATTRIBUTED;
 }
 
+/* Whether this CPU's bucket has an event to spend (the agent refills it);
+ * counts the refusal when not. Two inlined per-CPU array lookups, no clock. */
+static __always_inline bool take_event_token(void)
+{
+	__u32 zero = 0, cause = DROP_EVENT_LOST_RATE;
+	struct drop_event_tokens *b = bpf_map_lookup_elem(&drop_event_tokens, &zero);
+	__u64 *lost;
+
+	if (!b || !b->enabled)
+		return false;
+	if (b->tokens) {
+		b->tokens--;
+		return true;
+	}
+	lost = bpf_map_lookup_elem(&drop_event_lost, &cause);
+	if (lost)
+		(*lost)++;
+	return false;
+}
+
+/* One event for this drop into the ring (the bucket allowed it). */
+static __always_inline void emit_event(struct sk_buff *skb, __u64 location, __u32 reason, __u8 direction,
+				       const addr_t *src, const addr_t *dst, __u64 bytes,
+				       const struct l3_summary *l3)
+{
+	struct drop_event *e = bpf_ringbuf_reserve(&drop_events, sizeof(*e), 0);
+	__u8 l4[4];
+
+	if (!e) {
+		__u32 cause = DROP_EVENT_LOST_RING_FULL;
+		__u64 *lost = bpf_map_lookup_elem(&drop_event_lost, &cause);
+		if (lost)
+			(*lost)++;
+		return;
+	}
+	e->time_ns = bpf_ktime_get_ns();
+	e->location = location;
+	e->reason = reason;
+	e->ifindex = skb->skb_iif;
+	if (!e->ifindex && skb->dev)
+		e->ifindex = skb->dev->ifindex;
+	e->src = *(struct endpoint_addr *)src;
+	e->dst = *(struct endpoint_addr *)dst;
+	e->ip_len = bytes;
+	e->ip_version = l3->version;
+	e->protocol = l3->protocol;
+	e->sport = 0;
+	e->dport = 0;
+	e->flags = 0;
+	e->pad = 0;
+	e->direction = direction;
+	if (l3->version) {
+		e->src_endpoint = endpoint_slot(src);
+		e->dst_endpoint = endpoint_slot(dst);
+		/* The transport header's first 4 bytes: ports, or ICMP type/code. */
+		if (l3->l4_bytes >= (__s64)sizeof(l4) && bpf_probe_read_kernel(l4, sizeof(l4), l3->l4) == 0) {
+			if (l3->protocol == IPPROTO_TCP || l3->protocol == IPPROTO_UDP) {
+				e->sport = (l4[0] << 8) | l4[1];
+				e->dport = (l4[2] << 8) | l4[3];
+				e->flags = DROP_EVENT_F_PORTS;
+			} else if (l3->protocol == IPPROTO_ICMP || l3->protocol == IPPROTO_ICMPV6) {
+				e->sport = l4[0];
+				e->dport = l4[1];
+				e->flags = DROP_EVENT_F_ICMP;
+			}
+		}
+	} else {
+		e->src_endpoint = ENDPOINT_UNATTRIBUTED;
+		e->dst_endpoint = ENDPOINT_UNATTRIBUTED;
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
 static __always_inline bool addr_eq(const addr_t *a, const addr_t *b)
 {
 	const __u64 *x = (const __u64 *)a->addr;
@@ -124,9 +223,10 @@ int count_kernel_drop(__u64 *ctx)
 	__u64 location = ctx[1];
 	__u32 reason = DROP_REASON_ABSENT;
 	addr_t src = {}, dst = {};
+	struct l3_summary l3 = {};
 	struct drop_cache_entry *cache;
 	__u32 zero = 0, *generation, gen, slot;
-	__u8 direction;
+	__u8 direction, counted_direction;
 	__u64 bytes;
 
 	/* Dead code, removed at load, where the kernel has no reason argument. */
@@ -140,7 +240,7 @@ int count_kernel_drop(__u64 *ctx)
 	else
 		direction = DIR_UNKNOWN;
 
-	if (!read_addrs(skb, &src, &dst, &bytes))
+	if (!read_addrs(skb, &src, &dst, &bytes, &l3))
 		bytes = skb->len;
 
 	cache = bpf_map_lookup_elem(&drop_cache, &zero);
@@ -152,6 +252,7 @@ int count_kernel_drop(__u64 *ctx)
 	    cache->direction == direction && addr_eq((addr_t *)&cache->src, &src) &&
 	    addr_eq((addr_t *)&cache->dst, &dst)) {
 		slot = cache->slot;
+		counted_direction = cache->counted_direction;
 	} else {
 		struct drop_key key = {
 			.location = location,
@@ -161,6 +262,7 @@ int count_kernel_drop(__u64 *ctx)
 
 		key.endpoint = attribute(&key.direction, &src, &dst);
 		slot = drop_slot(&key);
+		counted_direction = key.direction;
 		/* Tagged with the generation read before the lookups: a bump
 		 * in between leaves this entry already stale. */
 		cache->generation = gen;
@@ -170,7 +272,10 @@ int count_kernel_drop(__u64 *ctx)
 		cache->src = src;
 		cache->dst = dst;
 		cache->slot = slot;
+		cache->counted_direction = counted_direction;
 	}
 	count(bpf_map_lookup_elem(&drop_counts, &slot), bytes);
+	if (take_event_token())
+		emit_event(skb, location, reason, counted_direction, &src, &dst, bytes, &l3);
 	return 0;
 }

@@ -43,9 +43,10 @@ int step_header(__u64 *ctx)
 {
 	struct sk_buff *skb = (struct sk_buff *)ctx[0];
 	addr_t src = {}, dst = {};
+	struct l3_summary l3 = {};
 	__u64 bytes = 0;
 
-	read_addrs(skb, &src, &dst, &bytes);
+	read_addrs(skb, &src, &dst, &bytes, &l3);
 	sink += ctx[1] + skb_reason(ctx) + skb_direction(skb) + bytes + dst.addr[15];
 	return 0;
 }
@@ -55,6 +56,7 @@ int step_no_cache(__u64 *ctx)
 {
 	struct sk_buff *skb = (struct sk_buff *)ctx[0];
 	addr_t src = {}, dst = {};
+	struct l3_summary l3 = {};
 	struct drop_key key = {
 		.location = ctx[1],
 		.reason = skb_reason(ctx),
@@ -63,7 +65,7 @@ int step_no_cache(__u64 *ctx)
 	__u64 bytes;
 	__u32 slot;
 
-	if (!read_addrs(skb, &src, &dst, &bytes))
+	if (!read_addrs(skb, &src, &dst, &bytes, &l3))
 		bytes = skb->len;
 	key.endpoint = attribute(&key.direction, &src, &dst);
 	slot = drop_slot(&key);

@@ -9,6 +9,8 @@
  *   drop_counts    (DROP_SLOTS + 1) x 16 B    = 65,552 B
  *   forward_counts (ENDPOINT_SLOTS + 1) x 2 x 24 B = 196,656 B
  *   drop_cache     1 x 56 B                   = 56 B
+ *   drop_event_tokens 1 x 8 B, drop_event_lost 2 x 8 B
+ * plus the drop event ring buffer (DROP_EVENT_RING_BYTES, shared, not per CPU)
  * plus the shared (not per-CPU) hash tables: drop_slot_of
  * DROP_SLOTS x (24 B key + 4 B value + overhead), endpoints ENDPOINT_SLOTS x
  * (16 B key + 4 B value + overhead).
@@ -64,8 +66,49 @@ struct drop_cache_entry {
 	struct endpoint_addr src;
 	struct endpoint_addr dst;
 	__u8 direction;  /* DIR_* from the skb, before pod attribution */
-	__u8 pad[3];
+	__u8 counted_direction; /* DIR_* after it: the key's */
+	__u8 pad[2];
 	__u32 slot;      /* drop_counts slot the key resolved to */
+};
+
+/* Drop events: one per drop, into a ring buffer, as many as a per-CPU token
+ * bucket allows. The program spends a token per event; the agent refills
+ * every CPU's bucket at its rate each time it drains the ring (so no clock is
+ * read per drop, and an agent that stops reading stops the events too).
+ * Events are a sample for people to look at: the counters never depend on
+ * them. What the bucket suppresses and what the full ring refuses is counted
+ * in drop_event_lost[DROP_EVENT_LOST_RATE / _RING_FULL]. */
+#define DROP_EVENT_RING_BYTES 262144 /* 256 KiB, a power of 2 pages */
+#define DROP_EVENT_LOST_RATE 0
+#define DROP_EVENT_LOST_RING_FULL 1
+
+/* drop_event.flags */
+#define DROP_EVENT_F_PORTS 1  /* sport/dport hold TCP/UDP ports */
+#define DROP_EVENT_F_ICMP 2   /* sport/dport hold ICMP type/code */
+
+struct drop_event {
+	__u64 time_ns;       /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 location;      /* kernel text address that freed the skb */
+	__u32 reason;        /* as in struct drop_key */
+	__u32 ifindex;       /* the interface it arrived on, else its device */
+	__u32 src_endpoint;  /* endpoint slot of the source address, or ENDPOINT_UNATTRIBUTED */
+	__u32 dst_endpoint;  /* of the destination address */
+	struct endpoint_addr src;
+	struct endpoint_addr dst;
+	__u32 ip_len;        /* the IP packet's size, as counted; skb->len when not IP */
+	__u16 sport;         /* see flags */
+	__u16 dport;
+	__u8 direction;      /* DIR_*, as counted (seen from the pod it was counted to) */
+	__u8 ip_version;     /* 4, 6, or 0 when no IP header could be read */
+	__u8 protocol;       /* IP protocol number (IPv6: the first next header) */
+	__u8 flags;          /* DROP_EVENT_F_* */
+	__u32 pad;
+};
+
+/* A CPU's bucket. enabled == 0: events are off (nothing is counted lost). */
+struct drop_event_tokens {
+	__u32 tokens;
+	__u32 enabled;
 };
 
 /* One counter cell. Per-CPU, so the programs add without atomics; user space

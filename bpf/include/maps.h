@@ -34,6 +34,27 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } drop_free_slots SEC(".maps");
 
+/* Drop events (see struct drop_event): the ring, each CPU's token bucket,
+ * and the events lost to the bucket or to a full ring. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, DROP_EVENT_RING_BYTES);
+} drop_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct drop_event_tokens);
+} drop_event_tokens SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} drop_event_lost SEC(".maps");
+
 /* The drop program's last-key cache (see struct drop_cache_entry) and its
  * generation, which user space bumps to invalidate every CPU's entry. */
 struct {

@@ -29,6 +29,9 @@ export const MAP_NAMES = {
   endpointNames: 'endpoint_names',
   dropCache: 'drop_cache',
   dropCacheGen: 'drop_cache_gen',
+  dropEvents: 'drop_events',
+  dropEventTokens: 'drop_event_tokens',
+  dropEventLost: 'drop_event_lost',
 } as const;
 
 /** An endpoint slot: index into the endpoint half of the counter arrays. */
@@ -46,11 +49,87 @@ export const LAYOUTS = {
   site_counter: { size: 24, members: { packets: 0, bytes: 8, file: 16, line: 20 } },
   endpoint_addr: { size: 16, members: { addr: 0 } },
   endpoint_name: { size: 320, members: { namespace_: 0, pod: 64 } },
-  drop_cache_entry: { size: 56, members: { location: 0, reason: 8, generation: 12, src: 16, dst: 32, direction: 48, slot: 52 } },
+  drop_cache_entry: {
+    size: 56,
+    members: { location: 0, reason: 8, generation: 12, src: 16, dst: 32, direction: 48, counted_direction: 49, slot: 52 },
+  },
+  drop_event: {
+    size: 80,
+    members: {
+      time_ns: 0, location: 8, reason: 16, ifindex: 20, src_endpoint: 24, dst_endpoint: 28, src: 32, dst: 48,
+      ip_len: 64, sport: 68, dport: 70, direction: 72, ip_version: 73, protocol: 74, flags: 75,
+    },
+  },
+  drop_event_tokens: { size: 8, members: { tokens: 0, enabled: 4 } },
 } as const;
 
 /** struct drop_cache_entry: the drop program's per-CPU last-key cache (only the kernel reads it). */
 export const DROP_CACHE_ENTRY_SIZE = LAYOUTS.drop_cache_entry.size;
+
+/** Drop events: ring size, drop_event_lost indexes, drop_event.flags (datapath.h). */
+export const DROP_EVENT_RING_BYTES = 256 * 1024;
+export const DROP_EVENT_LOST = { rate: 0, ring_full: 1 } as const;
+export type DropEventLostCause = keyof typeof DROP_EVENT_LOST;
+export const DROP_EVENT_F_PORTS = 1;
+export const DROP_EVENT_F_ICMP = 2;
+export const DROP_EVENT_SIZE = LAYOUTS.drop_event.size;
+export const DROP_EVENT_TOKENS_SIZE = LAYOUTS.drop_event_tokens.size;
+
+/** struct drop_event as it comes out of the ring (addresses still raw). */
+export interface RawDropEvent {
+  /** CLOCK_MONOTONIC nanoseconds. */
+  timeNs: bigint;
+  location: bigint;
+  reason: number;
+  ifindex: number;
+  srcEndpoint: EndpointSlot;
+  dstEndpoint: EndpointSlot;
+  /** 16-byte endpoint addresses (IPv4-mapped for IPv4). */
+  src: Buffer;
+  dst: Buffer;
+  ipLength: number;
+  sport: number;
+  dport: number;
+  direction: Direction;
+  /** 4, 6, or 0 when no IP header could be read. */
+  ipVersion: number;
+  protocol: number;
+  flags: number;
+}
+
+export function decodeDropEvent(buf: Buffer, offset = 0): RawDropEvent {
+  const m = LAYOUTS.drop_event.members;
+  const at = (o: number) => offset + o;
+  return {
+    timeNs: buf.readBigUInt64LE(at(m.time_ns)),
+    location: buf.readBigUInt64LE(at(m.location)),
+    reason: buf.readUInt32LE(at(m.reason)),
+    ifindex: buf.readUInt32LE(at(m.ifindex)),
+    srcEndpoint: buf.readUInt32LE(at(m.src_endpoint)) as EndpointSlot,
+    dstEndpoint: buf.readUInt32LE(at(m.dst_endpoint)) as EndpointSlot,
+    src: Buffer.from(buf.subarray(at(m.src), at(m.src) + ENDPOINT_ADDR_SIZE)),
+    dst: Buffer.from(buf.subarray(at(m.dst), at(m.dst) + ENDPOINT_ADDR_SIZE)),
+    ipLength: buf.readUInt32LE(at(m.ip_len)),
+    sport: buf.readUInt16LE(at(m.sport)),
+    dport: buf.readUInt16LE(at(m.dport)),
+    direction: DIRECTION_CODES[buf.readUInt8(at(m.direction))] ?? 'unknown',
+    ipVersion: buf.readUInt8(at(m.ip_version)),
+    protocol: buf.readUInt8(at(m.protocol)),
+    flags: buf.readUInt8(at(m.flags)),
+  };
+}
+
+/** struct drop_event_tokens of one CPU, in a per-CPU value buffer (stride 8). */
+export const dropEventTokens = {
+  read: (buf: Buffer, cpu: number): { tokens: number; enabled: boolean } => ({
+    tokens: buf.readUInt32LE(cpu * DROP_EVENT_TOKENS_SIZE + LAYOUTS.drop_event_tokens.members.tokens),
+    enabled: buf.readUInt32LE(cpu * DROP_EVENT_TOKENS_SIZE + LAYOUTS.drop_event_tokens.members.enabled) !== 0,
+  }),
+  write: (buf: Buffer, cpu: number, tokens: number, enabled: boolean): void => {
+    buf.writeUInt32LE(tokens, cpu * DROP_EVENT_TOKENS_SIZE + LAYOUTS.drop_event_tokens.members.tokens);
+    buf.writeUInt32LE(enabled ? 1 : 0, cpu * DROP_EVENT_TOKENS_SIZE + LAYOUTS.drop_event_tokens.members.enabled);
+  },
+};
 
 /** struct endpoint_addr: 16 bytes, IPv4 stored IPv4-mapped. */
 export const ENDPOINT_ADDR_SIZE = LAYOUTS.endpoint_addr.size;
@@ -140,6 +219,24 @@ export function encodeEndpointAddr(ip: string): Buffer {
   const all = ip.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
   all.forEach((g, i) => buf.writeUInt16BE(parseInt(g, 16), i * 2));
   return buf;
+}
+
+/** The address of a struct endpoint_addr, as text: dotted IPv4 when IPv4-mapped, else IPv6 (RFC 5952). */
+export function decodeEndpointAddr(buf: Buffer, offset = 0): string {
+  const b = buf.subarray(offset, offset + ENDPOINT_ADDR_SIZE);
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  const groups = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
+  // The longest run of two or more zero groups becomes "::".
+  let best = { at: -1, len: 1 };
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > best.len) best = { at: i, len: j - i };
+    i = j === i ? i + 1 : j;
+  }
+  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(':');
+  if (best.at < 0) return hex(groups);
+  return `${hex(groups.slice(0, best.at))}::${hex(groups.slice(best.at + best.len))}`;
 }
 
 /** forward_counts index of (endpoint slot, pod direction); FORWARD_INDEX in C. */

@@ -16,6 +16,9 @@ import type { Logger } from '../log/logger.js';
 
 export type TcModeOption = TcMode | 'auto';
 
+/** errnos of an interface that no longer exists. */
+const VANISHED = new Set([constants.errno.ENODEV, constants.errno.ENXIO, constants.errno.ENOENT]);
+
 /** A tc attachment that fails at start: one line saying what and how to fix it. */
 export class TcAttachError extends Error {}
 
@@ -77,6 +80,11 @@ export class DatapathPrograms {
       try {
         this.tc.attach(name, ifindex);
       } catch (err) {
+        // Gone between listing and attaching (pods come and go): not a setup problem.
+        if (err instanceof BpfError && VANISHED.has(err.errno)) {
+          this.log.debug({ interface: name, ifindex }, 'interface went away while attaching');
+          continue;
+        }
         throw new TcAttachError(`cannot attach the tc programs to ${name} (${this.tc.mode}): ${String(err instanceof Error ? err.message : err)}; ${attachHint(err, this.tc.mode)}`);
       }
     }

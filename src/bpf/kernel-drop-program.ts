@@ -18,8 +18,21 @@ export class KernelDropProgram {
     return new KernelDropProgram(BpfObject.load(bpfObjectPath('drops.bpf.o'), pinDir, onLayoutChange));
   }
 
-  get maps(): { slotOf: BpfMap; freeSlots: BpfMap; counts: BpfMap; endpoints: BpfMap; names: BpfMap; cacheGeneration: DropCacheGeneration } {
+  get maps(): {
+    slotOf: BpfMap;
+    freeSlots: BpfMap;
+    counts: BpfMap;
+    endpoints: BpfMap;
+    names: BpfMap;
+    cacheGeneration: DropCacheGeneration;
+    events: { events: BpfMap; tokens: BpfMap; lost: BpfMap };
+  } {
     return {
+      events: {
+        events: this.obj.map(MAP_NAMES.dropEvents),
+        tokens: this.obj.map(MAP_NAMES.dropEventTokens),
+        lost: this.obj.map(MAP_NAMES.dropEventLost),
+      },
       cacheGeneration: new DropCacheGeneration(this.obj.map(MAP_NAMES.dropCacheGen)),
       slotOf: this.obj.map(MAP_NAMES.dropSlotOf),
       freeSlots: this.obj.map(MAP_NAMES.dropFreeSlots),

@@ -14,6 +14,9 @@ export type BpfMapPtr = bigint & { readonly __brand: 'bpf_map' };
 export type BpfProgramPtr = bigint & { readonly __brand: 'bpf_program' };
 export type BpfLinkPtr = bigint & { readonly __brand: 'bpf_link' };
 export type BtfPtr = bigint & { readonly __brand: 'btf' };
+export type RingBufferPtr = bigint & { readonly __brand: 'ring_buffer' };
+/** A callback registered with koffi.register (a native function pointer). */
+export type CallbackPtr = bigint & { readonly __brand: 'callback' };
 /** const struct btf_type * inside a loaded BTF. */
 export type BtfTypePtr = bigint & { readonly __brand: 'btf_type' };
 /** A file descriptor of a BPF object (map, program, link). */
@@ -27,6 +30,8 @@ const libc = koffi.load('libc.so.6');
 // int (*libbpf_print_fn_t)(enum libbpf_print_level level, const char *, va_list ap)
 // On x86-64 a va_list argument is passed as a pointer, handed to vsnprintf.
 const PrintFn = koffi.proto('int libbpf_print_fn_t(int level, const char *fmt, void *ap)');
+// int (*ring_buffer_sample_fn)(void *ctx, void *data, size_t size)
+export const RingBufferSampleFn = koffi.proto('int ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
 
 export const libbpf = {
   libbpf_set_print: lib.func('void *libbpf_set_print(libbpf_print_fn_t *fn)') as (fn: bigint | null) => bigint,
@@ -130,6 +135,16 @@ export const libbpf = {
     progFd: Fd,
     opts: Buffer,
   ) => number,
+
+  // BPF ring buffers (drop events): consumed without blocking, from a timer.
+  ring_buffer__new: lib.func('void *ring_buffer__new(int map_fd, ring_buffer_sample_fn *sample_cb, void *ctx, const void *opts)') as (
+    mapFd: Fd,
+    sampleCb: CallbackPtr,
+    ctx: null,
+    opts: null,
+  ) => RingBufferPtr | null,
+  ring_buffer__consume: lib.func('int ring_buffer__consume(void *rb)') as (rb: RingBufferPtr) => number,
+  ring_buffer__free: lib.func('void ring_buffer__free(void *rb)') as (rb: RingBufferPtr) => void,
 
   // tc (clsact) attachment, for kernels without tcx.
   bpf_tc_hook_create: lib.func('int bpf_tc_hook_create(void *hook)') as (hook: Buffer) => number,

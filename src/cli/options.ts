@@ -82,3 +82,18 @@ export function parseMaxEndpoints(text: string): number {
   }
   return n;
 }
+
+/** --drop-events-rate: events per second for the node, 0 for none. */
+export function parseEventRate(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 1_000_000) {
+    throw new InvalidArgumentError(`"${text}" is not an event rate (0 to 1000000 events per second; 0 turns drop events off)`);
+  }
+  return n;
+}
+
+/** observe --addr: HOST:PORT of a running agent (":PORT" is this machine). */
+export function parseAgentAddress(text: string): ListenAddress {
+  const a = parseListenAddress(text);
+  return a.host === '0.0.0.0' && text.startsWith(':') ? { host: '127.0.0.1', port: a.port } : a;
+}

@@ -7,6 +7,8 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import type { DropEventBuffer } from '../events/event-buffer.js';
+import { DROPS_PATH, serveDrops } from './drops-api.js';
 import { type MetricsAccess, OPEN_ACCESS, UNGUARDED_PATHS } from './metrics-auth.js';
 
 export interface HealthProbe {
@@ -26,6 +28,8 @@ export class MetricsServer {
     private readonly exporter: PrometheusExporter,
     private readonly probe: HealthProbe,
     private readonly access: MetricsAccess = OPEN_ACCESS,
+    /** Served at /api/v1/drops, behind the same access as /metrics. */
+    private readonly drops?: DropEventBuffer,
   ) {
     const handler: RequestListener = (req, res) => this.handle(req, res);
     if (access.tls) {
@@ -47,16 +51,18 @@ export class MetricsServer {
     if (UNGUARDED_PATHS.includes(path)) {
       const ok = path === '/healthz' ? this.probe.live() : this.probe.ready();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ok\n');
-    } else if (path === '/metrics') {
+    } else if (path === '/metrics' || (path === DROPS_PATH && this.drops)) {
+      const drops = this.drops;
+      const serve = path === DROPS_PATH && drops ? () => serveDrops(req, res, drops) : () => this.exporter.getMetricsRequestHandler(req, res);
       const authorize = this.access.authorize;
       if (authorize === undefined) {
-        this.exporter.getMetricsRequestHandler(req, res);
+        serve();
         return;
       }
       authorize(req).then(
         (decision) => {
           if (decision.allowed) {
-            this.exporter.getMetricsRequestHandler(req, res);
+            serve();
             return;
           }
           const headers: Record<string, string> = { 'content-type': 'text/plain' };
@@ -66,7 +72,7 @@ export class MetricsServer {
         (err: unknown) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`cannot decide: ${String(err)}\n`),
       );
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('try /metrics, /healthz or /readyz\n');
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`try /metrics, ${DROPS_PATH}, /healthz or /readyz\n`);
     }
   }
 
