@@ -48,7 +48,7 @@ describe('deploy: Dockerfile', () => {
     assert.match(runs, /npm ci --omit=dev/);
   });
 
-  it('ships libbpf1 (no other package: no iproute2) and only package.json, node_modules, dist and bpf/*.o', () => {
+  it('ships libbpf1 (no other package: no iproute2) and only package.json, node_modules, dist and bpf/*.o', async () => {
     const runtime = ins.slice(ins.findLastIndex((i) => i.op === 'FROM'));
     const installs = runtime
       .filter((i) => i.op === 'RUN')
@@ -57,10 +57,20 @@ describe('deploy: Dockerfile', () => {
     assert.deepEqual(installs, ['libbpf1']);
     const copied = runtime.filter((i) => i.op === 'COPY').map((i) => i.args.replace('--from=build ', '').split(' ')[0]);
     assert.deepEqual(copied, ['/src/package.json', '/src/node_modules', '/src/dist', '/src/bpf/*.o']);
+    const { flags, env } = await launcherSettings();
     assert.deepEqual(
       runtime.filter((i) => i.op === 'ENTRYPOINT' || i.op === 'CMD').map((i) => `${i.op} ${i.args}`),
-      ['ENTRYPOINT ["node", "dist/src/cli/main.js"]', 'CMD ["run"]'],
+      [`ENTRYPOINT ${JSON.stringify(['node', ...flags, 'dist/src/cli/main.js']).replaceAll(',', ', ')}`, 'CMD ["run"]'],
     );
+    assert.deepEqual(runtime.filter((i) => i.op === 'ENV').map((i) => i.args), ['NODE_ENV=production', ...env]);
+  });
+
+  it('runs the agent with the memory settings of scripts/datapath-exporter (V8 flags, glibc)', async () => {
+    const { flags, env } = await launcherSettings();
+    assert.ok(flags.includes('--max-semi-space-size=1') && flags.includes('--optimize-for-size'), flags.join(' '));
+    assert.deepEqual(env, ['MALLOC_MMAP_THRESHOLD_=131072']);
+    const entry = ins.find((i) => i.op === 'ENTRYPOINT')?.args ?? '';
+    for (const f of flags) assert.ok((JSON.parse(entry) as string[]).includes(f), `${f} in ${entry}`);
   });
 
   it('needs no program in the image but node: the agent spawns none (src/ never imports child_process)', async () => {
@@ -87,3 +97,11 @@ describe('deploy: Dockerfile', () => {
     for (const out of ['node_modules', 'dist', 'bpf/*.o']) assert.ok(ignored.includes(out), `.dockerignore: ${out}`);
   });
 });
+
+/** The node flags and environment the launcher runs the agent with: the image must use the same. */
+async function launcherSettings(): Promise<{ flags: string[]; env: string[] }> {
+  const text = await readFile(join(repoRoot, 'scripts', 'datapath-exporter'), 'utf8');
+  const exec = /^exec node (.*?)\s*"\$here\/dist\/src\/cli\/main\.js"/m.exec(text);
+  assert.ok(exec?.[1], 'scripts/datapath-exporter execs node');
+  return { flags: exec[1].split(/\s+/), env: [...text.matchAll(/^export ([A-Z_]+=\S+)$/gm)].map((m) => m[1] ?? '') };
+}
