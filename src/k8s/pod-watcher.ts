@@ -22,6 +22,8 @@ import { podEndpoint, sameEndpoint, type PodEndpoint } from './pod-endpoint.js';
 export type { PodEndpoint } from './pod-endpoint.js';
 
 const PODS_PATH = '/api/v1/pods';
+/** Pods per list request (kubectl's page size). */
+const LIST_PAGE = 500;
 
 export interface PodWatcherOptions {
   kubeConfig: KubeConfig;
@@ -137,14 +139,28 @@ export class PodWatcher {
     return this.running && this.informer === informer;
   }
 
+  /**
+   * Lists in pages of LIST_PAGE pods, each slimmed before the next is asked
+   * for: a whole list of a full node is tens of MB of JSON and objects at
+   * once, which the agent's heap would keep the size of afterwards. All pages
+   * share the first one's resourceVersion (the API server's rule), and a
+   * continue token that expired meanwhile fails the list (410), which
+   * restarts the watch from a fresh list.
+   */
   private async list(informer: ListWatch<SlimPod>): Promise<KubernetesListObject<SlimPod>> {
-    const list = await this.api.listPodForAllNamespaces({ fieldSelector: this.fieldSelector });
-    // Throwing makes a stopped or replaced ListWatch end here instead of opening a watch.
-    if (!this.isCurrent(informer)) throw new Error('pod watcher stopped');
-    // The whole list is garbage once this returns: only slim records are kept.
-    const items = list.items.map(slimPod);
+    const items: SlimPod[] = [];
+    let resourceVersion: string | undefined;
+    let next: string | undefined;
+    do {
+      const page = await this.api.listPodForAllNamespaces({ fieldSelector: this.fieldSelector, limit: LIST_PAGE, _continue: next });
+      // Throwing makes a stopped or replaced ListWatch end here instead of opening a watch.
+      if (!this.isCurrent(informer)) throw new Error('pod watcher stopped');
+      resourceVersion ??= page.metadata?.resourceVersion;
+      for (const pod of page.items) items.push(slimPod(pod));
+      next = page.metadata?._continue || undefined;
+    } while (next !== undefined);
     this.reconcile(items);
-    return { metadata: { resourceVersion: list.metadata?.resourceVersion }, items };
+    return { metadata: { resourceVersion }, items };
   }
 
   /** A successful list is the whole truth: applied before ListWatch sees it, so its own add events are no-ops. */

@@ -77,6 +77,29 @@ describe('slim pod records', function () {
       assert.deepEqual(informer.get('listed-7d9f8c6b5-0xxxx', 'shop')?.ips, ['10.0.0.20']);
       assert.equal(informer.get('watched-7d9f8c6b5-aaaaa', 'shop')?.metadata.resourceVersion, api.getPod('shop', 'watched-7d9f8c6b5-aaaaa')?.metadata?.resourceVersion);
     });
+
+    it('lists a node of 1,234 pods in pages of 500, all at the first page\'s resourceVersion, and watches from it', async function () {
+      api = await KubeApiServer.start();
+      for (let i = 0; i < 1234; i++) api.addPod(makeRealisticPod({ name: `paged-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`, namespace: `ns-${i % 7}`, nodeName: NODE, ips: [`10.1.${i >> 8}.${i & 255}`] }));
+      api.addPod(makeRealisticPod({ name: 'other-7d9f8c6b5-xxxxx', namespace: 'ns-0', nodeName: 'node-b', ips: ['10.2.0.1'] }));
+      const rv = api.resourceVersion;
+      dir = mkdtempSync(join(tmpdir(), 'slim-pods-'));
+      const kubeConfig = loadKubeConfig({ kubeconfig: api.writeKubeconfig(dir) }, {});
+      assert.ok(kubeConfig);
+      const w = new PodWatcher({ kubeConfig, nodeName: NODE, logger: pino({ level: 'silent' }) });
+      watcher = w;
+      const seen = new Set<string>();
+      w.onUpsert((p) => seen.add(`${p.namespace}/${p.name}`));
+      await w.start();
+      await until(() => w.status().synced && api!.openWatchCount() === 1);
+      assert.equal(seen.size, 1234);
+      assert.equal(w.pods().length, 1234);
+      assert.equal(api.listRequests().length, 3, 'three pages');
+      assert.deepEqual(api.watchRequests().map((r) => r.resourceVersion), [rv], 'the watch starts at the list\'s resourceVersion');
+      // A pod added after the list arrives through that watch.
+      api.addPod(makeRealisticPod({ name: 'late-7d9f8c6b5-xxxxx', namespace: 'ns-1', nodeName: NODE, ips: ['10.3.0.1'] }));
+      await until(() => seen.has('ns-1/late-7d9f8c6b5-xxxxx'));
+    });
   });
 });
 

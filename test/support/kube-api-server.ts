@@ -496,17 +496,31 @@ export class KubeApiServer {
     } else if (seen.kind === 'watch') {
       this.serveWatch(res, namespace, selector, q);
     } else {
-      this.serveList(res, namespace, selector);
+      this.serveList(res, namespace, selector, q);
     }
   }
 
-  private serveList(res: ServerResponse, namespace: string | undefined, selector: FieldSelector): void {
-    const items = [...this.pods.values()].filter((pod) => inScope(pod, namespace, selector));
+  /**
+   * A list, in pages when the client asks (`limit`, then `continue`): the
+   * pages come in key order, and every page carries the first page's
+   * resourceVersion, as the real server's do. (Unlike the real server's, a
+   * later page shows the store as it is then, not as it was at that version;
+   * a watch from that version replays what changed, so a client converges.)
+   */
+  private serveList(res: ServerResponse, namespace: string | undefined, selector: FieldSelector, q: URLSearchParams): void {
+    const all = [...this.pods.entries()].filter(([, pod]) => inScope(pod, namespace, selector)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const limit = Number(q.get('limit') ?? '0');
+    const token = q.get('continue');
+    const from = token ? (JSON.parse(Buffer.from(token, 'base64url').toString()) as { rv: number; after: string }) : { rv: this.rv, after: '' };
+    const rest = all.filter(([key]) => key > from.after);
+    const page = limit > 0 ? rest.slice(0, limit) : rest;
+    const last = page[page.length - 1]?.[0];
+    const more = limit > 0 && rest.length > limit && last !== undefined;
     sendJson(res, 200, {
       apiVersion: 'v1',
       kind: 'PodList',
-      metadata: { resourceVersion: String(this.rv) },
-      items,
+      metadata: { resourceVersion: String(from.rv), ...(more ? { continue: Buffer.from(JSON.stringify({ rv: from.rv, after: last })).toString('base64url') } : {}) },
+      items: page.map(([, pod]) => pod),
     });
   }
 
