@@ -10,10 +10,17 @@ export interface KernelSymbol {
 }
 
 const REREAD_AFTER_MS = 60_000;
+const NL = 0x0a;
+const SP = 0x20;
+const TAB = 0x09;
+const LOWER_T = 0x74;
+const UPPER_T = 0x54;
 
 export class Kallsyms {
   private addrs: BigUint64Array = new BigUint64Array(0);
-  private names: string[] = [];
+  /** Every name, back to back (latin1), and where each starts: nameAt[i]..nameAt[i + 1]. */
+  private nameBytes: Buffer = Buffer.alloc(0);
+  private nameAt: Uint32Array = new Uint32Array(1);
   private readAt = 0;
   private visible = true;
 
@@ -21,12 +28,12 @@ export class Kallsyms {
 
   /** False when kallsyms shows only zero addresses (no CAP_SYSLOG, or kptr_restrict). */
   addressesVisible(): boolean {
-    if (this.names.length === 0) this.read();
+    if (this.addrs.length === 0) this.read();
     return this.visible;
   }
 
   resolve(addr: bigint): KernelSymbol | undefined {
-    if (this.names.length === 0 || (this.find(addr) === undefined && Date.now() - this.readAt > REREAD_AFTER_MS)) {
+    if (this.addrs.length === 0 || (this.find(addr) === undefined && Date.now() - this.readAt > REREAD_AFTER_MS)) {
       this.read();
     }
     return this.find(addr);
@@ -45,26 +52,59 @@ export class Kallsyms {
     const offset = addr - (a[lo] ?? 0n);
     // A drop location lies inside a function; far past the nearest symbol is not a match.
     if (offset > 0x100000n) return undefined;
-    return { name: this.names[lo] ?? '', offset: Number(offset) };
+    return { name: this.nameBytes.toString('latin1', this.nameAt[lo], this.nameAt[lo + 1]), offset: Number(offset) };
   }
 
+  /**
+   * One pass over the file's bytes (~5 MB, ~120k text symbols): no string per
+   * line and no BigInt per address. Splitting it into lines grew the heap by
+   * ~45 MB, which V8 kept for the agent's lifetime (BENCHMARKS.md 5).
+   */
   private read(): void {
     this.readAt = Date.now();
-    const entries: Array<[bigint, string]> = [];
-    for (const line of readFileSync(this.path, 'latin1').split('\n')) {
-      // "ffffffff81000000 T _stext" or "... t name\t[module]"
-      const sp1 = line.indexOf(' ');
-      const sp2 = line.indexOf(' ', sp1 + 1);
-      if (sp1 < 0 || sp2 < 0) continue;
-      const type = line[sp1 + 1];
-      if (type !== 't' && type !== 'T') continue;
-      const tab = line.indexOf('\t', sp2 + 1);
-      const name = line.slice(sp2 + 1, tab < 0 ? undefined : tab);
-      entries.push([BigInt(`0x${line.slice(0, sp1)}`), name]);
+    const text = readFileSync(this.path);
+    let cap = 1;
+    for (let at = text.indexOf(NL); at >= 0; at = text.indexOf(NL, at + 1)) cap++;
+    const words = new Uint32Array(cap * 2); // address of symbol k: lo at 2k, hi at 2k + 1
+    const nameStart = new Uint32Array(cap);
+    const nameEnd = new Uint32Array(cap);
+    let n = 0;
+    // "ffffffff81000000 T _stext" or "... t name\t[module]"
+    for (let pos = 0; pos < text.length; ) {
+      let eol = text.indexOf(NL, pos);
+      if (eol < 0) eol = text.length;
+      const sp1 = text.indexOf(SP, pos);
+      const type = text[sp1 + 1];
+      if (sp1 > pos && sp1 + 3 <= eol && (type === LOWER_T || type === UPPER_T)) {
+        const split = Math.max(pos, sp1 - 8);
+        words[2 * n] = parseInt(text.toString('latin1', split, sp1), 16);
+        words[2 * n + 1] = split > pos ? parseInt(text.toString('latin1', pos, split), 16) : 0;
+        let end = sp1 + 3;
+        while (end < eol && text[end] !== TAB) end++;
+        nameStart[n] = sp1 + 3;
+        nameEnd[n] = end;
+        n++;
+      }
+      pos = eol + 1;
     }
-    entries.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
-    this.visible = entries.length > 0 && (entries[entries.length - 1]?.[0] ?? 0n) !== 0n;
-    this.addrs = BigUint64Array.from(entries.map((e) => e[0]));
-    this.names = entries.map((e) => e[1]);
+    // /proc/kallsyms is nearly sorted; sort an index by (hi, lo) rather than the entries.
+    const order = Array.from({ length: n }, (_, k) => k);
+    order.sort((x, y) => (words[2 * x + 1]! - words[2 * y + 1]!) || (words[2 * x]! - words[2 * y]!));
+    this.addrs = new BigUint64Array(n);
+    const halves = new Uint32Array(this.addrs.buffer);
+    this.nameAt = new Uint32Array(n + 1);
+    let bytes = 0;
+    for (let i = 0; i < n; i++) bytes += nameEnd[order[i]!]! - nameStart[order[i]!]!;
+    this.nameBytes = Buffer.alloc(bytes);
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const k = order[i]!;
+      halves[2 * i] = words[2 * k]!; // little endian: low word first
+      halves[2 * i + 1] = words[2 * k + 1]!;
+      this.nameAt[i] = at;
+      at += text.copy(this.nameBytes, at, nameStart[k], nameEnd[k]);
+    }
+    this.nameAt[n] = at;
+    this.visible = n > 0 && (this.addrs[n - 1] ?? 0n) !== 0n;
   }
 }
