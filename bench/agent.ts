@@ -16,10 +16,18 @@
 // series cannot be reached by the agent with DROP_SLOTS = ENDPOINT_SLOTS =
 // 4,096; bench/scrape.ts measures the export stage alone at 100k.
 //
+// Memory, as operators run it: every state under the launcher's runtime
+// settings (scripts/datapath-exporter: V8 flags and glibc's mmap threshold,
+// the same as the image's) and under plain `node`, idle without Kubernetes
+// and with 110 pods (kubelet's default --max-pods) besides 4,096. Pods are
+// real-sized (test/support/realistic-pod.ts), as the pod watch carries them.
+//
 // Run: node dist/bench/agent.js [--scrapes 5] [--window 20] [--polls 30] [--list-runs 30]
+//   [--runtimes launcher,plain[,NAME=FLAGS]] [--idle 8]
 //   [--agent PATH]: another build's dist/src/cli/main.js as the agent (a
 //   before/after comparison; its pinned maps must have this build's layout).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,8 +41,11 @@ import { ForwardSource } from '../src/collect/forward-table.js';
 import { Kallsyms } from '../src/collect/kallsyms.js';
 import { KernelDropSource } from '../src/collect/kernel-drops.js';
 import { Poller } from '../src/collect/poller.js';
+import { DEFAULT_EVENT_BUFFER } from '../src/events/event-buffer.js';
+import { DROPS_PATH } from '../src/export/drops-api.js';
 import { createLogger } from '../src/log/logger.js';
-import { KubeApiServer, makePod } from '../test/support/kube-api-server.js';
+import { KubeApiServer } from '../test/support/kube-api-server.js';
+import { makeRealisticPod } from '../test/support/realistic-pod.js';
 import { benchPinDir, repoPath } from './support/bpf.js';
 import { onCleanup, runBenchmark } from './support/cleanup.js';
 import { hostIp, namespace } from './support/netns.js';
@@ -45,9 +56,53 @@ const WINDOW_S = numberFlag('window', 20);
 const POLLS = numberFlag('polls', 30);
 const LIST_RUNS = numberFlag('list-runs', 30);
 const AGENT = flag('agent', repoPath('dist/src/cli/main.js'));
+const RUNTIMES = flag('runtimes', 'launcher,plain').split(',');
+const IDLE_S = numberFlag('idle', 8);
 const PODS = ENDPOINT_SLOTS;
 const NODE = 'bench-node';
+/** kubelet's default --max-pods: what most nodes carry at most. */
+const SMALL_PODS = 110;
+const SMALL_NODE = 'bench-node-110';
 const POLL = '1s';
+
+interface Runtime {
+  name: string;
+  flags: string[];
+  env: Record<string, string>;
+}
+
+/** The node flags and environment scripts/datapath-exporter runs the agent with, read from it. */
+function launcherRuntime(): Runtime {
+  const text = readFileSync(repoPath('scripts/datapath-exporter'), 'utf8');
+  const exec = /^exec node (.*?)\s*"\$here\/dist\/src\/cli\/main\.js"/m.exec(text);
+  if (!exec?.[1]) throw new Error('scripts/datapath-exporter: no exec node line');
+  const env = Object.fromEntries([...text.matchAll(/^export ([A-Z_]+)=(\S+)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']));
+  return { name: 'launcher', flags: exec[1].split(/\s+/), env };
+}
+
+const PLAIN: Runtime = { name: 'plain', flags: [], env: {} };
+
+/** `launcher`, `plain`, or NAME=FLAGS (space-separated node flags, with the launcher's environment) to compare others. */
+function runtimeOf(spec: string): Runtime {
+  if (spec === 'launcher') return launcherRuntime();
+  if (spec === 'plain') return PLAIN;
+  const at = spec.indexOf('=');
+  if (at <= 0) throw new Error(`--runtimes: ${spec} is not launcher, plain or NAME=FLAGS`);
+  return { name: spec.slice(0, at), flags: spec.slice(at + 1).split(/\s+/).filter((f) => f !== ''), env: launcherRuntime().env };
+}
+
+interface StateRow {
+  runtime: Runtime;
+  state: string;
+  m: Awaited<ReturnType<typeof measure>>;
+}
+
+interface PollRow {
+  runtime: Runtime;
+  state: string;
+  agent: PollWindow;
+  inProcess: InProcessPolls;
+}
 
 async function main(): Promise<void> {
   requireRoot();
@@ -56,73 +111,89 @@ async function main(): Promise<void> {
   const api = await KubeApiServer.start();
   onCleanup('kube api server', () => void api.stop());
   for (let i = 0; i < PODS; i++) {
-    api.addPod(makePod({ name: `checkout-api-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`, namespace: `team-${i % 20}-prod`, nodeName: NODE, ips: [hostIp(230, i)] }));
+    api.addPod(makeRealisticPod({ name: `checkout-api-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`, namespace: `team-${i % 20}-prod`, nodeName: NODE, ips: [hostIp(230, i)] }));
   }
+  for (let i = 0; i < SMALL_PODS; i++) {
+    api.addPod(makeRealisticPod({ name: `cart-api-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`, namespace: `team-${i % 20}-prod`, nodeName: SMALL_NODE, ips: [hostIp(231, i)] }));
+  }
+  const podBytes = JSON.stringify(api.listPods()[0]).length;
   const dir = mkdtempSync(join(tmpdir(), 'dpx-bench-agent-'));
   onCleanup(`temp dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
   const kubeconfig = api.writeKubeconfig(dir);
-  const pinDir = benchPinDir('agent');
 
-  // Phase 0: the agent without Kubernetes (node-level counters only).
-  const bare = await Agent.start(['--bpffs', benchPinDir('agent-bare'), '--poll-interval', POLL, '--interfaces', 'dpxbnomatch*', '--cilium-metrics-map', 'none']);
-  onCleanup('agent without Kubernetes', () => bare.kill());
-  await sleep(4000);
-  const noK8s = await measure(bare, SCRAPES);
-  await bare.stop();
+  const runtimes = RUNTIMES.map(runtimeOf);
+  const states: StateRow[] = [];
+  const polls: PollRow[] = [];
+  let stopped = { code: null as number | null, ms: 0 };
+  let events = 0;
+  for (const runtime of runtimes) {
+    const common = ['--poll-interval', POLL, '--interfaces', 'dpxbnomatch*', '--cilium-metrics-map', 'none'];
+    // Idle without Kubernetes (node-level counters only).
+    const bare = await Agent.start(['--bpffs', benchPinDir(`agent-bare-${runtime.name}`), ...common], runtime);
+    onCleanup('agent without Kubernetes', () => bare.kill());
+    await sleep(IDLE_S * 1000);
+    states.push({ runtime, state: 'idle, no Kubernetes', m: await measure(bare, SCRAPES) });
+    await bare.stop();
 
-  const agent = await Agent.start([
-    '--bpffs', pinDir,
-    '--poll-interval', POLL,
-    '--interfaces', 'dpxbnomatch*', // the kfree_skb program only; no tc on this host's veths
-    '--cilium-metrics-map', 'none',
-    '--kubeconfig', kubeconfig,
-    '--node-name', NODE,
-    '--max-endpoints', String(PODS),
-  ]);
-  onCleanup('agent', () => agent.kill());
+    // Idle with Kubernetes and 110 pods.
+    const small = await Agent.start(['--bpffs', benchPinDir(`agent-110-${runtime.name}`), ...common, '--kubeconfig', kubeconfig, '--node-name', SMALL_NODE], runtime);
+    onCleanup('agent with 110 pods', () => small.kill());
+    await waitFor(async () => (await small.metric('datapath_exporter_slots_used', 'table="endpoints"')) === SMALL_PODS, 60_000, '110 pods placed');
+    await sleep(IDLE_S * 1000);
+    states.push({ runtime, state: `idle, ${SMALL_PODS} pods synced`, m: await measure(small, SCRAPES) });
+    await small.stop();
 
-  // Phase 1: started, pods synced, little counted yet.
-  await waitFor(async () => (await agent.metric('datapath_exporter_slots_used', 'table="endpoints"')) === PODS, 60_000, 'all pods placed in endpoint slots');
-  await sleep(3000);
-  const start = await measure(agent, SCRAPES);
-  const [startPoll, startInProcess] = await sideBySide(agent, pinDir);
+    const pinDir = benchPinDir(`agent-${runtime.name}`);
+    const agent = await Agent.start([...common, '--bpffs', pinDir, '--kubeconfig', kubeconfig, '--node-name', NODE, '--max-endpoints', String(PODS)], runtime);
+    onCleanup('agent', () => agent.kill());
 
-  // Phase 2: the compiled maximum. Every forward cell counts, and the drop
-  // table is filled with keys at distinct kernel functions, the way the
-  // program interns them (slot from the free queue, key -> slot).
-  fillForwardCounts(pinDir);
-  const interned = fillDropTable(pinDir);
-  await waitFor(async () => (await agent.metric('datapath_exporter_slots_used', 'table="drop_keys"')) >= DROP_SLOTS - 1, 30_000, 'drop table full');
-  await sleep(2500);
-  const [fullPoll, fullInProcess] = await sideBySide(agent, pinDir);
-  const full = await measure(agent, SCRAPES);
-  const stopped = await agent.stop();
+    // Started, 4,096 pods synced, little counted yet.
+    await waitFor(async () => (await agent.metric('datapath_exporter_slots_used', 'table="endpoints"')) === PODS, 60_000, 'all pods placed in endpoint slots');
+    await sleep(3000);
+    states.push({ runtime, state: '4,096 pods synced', m: await measure(agent, SCRAPES) });
+    const [startPoll, startInProcess] = await sideBySide(agent, pinDir);
+    polls.push({ runtime, state: '4,096 pods synced', agent: startPoll, inProcess: startInProcess });
+
+    // The compiled maximum. Every forward cell counts, and the drop table is
+    // filled with keys at distinct kernel functions, the way the program
+    // interns them (slot from the free queue, key -> slot).
+    fillForwardCounts(pinDir);
+    const interned = fillDropTable(pinDir);
+    await waitFor(async () => (await agent.metric('datapath_exporter_slots_used', 'table="drop_keys"')) >= DROP_SLOTS - 1, 30_000, 'drop table full');
+    // And the drop event buffer full: real drops (UDP to a closed port on
+    // loopback) at 1.5× the default event rate until it holds its 10,000.
+    events = await fillEventBuffer(agent);
+    await sleep(2500);
+    const [fullPoll, fullInProcess] = await sideBySide(agent, pinDir);
+    polls.push({ runtime, state: 'maximum', agent: fullPoll, inProcess: fullInProcess });
+    states.push({ runtime, state: `maximum: 4,096 pods counting, ${int(interned)} drop keys added`, m: await measure(agent, SCRAPES) });
+    stopped = await agent.stop();
+  }
 
   if (AGENT !== repoPath('dist/src/cli/main.js')) console.log(`Agent of another build: ${AGENT}\n`);
   console.log(
-    `Agent: \`node dist/src/cli/main.js run --poll-interval ${POLL} --max-endpoints ${PODS} --kubeconfig …\` against the test suite's ` +
-      `Kubernetes API server with ${int(PODS)} pods on this node; RSS = VmRSS of the agent process (= its process.memoryUsage().rss), ` +
+    `Agent: \`node [flags] dist/src/cli/main.js run --poll-interval ${POLL} --kubeconfig …\` against the test suite's ` +
+      `Kubernetes API server holding ${int(PODS)} pods on one node and ${SMALL_PODS} on another, each pod ~${fmt(podBytes / 1e3, 1)} kB of JSON as real pods are. ` +
+      `Runtimes: ${runtimes.map((r) => `${r.name} = ${[...Object.entries(r.env).map(([k, v]) => `${k}=${v}`), 'node', ...r.flags].join(' ')}`).join('; ')}. ` +
+      `Idle = ${IDLE_S} s after start (and after the pods were placed). RSS = VmRSS of the agent process (= its process.memoryUsage().rss), ` +
       `anon / file = RssAnon / RssFile (file pages are reclaimable under a cgroup limit, anonymous ones are not), peak = VmHWM. Scrape: GET /metrics, ${SCRAPES} times, median (min–max). Poll: the agent's own histogram over ${WINDOW_S} s.\n`,
   );
   console.log(
     table(
-      ['state', 'series (datapath_*)', 'RSS MB', 'of which anon / file MB', 'peak RSS MB', 'scrape ms', 'body'],
-      [
-        ['after start, no Kubernetes', int(noK8s.series), fmt(noK8s.rssMb, 0), `${fmt(noK8s.anonMb, 0)} / ${fmt(noK8s.fileMb, 0)}`, fmt(noK8s.hwmMb, 0), spread(noK8s.ms, 1), `${fmt(noK8s.bytes / 1e3, 0)} kB`],
-        ['after start, 4,096 pods synced', int(start.series), fmt(start.rssMb, 0), `${fmt(start.anonMb, 0)} / ${fmt(start.fileMb, 0)}`, fmt(start.hwmMb, 0), spread(start.ms, 1), `${fmt(start.bytes / 1e3, 0)} kB`],
-        [
-          `maximum: 4,096 pods counting, ${int(interned)} drop keys added`,
-          int(full.series),
-          fmt(full.rssMb, 0),
-          `${fmt(full.anonMb, 0)} / ${fmt(full.fileMb, 0)}`,
-          fmt(full.hwmMb, 0),
-          spread(full.ms, 1),
-          `${fmt(full.bytes / 1e6, 2)} MB`,
-        ],
-      ],
+      ['runtime', 'state', 'series (datapath_*)', 'RSS MB', 'of which anon / file MB', 'peak RSS MB', 'scrape ms', 'body'],
+      states.map(({ runtime, state, m }) => [
+        runtime.name,
+        state,
+        int(m.series),
+        fmt(m.rssMb, 0),
+        `${fmt(m.anonMb, 0)} / ${fmt(m.fileMb, 0)}`,
+        fmt(m.hwmMb, 0),
+        spread(m.ms, 1),
+        m.bytes > 1e6 ? `${fmt(m.bytes / 1e6, 2)} MB` : `${fmt(m.bytes / 1e3, 0)} kB`,
+      ]),
     ),
   );
-  console.log(`\nAgent stopped with SIGTERM: exit ${stopped.code} in ${int(stopped.ms)} ms.\n`);
+  console.log(`\nAt the maximum the drop event buffer (/api/v1/drops) held ${int(events)} events. Agent stopped with SIGTERM: exit ${stopped.code} in ${int(stopped.ms)} ms.\n`);
 
   console.log(
     `Poll cycle: the agent's own datapath_exporter_poll_duration_seconds over ${WINDOW_S} s (poll interval ${POLL}; ` +
@@ -130,20 +201,20 @@ async function main(): Promise<void> {
       `on the agent's pinned maps in this process (benchmark 1's measurement, same table), ${POLLS} polls after 3 warm-up, spread over the ` +
       `same ${WINDOW_S} s so that both see the same load on the machine.\n`,
   );
-  const pollRow = (label: string, a: PollWindow, b: InProcessPolls) => [
-    label,
-    int(b.keys),
-    int(a.polls),
-    fmt(a.meanMs, 2),
-    `${fmt(a.p50Ms, 2)} / ${fmt(a.p99Ms, 2)}`,
-    spread(b.ms, 2),
-    fmt(b.meanMs, 2),
-    `${fmt(a.meanMs / b.meanMs, 2)}×`,
-  ];
   console.log(
     table(
-      ['state', 'drop keys', 'agent polls', 'agent mean ms', 'agent p50 / p99 ms', 'in-process ms', 'in-process mean ms', 'agent mean / in-process mean'],
-      [pollRow('4,096 pods synced', startPoll, startInProcess), pollRow('maximum', fullPoll, fullInProcess)],
+      ['runtime', 'state', 'drop keys', 'agent polls', 'agent mean ms', 'agent p50 / p99 ms', 'in-process ms', 'in-process mean ms', 'agent mean / in-process mean'],
+      polls.map(({ runtime, state, agent: a, inProcess: b }) => [
+        runtime.name,
+        state,
+        int(b.keys),
+        int(a.polls),
+        fmt(a.meanMs, 2),
+        `${fmt(a.p50Ms, 2)} / ${fmt(a.p99Ms, 2)}`,
+        spread(b.ms, 2),
+        fmt(b.meanMs, 2),
+        `${fmt(a.meanMs / b.meanMs, 2)}×`,
+      ]),
     ),
   );
 
@@ -162,15 +233,24 @@ async function main(): Promise<void> {
   );
   console.log('');
 
-  // Where the start-up RSS goes (a fresh process importing step by step).
-  const r = spawnSync(process.execPath, [repoPath('dist/bench/support/rss-steps.js')], { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`rss-steps failed: ${r.stderr}`);
-  const steps = JSON.parse(r.stdout) as Array<{ step: string; rssMb: number }>;
-  console.log('Start-up RSS by step (fresh process, cumulative order):\n');
+  // Where the start-up RSS goes (a fresh process importing step by step), under each runtime.
+  const stepsBy = runtimes.map((rt) => {
+    const r = spawnSync(process.execPath, [...rt.flags, repoPath('dist/bench/support/rss-steps.js')], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...rt.env } });
+    if (r.status !== 0) throw new Error(`rss-steps failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as Array<{ step: string; rssMb: number }>;
+  });
+  console.log(`Start-up RSS by step (fresh process, cumulative order; RSS MB, and what the step added), per runtime:\n`);
+  const first = stepsBy[0] ?? [];
   console.log(
     table(
-      ['step', 'RSS MB', 'added MB'],
-      steps.map((s, i) => [s.step, fmt(s.rssMb, 0), i === 0 ? '—' : fmt(s.rssMb - (steps[i - 1]?.rssMb ?? 0), 0)]),
+      ['step', ...runtimes.flatMap((r) => [`${r.name} RSS MB`, 'added'])],
+      first.map((s, i) => [
+        s.step,
+        ...stepsBy.flatMap((steps) => {
+          const now = steps[i]?.rssMb ?? NaN;
+          return [fmt(now, 0), i === 0 ? '—' : fmt(now - (steps[i - 1]?.rssMb ?? 0), 0)];
+        }),
+      ]),
     ),
   );
 }
@@ -294,6 +374,27 @@ async function measure(agent: Agent, scrapes: number) {
   return { ms, series, bytes: body.length, rssMb: mb('VmRSS'), anonMb: mb('RssAnon'), fileMb: mb('RssFile'), hwmMb: mb('VmHWM') };
 }
 
+/** Drops real packets (UDP to a closed loopback port) until the agent's event buffer is full; returns the events it holds. */
+async function fillEventBuffer(agent: Agent): Promise<number> {
+  const socket = createSocket('udp4');
+  const payload = Buffer.alloc(16);
+  const held = async () => (await agent.get(DROPS_PATH)).split('\n').filter((l) => l.startsWith('{"time"')).length;
+  try {
+    const deadline = Date.now() + 60_000;
+    let n = await held();
+    while (n < DEFAULT_EVENT_BUFFER && Date.now() < deadline) {
+      for (let round = 0; round < 20; round++) {
+        for (let i = 0; i < 150; i++) await new Promise<void>((resolve) => socket.send(payload, 9, '127.0.0.1', () => resolve()));
+        await sleep(100);
+      }
+      n = await held();
+    }
+    return n;
+  } finally {
+    socket.close();
+  }
+}
+
 /** Every forward_counts cell non-zero, as if every pod sent and received. */
 function fillForwardCounts(pinDir: string): void {
   const counts = BpfMap.fromPin(join(pinDir, MAP_NAMES.forwardCounts));
@@ -358,8 +459,11 @@ class Agent {
     return this.child.pid ?? 0;
   }
 
-  static async start(args: string[]): Promise<Agent> {
-    const child = spawn(process.execPath, [AGENT, 'run', '--metrics-addr', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  static async start(args: string[], runtime: Runtime): Promise<Agent> {
+    const child = spawn(process.execPath, [...runtime.flags, AGENT, 'run', '--metrics-addr', '127.0.0.1:0', ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...runtime.env },
+    });
     const a = new Agent(child);
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && child.exitCode === null) {
