@@ -3,13 +3,14 @@
 // file only composes them.
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Attributes } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { DROP_SLOTS } from './bpf/contract.js';
 import { DatapathPrograms, type TcModeOption } from './bpf/datapath-programs.js';
 import { setLibbpfPrint } from './bpf/libbpf.js';
-import { listPodInterfaces } from './bpf/pod-interfaces.js';
+import { closePodInterfaces, listPodInterfaces } from './bpf/pod-interfaces.js';
 import { CiliumMetricsSource } from './collect/cilium/cilium-source.js';
 import type { CiliumRelease } from './collect/cilium/source-files.js';
 import { DropTable } from './collect/drop-table.js';
@@ -21,14 +22,24 @@ import type { CounterSource } from './collect/rows.js';
 import { DatapathProducer } from './export/datapath-producer.js';
 import { HealthMetrics } from './export/health-metrics.js';
 import { type ListenAddress, MetricsServer } from './export/http-server.js';
+import type { OtlpConfig } from './export/otel-config.js';
+import { OtlpPush } from './export/otlp-push.js';
+import type { MetricsAccess } from './export/metrics-auth.js';
 import { NO_PODS } from './export/pod-labels.js';
+import { DropEventReader } from './events/drop-event-reader.js';
+import { DropEventBuffer } from './events/event-buffer.js';
 import type { PodAttribution } from './k8s/pod-attribution.js';
 import { forgetEndpoints } from './k8s/endpoint-slots.js';
 import type { Logger } from './log/logger.js';
 import { VERSION } from './version.js';
 
 export interface AgentOptions {
-  metricsAddr: ListenAddress;
+  /** undefined: no Prometheus pull (no HTTP listener at all). */
+  metricsAddr: ListenAddress | undefined;
+  /** undefined: no OTLP push. */
+  otlp?: OtlpConfig;
+  /** The OTel resource (see otel-config.ts parseResource). */
+  resource?: Attributes;
   pollIntervalMs: number;
   bpffs: string;
   nodeName: string;
@@ -41,6 +52,10 @@ export interface AgentOptions {
   deletedPodGraceMs: number;
   /** undefined: Cilium's map is not read. */
   cilium?: { path: string; release: CiliumRelease };
+  /** TLS and who may read /metrics; undefined: plain HTTP, open. */
+  access?: MetricsAccess;
+  /** Drop events per second for the node (0: none). */
+  dropEventsRate: number;
 }
 
 export class Agent {
@@ -54,6 +69,7 @@ export class Agent {
   private kernel: KernelDropSource | undefined;
   private forward: ForwardSource | undefined;
   private poller: Poller | undefined;
+  private events: DropEventReader | undefined;
 
   private constructor(
     private readonly opts: AgentOptions,
@@ -61,30 +77,37 @@ export class Agent {
     private readonly producer: DatapathProducer,
     private readonly health: HealthMetrics,
     private readonly meterProvider: MeterProvider,
-    private readonly server: MetricsServer,
+    private readonly server: MetricsServer | undefined,
+    /** The last drop events, served at /api/v1/drops. */
+    readonly dropEvents: DropEventBuffer,
   ) {}
 
   listening: ListenAddress = { host: '', port: 0 };
 
   static async start(opts: AgentOptions, log: Logger): Promise<Agent> {
     // Export side first: a taken port fails before anything is attached.
-    const resource = resourceFromAttributes({ 'service.name': 'datapath-exporter', 'host.name': opts.nodeName || hostname() });
+    const resource = resourceFromAttributes(opts.resource ?? { 'service.name': 'datapath-exporter', 'host.name': opts.nodeName || hostname() });
     const producer = new DatapathProducer(resource, NO_PODS);
-    const exporter = new PrometheusExporter({
+    // The doors onto the same rows: Prometheus pull and OTLP push.
+    const exporter = opts.metricsAddr && new PrometheusExporter({
       preventServerStart: true,
       withoutScopeInfo: true,
       withoutTargetInfo: true,
       metricProducers: [producer],
     });
-    const meterProvider = new MeterProvider({ resource, readers: [exporter] });
-    const health = new HealthMetrics(meterProvider.getMeter('datapath-exporter'), { version: VERSION, node: opts.nodeName });
+    let health: HealthMetrics | undefined;
+    const otlp = opts.otlp && (await OtlpPush.create(opts.otlp, producer, () => health?.otlpExportFailed(), log));
+    const readers: MetricReader[] = [...(exporter ? [exporter] : []), ...(otlp ? [otlp.reader] : [])];
+    const meterProvider = new MeterProvider({ resource, readers });
+    health = new HealthMetrics(meterProvider.getMeter('datapath-exporter'), { version: VERSION, node: opts.nodeName });
     let agent: Agent | undefined;
-    const server = new MetricsServer(exporter, {
+    const dropEvents = new DropEventBuffer();
+    const server = exporter && new MetricsServer(exporter, {
       live: () => agent !== undefined && Date.now() - agent.lastPollAt < 3 * opts.pollIntervalMs + 5000,
       ready: () => agent?.polledOnce === true,
-    });
-    agent = new Agent(opts, log, producer, health, meterProvider, server);
-    agent.listening = await server.listen(opts.metricsAddr);
+    }, opts.access, dropEvents);
+    agent = new Agent(opts, log, producer, health, meterProvider, server, dropEvents);
+    if (server && opts.metricsAddr) agent.listening = await server.listen(opts.metricsAddr);
     try {
       await agent.loadAndAttach();
     } catch (err) {
@@ -94,8 +117,14 @@ export class Agent {
     }
     const a = agent;
     a.safeCycle();
+    await otlp?.start();
     a.timer = setInterval(() => a.safeCycle(), opts.pollIntervalMs);
-    log.info({ addr: `${a.listening.host}:${a.listening.port}`, pollIntervalMs: opts.pollIntervalMs }, 'serving /metrics');
+    if (opts.otlp) {
+      const { protocol, url, intervalMs, temporality } = opts.otlp;
+      log.info({ protocol, url, intervalMs, temporality }, 'pushing OTLP metrics');
+    }
+    if (!server) return a;
+    log.info({ addr: `${a.listening.host}:${a.listening.port}`, pollIntervalMs: opts.pollIntervalMs, ...opts.access?.summary }, 'serving /metrics');
     return a;
   }
 
@@ -116,6 +145,16 @@ export class Agent {
       log.warn('/proc/kallsyms shows no addresses (needs CAP_SYSLOG, or kernel.kptr_restrict=0): drop locations are raw addresses');
     }
     this.kernel = new KernelDropSource(table, programs.reasons, kallsyms);
+    this.events = DropEventReader.open({
+      maps: programs.drops.maps.events,
+      cpus: programs.cpus,
+      reasons: programs.reasons,
+      kallsyms,
+      pods: () => this.pods?.slots ?? NO_PODS,
+      buffer: this.dropEvents,
+      rate: opts.dropEventsRate,
+      log,
+    });
     this.forward = new ForwardSource(programs.forward.counts, programs.cpus);
     const sources: CounterSource[] = [this.kernel, this.forward];
     if (opts.cilium) {
@@ -198,6 +237,7 @@ export class Agent {
     state.slotsUsed.drop_keys = kernel.last.used;
     state.slotOverflowPackets.drop_keys = Number(kernel.last.overflow.packets);
     state.attachedInterfaces = programs.tc.count;
+    if (this.events) state.dropEventsSuppressed = this.events.lost();
     if (this.pods) {
       state.slotsUsed.endpoints = this.pods.slots.used;
       state.unplacedPods = this.pods.slots.unplaced;
@@ -217,9 +257,12 @@ export class Agent {
     if (this.timer) clearInterval(this.timer);
     await this.pods?.stop();
     this.cilium?.close();
+    this.events?.stop();
     this.programs?.close();
-    await this.server.close();
-    await this.meterProvider.shutdown().catch(() => undefined);
+    closePodInterfaces(); // the netlink socket of the interface listing
+    await this.server?.close();
+    // A last OTLP export, but never past the CLI's shutdown deadline.
+    await this.meterProvider.shutdown({ timeoutMillis: 1000 }).catch(() => undefined);
     if (wasRunning) this.log.info('stopped: programs detached, counters kept in pinned maps');
   }
 }

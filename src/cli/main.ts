@@ -2,6 +2,7 @@
 // datapath-exporter: the command line. Usage errors exit 2, missing
 // privileges or kernel features exit 1, each with one line on stderr.
 import { Command, CommanderError, Option } from 'commander';
+import { OtelConfigError, parseOutputs, parseResource } from '../export/otel-config.js';
 import { Agent } from '../agent.js';
 import { BpfError } from '../bpf/errors.js';
 import { PinDirError } from '../bpf/pin-dir.js';
@@ -20,10 +21,18 @@ import {
   parseListenAddress,
   parseLogLevel,
   parseMaxEndpoints,
+  parseMetricsAddr,
+  parseOtlpEndpoint,
   parsePollInterval,
+  parseEventRate,
+  parseAgentAddress,
 } from './options.js';
 import { preflight, PreflightError } from './preflight.js';
+import { DEFAULT_DROP_EVENTS_RATE } from '../events/drop-event-reader.js';
+import { AgentUnreachable, observe, OBSERVE_FORMATS, type ObserveOptions } from './observe-command.js';
 import type { ListenAddress } from '../export/http-server.js';
+import { buildMetricsAccess, METRICS_AUTH_MODES, type MetricsAccess, type MetricsAuthMode } from '../export/metrics-auth.js';
+import { WebConfigError } from '../export/web-config.js';
 
 const DEFAULT_BPFFS = '/sys/fs/bpf/datapath-exporter';
 const SHUTDOWN_DEADLINE_MS = 2000;
@@ -67,7 +76,8 @@ const ciliumReleaseOption = () =>
     .default(DEFAULT_CILIUM_RELEASE);
 
 interface RunFlags {
-  metricsAddr: ListenAddress;
+  metricsAddr: ListenAddress | 'none';
+  otlpEndpoint?: string;
   pollInterval: number;
   bpffs: string;
   nodeName?: string;
@@ -76,17 +86,23 @@ interface RunFlags {
   kubeconfig?: string;
   maxEndpoints: number;
   deletedPodGrace: number;
+  dropEventsRate: number;
   ciliumMetricsMap: string;
   ciliumRelease: CiliumRelease;
   logLevel: LogLevel;
+  webConfigFile?: string;
+  metricsAuth: MetricsAuthMode;
+  metricsAuthAllowedTtl: number;
+  metricsAuthDeniedTtl: number;
 }
 
 program
   .command('run')
   .description('load the BPF programs and serve /metrics, /healthz and /readyz')
   .addOption(
-    new Option('--metrics-addr <host:port>', 'address to serve metrics on').argParser(parseListenAddress).default(parseListenAddress('0.0.0.0:9464'), '0.0.0.0:9464'),
+    new Option('--metrics-addr <host:port>', "address to serve metrics on ('none': no Prometheus pull)").argParser(parseMetricsAddr).default(parseListenAddress('0.0.0.0:9464'), '0.0.0.0:9464'),
   )
+  .addOption(new Option('--otlp-endpoint <url>', 'push OTLP metrics to this collector (wins over $OTEL_EXPORTER_OTLP_ENDPOINT; see README "OpenTelemetry")').argParser(parseOtlpEndpoint))
   .addOption(new Option('--poll-interval <duration>', 'how often to read the kernel counters').argParser(parsePollInterval).default(5000, '5s'))
   .option('--bpffs <dir>', 'bpffs directory where counters are pinned (kept across restarts)', DEFAULT_BPFFS)
   .addOption(new Option('--node-name <name>', "this node's name (default: $NODE_NAME, else the host name)").env('NODE_NAME'))
@@ -101,10 +117,35 @@ program
   .addOption(
     new Option('--deleted-pod-grace <duration>', "how long a deleted pod's final counts stay published").argParser(parseDuration).default(60_000, '60s'),
   )
+  .addOption(
+    new Option('--drop-events-rate <n>', `drop events per second for the node, served at /api/v1/drops (0: none)`)
+      .argParser(parseEventRate)
+      .default(DEFAULT_DROP_EVENTS_RATE),
+  )
   .addOption(ciliumMapOption())
   .addOption(ciliumReleaseOption())
   .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').argParser(parseLogLevel).default('info'))
-  .action(async (opts: RunFlags) => {
+  .addOption(new Option('--web-config-file <path>', 'TLS, basic auth and headers for /metrics (Prometheus exporter-toolkit format)'))
+  .addOption(new Option('--metrics-auth <mode>', 'who may read /metrics: none, or kubernetes (bearer token: TokenReview + SubjectAccessReview)').argParser(parseChoice(METRICS_AUTH_MODES)).default('none'))
+  .addOption(new Option('--metrics-auth-allowed-ttl <duration>', 'how long an allowed token is remembered (0s: ask every time)').argParser(parseDuration).default(120_000, '2m'))
+  .addOption(new Option('--metrics-auth-denied-ttl <duration>', 'how long a refused token is remembered (0s: ask every time)').argParser(parseDuration).default(30_000, '30s'))
+  .action(async (opts: RunFlags, cmd: Command) => {
+    let outputs;
+    let resource;
+    try {
+      outputs = parseOutputs(process.env, {
+        otlpEndpoint: opts.otlpEndpoint,
+        metricsAddrNone: opts.metricsAddr === 'none',
+        metricsAddrGiven: cmd.getOptionValueSource('metricsAddr') === 'cli',
+      });
+      resource = parseResource(process.env, { version: VERSION, nodeName: opts.nodeName ?? hostname(), hostName: hostname() });
+    } catch (err) {
+      if (err instanceof OtelConfigError) usage(err.message);
+      throw err;
+    }
+    if (!outputs.pull && !outputs.push) {
+      usage('no output: Prometheus pull is off (--metrics-addr none or OTEL_METRICS_EXPORTER) and OTLP push is off (set --otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT)');
+    }
     let kubeConfig;
     // The Kubernetes client is loaded only where some configuration can exist.
     if (opts.kubeconfig || process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST) {
@@ -116,12 +157,28 @@ program
       }
     }
     const log = createLogger(opts.logLevel);
+    let access: MetricsAccess;
+    try {
+      access = await buildMetricsAccess({
+        webConfigFile: opts.webConfigFile,
+        auth: opts.metricsAuth,
+        kubeConfig,
+        allowedTtlMs: opts.metricsAuthAllowedTtl,
+        deniedTtlMs: opts.metricsAuthDeniedTtl,
+        log,
+      });
+    } catch (err) {
+      if (err instanceof WebConfigError) usage(err.message);
+      throw err;
+    }
     let agent: Agent;
     try {
       preflight({ needNetAdmin: true, bpffs: opts.bpffs });
       agent = await Agent.start(
         {
-          metricsAddr: opts.metricsAddr,
+          metricsAddr: outputs.pull && opts.metricsAddr !== 'none' ? opts.metricsAddr : undefined,
+          otlp: outputs.push,
+          resource,
           pollIntervalMs: opts.pollInterval,
           bpffs: opts.bpffs,
           nodeName: opts.nodeName ?? hostname(),
@@ -130,7 +187,9 @@ program
           kubeConfig,
           maxEndpoints: opts.maxEndpoints,
           deletedPodGraceMs: opts.deletedPodGrace,
+          dropEventsRate: opts.dropEventsRate,
           cilium: opts.ciliumMetricsMap === 'none' ? undefined : { path: opts.ciliumMetricsMap, release: opts.ciliumRelease },
+          access,
         },
         log,
       );
@@ -173,6 +232,29 @@ program
     } catch (err) {
       if (err instanceof BpfError && err.errno === 2) fail(`no pinned counters under ${opts.bpffs}: is the agent running (datapath-exporter run)?`);
       explain(err);
+    }
+  });
+
+program
+  .command('observe')
+  .description('print the drops a running agent saw, one line each (from its /api/v1/drops)')
+  .addOption(new Option('--addr <host:port>', 'the agent to ask').argParser(parseAgentAddress).default(parseAgentAddress('127.0.0.1:9464'), '127.0.0.1:9464'))
+  .option('-f, --follow', 'keep printing new drops as they come (Ctrl-C to stop)', false)
+  .option('-n, --namespace <namespace>', 'only drops of pods in this namespace (either end)')
+  .option('--pod <name>', 'only drops of this pod (either end)')
+  .option('--reason <reason>', 'only this drop reason (NO_SOCKET, NETFILTER_DROP, ...)')
+  .addOption(new Option('--direction <direction>', 'only this direction').choices(['ingress', 'egress', 'unknown']))
+  .option('--since <time>', 'only drops since an RFC 3339 time or a duration ago (30s, 5m)')
+  .addOption(new Option('-o, --output <format>', 'table or json (one event per line)').argParser(parseChoice(OBSERVE_FORMATS)).default('table'))
+  .option('--tls', 'the agent serves https (a --web-config-file with tls_server_config)', false)
+  .option('--insecure', 'with --tls: do not verify the agent\'s certificate', false)
+  .option('--token <token>', 'bearer token for an agent with --metrics-auth kubernetes (default: $DATAPATH_EXPORTER_TOKEN)')
+  .action(async (opts: ObserveOptions) => {
+    try {
+      await observe({ ...opts, token: opts.token ?? process.env.DATAPATH_EXPORTER_TOKEN }, process.stdout);
+    } catch (err) {
+      if (err instanceof AgentUnreachable) fail(err.message);
+      throw err;
     }
   });
 

@@ -10,12 +10,15 @@ export interface HealthState {
   /** Pods that found no free endpoint slot (their traffic is unattributed). */
   unplacedPods?: number;
   kubernetes?: { synced: boolean; restarts: number };
+  /** Drop events the kernel did not send, by cause (bucket empty, ring full). */
+  dropEventsSuppressed?: Record<string, number>;
 }
 
 export class HealthMetrics {
   readonly state: HealthState = { slotsUsed: {}, slotsCapacity: {}, slotOverflowPackets: {}, attachedInterfaces: 0 };
   private readonly pollDuration;
   private readonly pollErrors;
+  private readonly otlpFailures;
 
   constructor(meter: Meter, info: { version: string; node: string }) {
     this.pollDuration = meter.createHistogram('datapath_exporter_poll_duration_seconds', {
@@ -69,8 +72,19 @@ export class HealthMetrics {
       .addCallback((r) => {
         if (this.state.kubernetes) r.observe(this.state.kubernetes.restarts);
       });
+    meter
+      .createObservableCounter('datapath_exporter_drop_events_suppressed', {
+        description: 'Drop events not sent: cause="rate" (the token bucket was empty), "ring_full" (the agent read too slowly). Counters are exact regardless.',
+      })
+      .addCallback((r) => {
+        for (const [cause, v] of Object.entries(this.state.dropEventsSuppressed ?? {})) r.observe(v, { cause });
+      });
+    this.otlpFailures = meter.createCounter('datapath_exporter_otlp_export_failures', {
+      description: 'OTLP export requests that failed (after the exporter\'s own retries); 0 without OTLP push.',
+    });
     // Seen from the first scrape on, so rate() and alerts have a zero to start from.
     this.pollErrors.add(0, { source: 'kernel' });
+    this.otlpFailures.add(0);
   }
 
   pollDone(seconds: number): void {
@@ -79,5 +93,9 @@ export class HealthMetrics {
 
   pollFailed(source: string): void {
     this.pollErrors.add(1, { source });
+  }
+
+  otlpExportFailed(): void {
+    this.otlpFailures.add(1);
   }
 }

@@ -17,7 +17,7 @@ function oneLine(stderr: string): string {
 
 describe('command line', function () {
   it('prints help for the program and each command', function () {
-    for (const args of [['--help'], ['run', '--help'], ['list', '--help']]) {
+    for (const args of [['--help'], ['run', '--help'], ['list', '--help'], ['observe', '--help']]) {
       const r = runCli(args);
       assert.equal(r.status, 0);
       assert.match(r.stdout, /Usage: datapath-exporter/);
@@ -35,6 +35,9 @@ describe('command line', function () {
     ['bad log level', ['run', '--log-level', 'loud'], /is not a log level/],
     ['bad list format', ['list', '--output', 'xml'], /is not one of table, json/],
     ['unknown command', ['frobnicate'], /unknown command 'frobnicate'/],
+    ['bad drop event rate', ['run', '--drop-events-rate', 'lots'], /is not an event rate/],
+    ['bad observe format', ['observe', '--output', 'xml'], /is not one of table, json/],
+    ['bad observe direction', ['observe', '--direction', 'up'], /Allowed choices are ingress, egress, unknown/],
   ];
   for (const [what, args, message] of usageErrors) {
     it(`exits 2 with one line for ${what}`, function () {
@@ -43,6 +46,12 @@ describe('command line', function () {
       assert.match(oneLine(r.stderr), message);
     });
   }
+
+  it('observe exits 1 with one line when no agent answers at the address', function () {
+    const r = runCli(['observe', '--addr', '127.0.0.1:1']);
+    assert.equal(r.status, 1);
+    assert.match(oneLine(r.stderr), /^datapath-exporter: no agent answers at 127\.0\.0\.1:1 \(ECONNREFUSED\)/);
+  });
 
   describe('missing privileges and kernel features', function () {
     before(function () {

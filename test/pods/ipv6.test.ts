@@ -3,6 +3,7 @@
 // IPv6 packet size. IPv6 is enabled only on this test's own link, with DAD,
 // router solicitations and MLD off so the only traffic is what the test sends.
 import assert from 'node:assert/strict';
+import type { DropEvent } from '../../src/events/drop-event.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,5 +95,17 @@ describe('IPv6 pods', function () {
     assert.ok(drops.length > 0, 'counted at the kernel\'s IPv6 UDP receive function');
     const bytesBefore = before.filter((s) => s.name === 'datapath_drop_bytes_total' && s.labels.location === drops[0]?.labels.location).reduce((a, s) => a + s.value, 0);
     assert.equal((drops[0]?.value ?? 0) - bytesBefore, N * (PAYLOAD + UDP_IPV6_OVERHEAD), 'IPv6 packet size');
+    // And one drop event each, with IPv6 addresses and the pod's name.
+    const { body } = await p.get('/api/v1/drops?pod=dual&reason=NO_SOCKET');
+    const events = body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as DropEvent);
+    assert.equal(events.length, N);
+    for (const e of events) {
+      assert.equal(e.ipVersion, 6);
+      assert.equal(e.protocol, 'UDP');
+      assert.equal(e.direction, 'egress');
+      assert.deepEqual([e.source.ip, e.source.namespace, e.source.pod], [POD_IP, 'v6', 'dual']);
+      assert.deepEqual([e.destination.ip, e.destination.port, e.destination.pod], [HOST_IP, 9, undefined]);
+      assert.equal(e.length, PAYLOAD + UDP_IPV6_OVERHEAD);
+    }
   });
 });

@@ -64,6 +64,11 @@ export class ExporterProcess {
     throw new Error(`exporter did not start:\n${p.stderrText}`);
   }
 
+  /** The agent's process id (BPF objects it holds list it in `bpftool ... show`). */
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
   get logs(): string {
     return this.stderrText;
   }
