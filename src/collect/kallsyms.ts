@@ -77,8 +77,8 @@ export class Kallsyms {
       const type = text[sp1 + 1];
       if (sp1 > pos && sp1 + 3 <= eol && (type === LOWER_T || type === UPPER_T)) {
         const split = Math.max(pos, sp1 - 8);
-        words[2 * n] = parseInt(text.toString('latin1', split, sp1), 16);
-        words[2 * n + 1] = split > pos ? parseInt(text.toString('latin1', pos, split), 16) : 0;
+        words[2 * n] = hexAt(text, split, sp1);
+        words[2 * n + 1] = hexAt(text, pos, split);
         let end = sp1 + 3;
         while (end < eol && text[end] !== TAB) end++;
         nameStart[n] = sp1 + 3;
@@ -107,4 +107,14 @@ export class Kallsyms {
     this.nameAt[n] = at;
     this.visible = n > 0 && (this.addrs[n - 1] ?? 0n) !== 0n;
   }
+}
+
+/** The hex number in buf[from, to), at most 8 digits: no string per address. */
+function hexAt(buf: Buffer, from: number, to: number): number {
+  let v = 0;
+  for (let i = from; i < to; i++) {
+    const c = buf[i]!;
+    v = v * 16 + (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
+  }
+  return v;
 }
