@@ -83,6 +83,11 @@ async function main(): Promise<void> {
   // Warm-up: two rounds, then the grace period: the baseline is a node with the client pod only.
   for (let i = 0; i < 2; i++) await churn.runRound();
   await sleep(GRACE_S * 1000 + 3000);
+  // A full GC (through Node's inspector) at both ends: what the heap keeps, not its garbage. The
+  // inspector stays open from here on, so every row has its few fds and bytes alike.
+  await a.collectGarbage();
+  await sleep(2000);
+  const baseGc = footprint(a.pid, pinDir);
   const baseScrape = await scrape();
   const base = await snapshot(0);
 
@@ -105,6 +110,9 @@ async function main(): Promise<void> {
   // The last pods' grace, then a quiet minute of 100 ms polls before the final figures.
   await sleep(GRACE_S * 1000 + 60_000);
   const end = await snapshot((Date.now() - t0) / 60_000);
+  await a.collectGarbage();
+  await sleep(2000);
+  const endGc = footprint(a.pid, pinDir);
   
   const podSeries = (m: Awaited<ReturnType<typeof scrape>>) =>
     new Set(m.filter((x) => x.name.startsWith('datapath_') && !x.name.startsWith('datapath_exporter_') && (x.labels.pod ?? '') !== '').map((x) => `${x.name}{${Object.entries(x.labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`));
@@ -127,7 +135,7 @@ async function main(): Promise<void> {
     table(
       ['minute', 'cycles', 'pods checked', 'packets checked', 'series (datapath_*) all / of pods', 'slots endpoints / drop keys', 'RSS MB', 'anon MB', 'fds', 'BPF links (bpftool)', 'pins'],
       rows.concat(end).map((r, i) => [
-        i === 0 ? 'baseline' : i === rows.length ? `${fmt(r.minute, 1)} (settled)` : fmt(r.minute, 1),
+        i === 0 ? 'baseline (after a GC)' : i === rows.length ? `${fmt(r.minute, 1)} (settled)` : fmt(r.minute, 1),
         int(r.cycles),
         int(r.podsChecked),
         int(r.packetsChecked),
@@ -147,6 +155,11 @@ async function main(): Promise<void> {
       `series of pods ${base.series.ofPods} → ${end.series.ofPods}; endpoint slots ${base.endpoints} → ${end.endpoints}; drop keys ${base.dropKeys} → ${end.dropKeys} ` +
       `(node-level keys from other processes' drops on this shared machine count too); fds ${base.fp.fds} → ${end.fp.fds}; pins ${base.fp.pins} → ${end.fp.pins}; ` +
       `the agent's BPF links (bpftool) ${base.links} → ${end.links}. Agent exit on SIGTERM: ${exit}.`,
+  );
+  const gcChange = (endGc.rssMb - baseGc.rssMb) / baseGc.rssMb;
+  console.log(
+    `After a full GC at both ends (SIGUSR1 opens the agent's inspector, HeapProfiler.collectGarbage): RSS ${fmt(baseGc.rssMb, 1)} → ${fmt(endGc.rssMb, 1)} MB ` +
+      `(${gcChange >= 0 ? '+' : ''}${fmt(gcChange * 100, 1)} %), anon ${fmt(baseGc.anonMb, 1)} → ${fmt(endGc.anonMb, 1)} MB.`,
   );
   if (newSeries.length > 0) console.log(`\nSeries of pods at the end that the baseline did not have:\n\n${newSeries.map((x) => `    ${x}`).join('\n')}`);
 

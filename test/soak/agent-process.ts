@@ -48,6 +48,35 @@ export class LaunchedAgent {
     return argv.slice(1, argv.findIndex((a) => a.endsWith('main.js')));
   }
 
+  /**
+   * A full garbage collection in the agent, from outside: SIGUSR1 opens
+   * Node's inspector (127.0.0.1:9229), and HeapProfiler.collectGarbage runs
+   * one. No endpoint of the agent's own is needed; the inspector stays open
+   * (for a before/after comparison, collect at both ends).
+   */
+  async collectGarbage(): Promise<void> {
+    let url = /Debugger listening on (ws:\/\/\S+)/.exec(this.stderrText)?.[1];
+    if (url === undefined) {
+      process.kill(this.pid, 'SIGUSR1');
+      const deadline = Date.now() + 10_000;
+      while ((url = /Debugger listening on (ws:\/\/\S+)/.exec(this.stderrText)?.[1]) === undefined) {
+        if (Date.now() > deadline) throw new Error(`the agent's inspector did not open:\n${this.stderrText.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const ws = new WebSocket(url);
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' }));
+      ws.onmessage = (m) => {
+        if ((JSON.parse(String(m.data)) as { id?: number }).id === 1) {
+          ws.close();
+          resolve();
+        }
+      };
+      ws.onerror = () => reject(new Error(`inspector ${url} failed`));
+    });
+  }
+
   async stop(): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
     return this.exited;
