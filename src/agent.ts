@@ -1,12 +1,7 @@
 // The agent: wires the stages of the flow together (bpf -> collect -> k8s ->
 // export) and runs the poll loop. Each stage lives in its own folder; this
 // file only composes them.
-import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Attributes } from '@opentelemetry/api';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { DROP_SLOTS } from './bpf/contract.js';
 import { DatapathPrograms, type TcModeOption } from './bpf/datapath-programs.js';
 import { setLibbpfPrint } from './bpf/libbpf.js';
@@ -19,30 +14,18 @@ import { Kallsyms } from './collect/kallsyms.js';
 import { KernelDropSource } from './collect/kernel-drops.js';
 import { Poller } from './collect/poller.js';
 import type { CounterSource } from './collect/rows.js';
-import { DatapathProducer } from './export/datapath-producer.js';
-import { HealthMetrics } from './export/health-metrics.js';
-import { type ListenAddress, MetricsServer } from './export/http-server.js';
-import type { OtlpConfig } from './export/otel-config.js';
-import { OtlpPush } from './export/otlp-push.js';
-import type { MetricsAccess } from './export/metrics-auth.js';
+import type { ListenAddress } from './export/http-server.js';
+import { type OutputOptions, Outputs } from './export/outputs.js';
 import { NO_PODS } from './export/pod-labels.js';
 import { DropEventReader } from './events/drop-event-reader.js';
 import { DropEventBuffer } from './events/event-buffer.js';
 import type { PodAttribution } from './k8s/pod-attribution.js';
 import { forgetEndpoints } from './k8s/endpoint-slots.js';
 import type { Logger } from './log/logger.js';
-import { VERSION } from './version.js';
 
-export interface AgentOptions {
-  /** undefined: no Prometheus pull (no HTTP listener at all). */
-  metricsAddr: ListenAddress | undefined;
-  /** undefined: no OTLP push. */
-  otlp?: OtlpConfig;
-  /** The OTel resource (see otel-config.ts parseResource). */
-  resource?: Attributes;
+export interface AgentOptions extends OutputOptions {
   pollIntervalMs: number;
   bpffs: string;
-  nodeName: string;
   /** Interface name globs to attach to; undefined = every veth. */
   interfaces?: string[];
   tcMode: TcModeOption;
@@ -52,8 +35,6 @@ export interface AgentOptions {
   deletedPodGraceMs: number;
   /** undefined: Cilium's map is not read. */
   cilium?: { path: string; release: CiliumRelease };
-  /** TLS and who may read /metrics; undefined: plain HTTP, open. */
-  access?: MetricsAccess;
   /** Drop events per second for the node (0: none). */
   dropEventsRate: number;
 }
@@ -70,44 +51,32 @@ export class Agent {
   private forward: ForwardSource | undefined;
   private poller: Poller | undefined;
   private events: DropEventReader | undefined;
+  /** The last drop events, served at /api/v1/drops. */
+  readonly dropEvents = new DropEventBuffer();
+  private outputs!: Outputs;
 
   private constructor(
     private readonly opts: AgentOptions,
     private readonly log: Logger,
-    private readonly producer: DatapathProducer,
-    private readonly health: HealthMetrics,
-    private readonly meterProvider: MeterProvider,
-    private readonly server: MetricsServer | undefined,
-    /** The last drop events, served at /api/v1/drops. */
-    readonly dropEvents: DropEventBuffer,
   ) {}
 
-  listening: ListenAddress = { host: '', port: 0 };
+  /** Where /metrics is served; undefined with pull off. */
+  get listening(): ListenAddress | undefined {
+    return this.outputs.listening;
+  }
 
   static async start(opts: AgentOptions, log: Logger): Promise<Agent> {
+    const agent = new Agent(opts, log);
     // Export side first: a taken port fails before anything is attached.
-    const resource = resourceFromAttributes(opts.resource ?? { 'service.name': 'datapath-exporter', 'host.name': opts.nodeName || hostname() });
-    const producer = new DatapathProducer(resource, NO_PODS);
-    // The doors onto the same rows: Prometheus pull and OTLP push.
-    const exporter = opts.metricsAddr && new PrometheusExporter({
-      preventServerStart: true,
-      withoutScopeInfo: true,
-      withoutTargetInfo: true,
-      metricProducers: [producer],
-    });
-    let health: HealthMetrics | undefined;
-    const otlp = opts.otlp && (await OtlpPush.create(opts.otlp, producer, () => health?.otlpExportFailed(), log));
-    const readers: MetricReader[] = [...(exporter ? [exporter] : []), ...(otlp ? [otlp.reader] : [])];
-    const meterProvider = new MeterProvider({ resource, readers });
-    health = new HealthMetrics(meterProvider.getMeter('datapath-exporter'), { version: VERSION, node: opts.nodeName });
-    let agent: Agent | undefined;
-    const dropEvents = new DropEventBuffer();
-    const server = exporter && new MetricsServer(exporter, {
-      live: () => agent !== undefined && Date.now() - agent.lastPollAt < 3 * opts.pollIntervalMs + 5000,
-      ready: () => agent?.polledOnce === true,
-    }, opts.access, dropEvents);
-    agent = new Agent(opts, log, producer, health, meterProvider, server, dropEvents);
-    if (server && opts.metricsAddr) agent.listening = await server.listen(opts.metricsAddr);
+    agent.outputs = await Outputs.open(
+      opts,
+      {
+        live: () => Date.now() - agent.lastPollAt < 3 * opts.pollIntervalMs + 5000,
+        ready: () => agent.polledOnce,
+      },
+      agent.dropEvents,
+      log,
+    );
     try {
       await agent.loadAndAttach();
     } catch (err) {
@@ -115,17 +84,10 @@ export class Agent {
       await agent.stop();
       throw err;
     }
-    const a = agent;
-    a.safeCycle();
-    await otlp?.start();
-    a.timer = setInterval(() => a.safeCycle(), opts.pollIntervalMs);
-    if (opts.otlp) {
-      const { protocol, url, intervalMs, temporality } = opts.otlp;
-      log.info({ protocol, url, intervalMs, temporality }, 'pushing OTLP metrics');
-    }
-    if (!server) return a;
-    log.info({ addr: `${a.listening.host}:${a.listening.port}`, pollIntervalMs: opts.pollIntervalMs, ...opts.access?.summary }, 'serving /metrics');
-    return a;
+    agent.safeCycle();
+    await agent.outputs.startPush(opts.pollIntervalMs);
+    agent.timer = setInterval(() => agent.safeCycle(), opts.pollIntervalMs);
+    return agent;
   }
 
   private async loadAndAttach(): Promise<void> {
@@ -176,14 +138,14 @@ export class Agent {
         deletedPodGraceMs: opts.deletedPodGraceMs,
         log,
       });
-      this.health.state.slotsCapacity.endpoints = opts.maxEndpoints;
+      this.outputs.health.state.slotsCapacity.endpoints = opts.maxEndpoints;
     } else {
       // Endpoints pinned by an earlier run with Kubernetes would keep
       // counting into slots no one publishes: all traffic is unattributed now.
       forgetEndpoints(endpointMaps);
       log.info('no Kubernetes configuration (in-cluster or --kubeconfig): node-level counters only, no pod labels');
     }
-    this.health.state.slotsCapacity.drop_keys = DROP_SLOTS;
+    this.outputs.health.state.slotsCapacity.drop_keys = DROP_SLOTS;
 
     const present = listPodInterfaces(opts.interfaces);
     programs.tc.pruneStaleLinks((ifindex) => present.some((i) => i.ifindex === ifindex));
@@ -206,7 +168,7 @@ export class Agent {
     try {
       this.cycle();
     } catch (err) {
-      this.health.pollFailed('agent');
+      this.outputs.health.pollFailed('agent');
       this.log.error({ err: String(err) }, 'poll cycle failed');
     }
   }
@@ -231,9 +193,9 @@ export class Agent {
       }
     }
     const result = poller.poll();
-    for (const name of result.failed) this.health.pollFailed(name);
-    this.health.pollDone(result.seconds);
-    const state = this.health.state;
+    for (const name of result.failed) this.outputs.health.pollFailed(name);
+    this.outputs.health.pollDone(result.seconds);
+    const state = this.outputs.health.state;
     state.slotsUsed.drop_keys = kernel.last.used;
     state.slotOverflowPackets.drop_keys = Number(kernel.last.overflow.packets);
     state.attachedInterfaces = programs.tc.count;
@@ -244,7 +206,7 @@ export class Agent {
       const k = this.pods.status();
       state.kubernetes = { synced: k.synced, restarts: k.restarts };
     }
-    this.producer.update(result.rows, this.pods?.slots ?? NO_PODS);
+    this.outputs.producer.update(result.rows, this.pods?.slots ?? NO_PODS);
     this.lastPollAt = Date.now();
     if (result.failed.length === 0) this.polledOnce = true;
   }
@@ -260,9 +222,7 @@ export class Agent {
     this.events?.stop();
     this.programs?.close();
     closePodInterfaces(); // the netlink socket of the interface listing
-    await this.server?.close();
-    // A last OTLP export, but never past the CLI's shutdown deadline.
-    await this.meterProvider.shutdown({ timeoutMillis: 1000 }).catch(() => undefined);
+    await this.outputs.close();
     if (wasRunning) this.log.info('stopped: programs detached, counters kept in pinned maps');
   }
 }
