@@ -170,7 +170,9 @@ except socket.timeout:
     const rule = ['INPUT', '-p', 'udp', '--dport', '5009', '-j', 'DROP'];
     lab.exec(b.ns, 'iptables', ['-A', ...rule]);
     try {
-      const N = 40_000;
+      // Enough events to pass what a stuck reader may hold: its socket
+      // buffers, 1 MiB unsent and 10,000 queued (~15,000 events here).
+      const N = 80_000;
       lab.sendUdp(a.ns, b.ip, 5009, 50, 10); // NETFILTER_DROP: filtered out
       lab.sendUdp(a.ns, b.ip, 9, N, 10);
       const metrics = await p.get('/metrics');
@@ -190,7 +192,8 @@ except socket.timeout:
       // The stuck reader, read at last: it skipped ahead and was told so.
       stuck.stdin?.write('go\n');
       const skipped = await waitFor(() => /\{"skipped":(\d+)\}/.exec(stuckText), (m) => m !== null, 15_000);
-      assert.ok(Number(skipped?.[1]) > 0, 'told how many it missed');
+      const sent = stuckText.split('\n').filter((l) => l.startsWith('{"time"')).length;
+      assert.ok(Number(skipped?.[1]) > 0, `told how many it missed (it read ${sent} events of ${lines.length} the follower got)`);
     } finally {
       lab.exec(b.ns, 'iptables', ['-D', ...rule]);
       stuck.kill();
