@@ -26,6 +26,7 @@ import { OtlpPush } from '../src/export/otlp-push.js';
 import { createLogger } from '../src/log/logger.js';
 import { flag, fmt, header, int, median, spread, table } from './support/report.js';
 import { syntheticRows } from './support/synthetic-rows.js';
+import { METRICS_EXPORT_SERVICE } from '../test/support/otlp-receiver.js';
 
 type Door = OtlpProtocol | 'prometheus';
 const DOORS: Door[] = ['grpc', 'http/protobuf', 'http/json', 'prometheus'];
@@ -110,20 +111,8 @@ function scrape(port: number): Promise<{ ms: number; bytes: number }> {
 async function collector(door: OtlpProtocol): Promise<{ port: number; close: () => void }> {
   if (door === 'grpc') {
     const server = new grpc.Server();
-    const identity = (b: Buffer) => b;
     server.addService(
-      {
-        Export: {
-          path: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: identity,
-          requestDeserialize: identity,
-          responseSerialize: identity,
-          responseDeserialize: identity,
-          originalName: 'export',
-        },
-      },
+      METRICS_EXPORT_SERVICE,
       { Export: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) => callback(null, Buffer.alloc(0)) },
     );
     const port = await new Promise<number>((resolve, reject) =>

@@ -15,6 +15,21 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
 
+const identity = (b: Buffer) => b;
+/** OTLP's MetricsService/Export with raw bytes in and out (the suite decodes them itself). */
+export const METRICS_EXPORT_SERVICE = {
+  Export: {
+    path: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: identity,
+    requestDeserialize: identity,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+    originalName: 'export',
+  },
+};
+
 const OTLP_PROTO = `
 syntax = "proto3";
 package otlp;
@@ -280,20 +295,8 @@ export class OtlpReceiver {
 
   private async listenGrpc(): Promise<void> {
     const server = new grpc.Server();
-    const identity = (b: Buffer) => b;
     server.addService(
-      {
-        Export: {
-          path: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: identity,
-          requestDeserialize: identity,
-          responseSerialize: identity,
-          responseDeserialize: identity,
-          originalName: 'export',
-        },
-      },
+      METRICS_EXPORT_SERVICE,
       {
         Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
           void (async () => {
