@@ -244,7 +244,7 @@ program
   .option('--pod <name>', 'only drops of this pod (either end)')
   .option('--reason <reason>', 'only this drop reason (NO_SOCKET, NETFILTER_DROP, ...)')
   .addOption(new Option('--direction <direction>', 'only this direction').choices(['ingress', 'egress', 'unknown']))
-  .option('--since <time>', 'only drops since an RFC 3339 time or a duration ago (30s, 5m)')
+  .option('--since <time>', 'only drops since an RFC 3339 time or a duration ago (30s, 1m30s)')
   .addOption(new Option('-o, --output <format>', 'table or json (one event per line)').argParser(parseChoice(OBSERVE_FORMATS)).default('table'))
   .option('--tls', 'the agent serves https (a --web-config-file with tls_server_config)', false)
   .option('--insecure', 'with --tls: do not verify the agent\'s certificate', false)

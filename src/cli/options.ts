@@ -3,19 +3,16 @@
 import { InvalidArgumentError } from 'commander';
 import { isIP } from 'node:net';
 import { ENDPOINT_SLOTS } from '../bpf/contract.js';
+import { durationMs } from '../duration.js';
 import type { ListenAddress } from '../export/http-server.js';
 import { checkOtlpUrl } from '../export/otel-config.js';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 
-const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /** "5s", "500ms", "1m30s" -> milliseconds. */
 export function parseDuration(text: string): number {
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) {
-    throw new InvalidArgumentError(`"${text}" is not a duration (examples: 500ms, 5s, 1m)`);
-  }
-  return parts.reduce((ms, p) => ms + Number(p[1]) * (UNITS_MS[p[2] ?? 's'] ?? 0), 0);
+  const ms = durationMs(text);
+  if (ms === undefined) throw new InvalidArgumentError(`"${text}" is not a duration (examples: 500ms, 5s, 1m30s)`);
+  return ms;
 }
 
 export function parsePollInterval(text: string): number {

@@ -1,5 +1,6 @@
 // Which drop events a reader wants: by pod (either end), reason, direction
 // and time. Shared by the API (query parameters) and the buffer.
+import { durationMs } from '../duration.js';
 import type { DropEvent } from './drop-event.js';
 
 export interface DropEventFilter {
@@ -24,12 +25,9 @@ export function matches(e: DropEvent, f: DropEventFilter): boolean {
 
 export class FilterError extends Error {}
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
 /**
  * A filter from URL query parameters: namespace, pod, reason, direction,
- * since (an RFC 3339 time, or a duration back from now such as 30s or 5m).
+ * since (an RFC 3339 time, or a duration back from now such as 30s or 1m30s).
  */
 export function filterFromQuery(query: URLSearchParams, nowMs = Date.now()): DropEventFilter {
   const known = new Set(['namespace', 'pod', 'reason', 'direction', 'since', 'follow']);
@@ -46,9 +44,9 @@ export function filterFromQuery(query: URLSearchParams, nowMs = Date.now()): Dro
   }
   const since = get('since');
   if (since) {
-    const d = DURATION.exec(since);
-    const ms = d ? nowMs - Number(d[1]) * (UNIT_MS[d[2] ?? 's'] ?? 1000) : Date.parse(since);
-    if (Number.isNaN(ms)) throw new FilterError(`since ${since} is neither an RFC 3339 time nor a duration such as 30s or 5m`);
+    const back = durationMs(since);
+    const ms = back !== undefined ? nowMs - back : Date.parse(since);
+    if (Number.isNaN(ms)) throw new FilterError(`since ${since} is neither an RFC 3339 time nor a duration such as 30s or 1m30s`);
     f.sinceUnixNano = BigInt(Math.floor(ms)) * 1_000_000n;
   }
   return f;
