@@ -1,7 +1,7 @@
 // The agent: wires the stages of the flow together (bpf -> collect -> k8s ->
 // export) and runs the poll loop. Each stage lives in its own folder; this
 // file only composes them.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '#kubernetes-client';
 import { DROP_SLOTS } from './bpf/contract.js';
 import { DatapathPrograms, type TcModeOption } from './bpf/datapath-programs.js';
 import { setLibbpfPrint } from './bpf/libbpf.js';

@@ -10,9 +10,9 @@
 // cannot answer, scrapes are refused with 503 (fail closed; nothing is cached)
 // and the change of state is logged once each way.
 //
-// Loaded (import()) only when this mode is on: it pulls in @kubernetes/client-node.
+// Loaded (import()) only when this mode is on.
 import { createHash } from 'node:crypto';
-import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '#kubernetes-client';
 import type { AccessDecision } from './metrics-auth.js';
 
 export interface KubernetesAuthOptions {

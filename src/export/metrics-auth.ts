@@ -3,7 +3,7 @@
 // for every request; /healthz and /readyz are never guarded (the kubelet's
 // probes carry no credentials).
 import type { IncomingMessage } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '#kubernetes-client';
 import { BasicAuth } from './basic-auth.js';
 import { TlsContext, type TlsLog } from './tls-context.js';
 import { loadWebConfig, WebConfigError } from './web-config.js';

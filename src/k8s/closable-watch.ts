@@ -4,7 +4,7 @@
 // Watch remembers every request it starts, and close() ends them all,
 // including ones that connect afterwards. It also tells when a watch is
 // established (the server answered 200), the sign that the API is healthy.
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import { Watch, type KubeConfig } from '#kubernetes-client';
 
 type WatchArgs = Parameters<Watch['watch']>;
 

@@ -1,6 +1,6 @@
 // Pods of this node -> endpoint slots: the pod watch feeding the slot table,
 // and the health the agent reports about it.
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '#kubernetes-client';
 import type { Logger } from '../log/logger.js';
 import { type EndpointMaps, EndpointSlots } from './endpoint-slots.js';
 import { PodWatcher, type PodWatcherStatus } from './pod-watcher.js';

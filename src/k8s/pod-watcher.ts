@@ -12,7 +12,7 @@
 //
 // ListWatch caches what it is handed; it is handed slim records
 // (slim-pods.ts), never whole Pod objects.
-import { CoreV1Api, ListWatch, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
+import { CoreV1Api, ListWatch, type KubeConfig, type KubernetesListObject } from '#kubernetes-client';
 import type { Logger } from '../log/logger.js';
 import { describeApiError } from './api-error.js';
 import { slimPod, SlimPodWatch, type SlimPod } from './slim-pods.js';

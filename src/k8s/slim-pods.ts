@@ -5,7 +5,7 @@
 // list function, watch events in the Watch callback. ListWatch itself stays
 // (its resourceVersion bookkeeping, 410 relist, reconnects); it only needs
 // metadata.name, namespace and resourceVersion, which the record keeps.
-import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '#kubernetes-client';
 import { ClosableWatch } from './closable-watch.js';
 
 /** What the agent uses of a pod, and ListWatch's keys. */

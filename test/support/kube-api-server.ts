@@ -47,6 +47,7 @@ export interface SeenRequest {
   resourceVersion?: string;
   allowWatchBookmarks: boolean;
   authorized: boolean;
+  userAgent?: string;
   /** The HTTP status answered (200 for a watch that streams, even if it then sends ERROR). */
   status?: number;
 }
@@ -399,6 +400,7 @@ export class KubeApiServer {
       resourceVersion: q.get('resourceVersion') ?? undefined,
       allowWatchBookmarks: q.get('allowWatchBookmarks') === 'true',
       authorized,
+      userAgent: req.headers['user-agent'],
     };
     this.requests.push(seen);
     this.answer(res, seen, route.namespace, q);

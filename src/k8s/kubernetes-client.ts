@@ -1,0 +1,12 @@
+// The part of @kubernetes/client-node the agent uses, and the only door to it.
+//
+// `npm run build` bundles this file with everything it imports into one
+// module, dist/vendor/kubernetes-client.js (esbuild; package.json "bundle"),
+// and the agent imports it as `#kubernetes-client` (package.json "imports":
+// the bundle at run time, this file's types at compile time). Why: the
+// package is ~3,000 ES modules (every generated API model), and Node keeps a
+// loader record, a module namespace and the source of each; as one module the
+// same code costs ~25 MB less RSS in every agent (BENCHMARKS.md 5). Only what
+// is exported here can be imported, so the bundle and its users cannot drift.
+export { AuthenticationV1Api, AuthorizationV1Api, CoreV1Api, KubeConfig, ListWatch, Watch } from '@kubernetes/client-node';
+export type { KubernetesListObject, V1Pod } from '@kubernetes/client-node';
