@@ -28,6 +28,9 @@ function attachHint(err: unknown, mode: TcMode): string {
   if (mode === 'tcx' && (errno === constants.errno.EINVAL || errno === constants.errno.EOPNOTSUPP)) {
     return 'this kernel may have no tcx (6.6+): try --tc-mode clsact';
   }
+  if (mode === 'tcx' && errno === constants.errno.ERANGE) {
+    return "the interface's tcx hook already holds as many programs as the kernel allows (63): detach some, or leave the interface out with --interfaces";
+  }
   return 'leave the interface out with --interfaces, or see the log at --log-level debug';
 }
 
