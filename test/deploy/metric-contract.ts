@@ -14,6 +14,7 @@ export const AGENT_METRICS: readonly string[] = [
   'datapath_exporter_slots_capacity',
   'datapath_exporter_slot_overflow_packets_total',
   'datapath_exporter_kubernetes_synced',
+  'datapath_exporter_unplaced_pods',
   'datapath_exporter_kubernetes_watch_restarts_total',
   'datapath_exporter_build_info',
   'datapath_exporter_attached_interfaces',
