@@ -46,7 +46,7 @@ export function filterFromQuery(query: URLSearchParams, nowMs = Date.now()): Dro
   if (since) {
     const back = durationMs(since);
     const ms = back !== undefined ? nowMs - back : Date.parse(since);
-    if (Number.isNaN(ms)) throw new FilterError(`since ${since} is neither an RFC 3339 time nor a duration such as 30s or 1m30s`);
+    if (!Number.isFinite(ms)) throw new FilterError(`since ${since} is neither an RFC 3339 time nor a duration such as 30s or 1m30s`);
     f.sinceUnixNano = BigInt(Math.floor(ms)) * 1_000_000n;
   }
   return f;

@@ -21,6 +21,14 @@ export interface ListenAddress {
   port: number;
 }
 
+function internalError(res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(500, { 'content-type': 'text/plain' }).end(`internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+}
+
 export class MetricsServer {
   private readonly server: Server;
 
@@ -53,24 +61,34 @@ export class MetricsServer {
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ok\n');
     } else if (path === '/metrics' || (path === DROPS_PATH && this.drops)) {
       const drops = this.drops;
-      const serve = path === DROPS_PATH && drops ? () => serveDrops(req, res, drops) : () => this.exporter.getMetricsRequestHandler(req, res);
+      const handler = path === DROPS_PATH && drops ? () => serveDrops(req, res, drops) : () => this.exporter.getMetricsRequestHandler(req, res);
+      // A request that fails is answered 500; it must never end the agent.
+      const serve = () => {
+        try {
+          handler();
+        } catch (err) {
+          internalError(res, err);
+        }
+      };
       const authorize = this.access.authorize;
       if (authorize === undefined) {
         serve();
         return;
       }
-      authorize(req).then(
-        (decision) => {
-          if (decision.allowed) {
-            serve();
-            return;
-          }
-          const headers: Record<string, string> = { 'content-type': 'text/plain' };
-          if (decision.status === 401 && this.access.challenge) headers['www-authenticate'] = this.access.challenge;
-          res.writeHead(decision.status, headers).end(`${decision.message}\n`);
-        },
-        (err: unknown) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`cannot decide: ${String(err)}\n`),
-      );
+      authorize(req)
+        .then(
+          (decision) => {
+            if (decision.allowed) {
+              serve();
+              return;
+            }
+            const headers: Record<string, string> = { 'content-type': 'text/plain' };
+            if (decision.status === 401 && this.access.challenge) headers['www-authenticate'] = this.access.challenge;
+            res.writeHead(decision.status, headers).end(`${decision.message}\n`);
+          },
+          (err: unknown) => res.writeHead(503, { 'content-type': 'text/plain' }).end(`cannot decide: ${String(err)}\n`),
+        )
+        .catch((err: unknown) => internalError(res, err));
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`try /metrics, ${DROPS_PATH}, /healthz or /readyz\n`);
     }
