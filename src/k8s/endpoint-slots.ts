@@ -164,7 +164,8 @@ export class EndpointSlots implements PodLabelResolver {
     const entry = this.bySlot.get(slot);
     if (!entry) return;
     this.bySlot.delete(slot);
-    this.byUid.delete(entry.uid);
+    // The uid may have a newer slot by now (its IPs went and came back).
+    if (this.byUid.get(entry.uid) === entry) this.byUid.delete(entry.uid);
     this.maps.names.update(u32Key(slot), encodeEndpointName('', ''));
     this.free.push(slot);
     const next = this.waiting.values().next();
