@@ -139,6 +139,12 @@ export class Agent {
         log,
       });
       this.outputs.health.state.slotsCapacity.endpoints = opts.maxEndpoints;
+      // A free slot may hold what an earlier run left (a pod deleted within its
+      // grace just before a restart): cleared before any pod can claim it (the
+      // watch delivers no pod before this turn of the event loop ends).
+      const stale = new Set(this.pods.slots.freeSlots());
+      this.kernel.table.retireEndpoints(stale);
+      for (const slot of stale) this.forward.zeroSlot(slot);
     } else {
       // Endpoints pinned by an earlier run with Kubernetes would keep
       // counting into slots no one publishes: all traffic is unattributed now.
@@ -186,8 +192,9 @@ export class Agent {
       this.pods.afterSync();
       // Zero a deleted pod's counters only after its grace period, so its
       // final counts were published; then its slot may serve another pod.
-      for (const slot of this.pods.slots.expired()) {
-        kernel.table.retireEndpoint(slot, kernel.last.cells);
+      const expired = new Set(this.pods.slots.expired());
+      kernel.table.retireEndpoints(expired);
+      for (const slot of expired) {
         forward.zeroSlot(slot);
         this.pods.slots.release(slot);
       }

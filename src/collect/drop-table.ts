@@ -3,9 +3,10 @@
 //
 // Slot lifecycle: the BPF program takes free slots from drop_free_slots.
 // When an endpoint goes away its keys are retired: the key is deleted first
-// (no new counts land in the slot), its last counts are read and kept by the
-// caller, and only one poll later — when no program can still hold the old
-// slot — the cells are zeroed and the slot returned to the free queue.
+// (no new counts land in the slot) and the program's cache invalidated; only
+// at the second read after that, a poll interval later, when no program can
+// still hold the old slot, are the cells zeroed and the slot returned to the
+// free queue.
 import {
   COUNTER_SIZE,
   type Counter,
@@ -47,7 +48,10 @@ export interface DropMaps {
 export class DropTable {
   private readonly slotBuf = Buffer.alloc(4);
   private readonly zeroCells: Buffer;
-  private pendingRecycle: DropSlot[] = [];
+  /** Retired since the last read. */
+  private retiring: DropSlot[] = [];
+  /** Retired before the last read: safe to zero and hand out again. */
+  private recyclable: DropSlot[] = [];
 
   constructor(
     private readonly maps: DropMaps,
@@ -78,7 +82,7 @@ export class DropTable {
   }
 
   read(): DropTableRead {
-    this.recyclePending();
+    this.recycle();
     const keys = this.readKeys();
     const counts = this.maps.counts.lookupAll(4, perCpuStride(COUNTER_SIZE, this.cpus), DROP_SLOTS + 1);
     const cells: DropCell[] = keys.map(([key, slot]) => ({ key, slot, counter: sumPerCpu(counts.values, slot, this.cpus) }));
@@ -86,25 +90,40 @@ export class DropTable {
   }
 
   /**
-   * Retires every key of `endpoint`: deleted now, slot zeroed and freed at
-   * the next read(). Returns the cells as last read, for final publication.
+   * Retires every key counted to one of `endpoints` (pods whose grace is over,
+   * or slots an earlier run left behind): deleted now, zeroed and freed two
+   * reads later. Reads the keys afresh: a key made since the last read goes too.
    */
-  retireEndpoint(endpoint: EndpointSlot, current: readonly DropCell[]): DropCell[] {
-    const retired = current.filter((c) => c.key.endpoint === endpoint);
-    for (const cell of retired) {
-      if (this.maps.slotOf.delete(encodeDropKey(cell.key))) this.pendingRecycle.push(cell.slot);
+  retireEndpoints(endpoints: ReadonlySet<EndpointSlot>): number {
+    if (endpoints.size === 0) return 0;
+    let retired = 0;
+    for (const [key, slot] of this.readKeys()) {
+      if (!endpoints.has(key.endpoint)) continue;
+      if (this.maps.slotOf.delete(encodeDropKey(key))) this.retiring.push(slot);
+      retired++;
     }
     // After the deletes: no CPU keeps counting into a retired slot from its cache.
-    if (retired.length > 0) this.maps.cacheGeneration.bump();
+    if (retired > 0) this.maps.cacheGeneration.bump();
     return retired;
   }
 
-  private recyclePending(): void {
-    for (const slot of this.pendingRecycle.splice(0)) {
-      const key = u32Key(slot);
-      this.maps.counts.update(key, this.zeroCells);
-      this.maps.freeSlots.push(key);
+  private recycle(): void {
+    let recycled = 0;
+    try {
+      // One at a time: a failed update leaves the rest for the next read.
+      while (this.recyclable.length > 0) {
+        const key = u32Key(this.recyclable[0] as DropSlot);
+        this.maps.counts.update(key, this.zeroCells);
+        this.maps.freeSlots.push(key);
+        this.recyclable.shift();
+        recycled++;
+      }
+    } finally {
+      // A key cached as overflowing (the queue was empty) may get a slot now.
+      if (recycled > 0) this.maps.cacheGeneration.bump();
     }
+    this.recyclable = this.retiring;
+    this.retiring = [];
   }
 
   private readKeys(): Array<[DropKey, DropSlot]> {

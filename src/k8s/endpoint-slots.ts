@@ -77,6 +77,11 @@ export class EndpointSlots implements PodLabelResolver {
     for (let s = this.capacity - 1; s >= 0; s--) if (!taken.has(s as EndpointSlot)) this.free.push(s as EndpointSlot);
   }
 
+  /** Slots no pod holds (none of them counts: no address points at them). */
+  freeSlots(): readonly EndpointSlot[] {
+    return [...this.free];
+  }
+
   get used(): number {
     return this.capacity - this.free.length;
   }

@@ -217,6 +217,38 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     assert.equal(noSocket(last, 'client', 'egress') - egressBefore, K, 'none of them went to A');
   });
 
+  it("a pod deleted just before a restart leaves nothing to the pod that gets its slot in the next run", async function () {
+    // Two slots and a long grace: the deleted pod's slot still holds its counts when the agent stops.
+    const p = await start(['--max-endpoints', '2', '--deleted-pod-grace', '60s']);
+    const N = 11;
+    const M = 4;
+    const K = 3;
+    const noSocket = (s: Sample[], pod: string, direction: string) =>
+      sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', reason: 'NO_SOCKET', namespace: 'shop', pod, direction });
+    lab.sendUdp(a.ns, b.ip, 5000, N, 50);
+    lab.sendUdp(a.ns, b.ip, 9, N, 10);
+    await waitFor(async () => noSocket(await p.scrape(), 'server', 'ingress'), (v) => v >= N);
+    api.deletePod('shop', 'server');
+    // Once its IP has left the endpoints map, a drop there is the sender's egress.
+    const egressBefore = noSocket(await p.scrape(), 'client', 'egress');
+    await waitFor(async () => {
+      lab.sendUdp(a.ns, b.ip, 9, 1, 10);
+      return noSocket(await p.scrape(), 'client', 'egress') - egressBefore;
+    }, (v) => v >= K);
+    await p.stop();
+    api.addPod(makePod({ name: 'server-2', namespace: 'shop', nodeName: NODE, ips: [b.ip] }));
+    const q = await start(['--max-endpoints', '2', '--deleted-pod-grace', '60s']);
+    const placed = await waitFor(() => q.scrape(), (s) => scalar(s, 'datapath_exporter_slots_used', { table: 'endpoints' }) === 2);
+    assert.equal(scalar(placed, 'datapath_exporter_unplaced_pods'), 0, "server-2 got the deleted pod's slot");
+    lab.sendUdp(a.ns, b.ip, 5000, M, 50);
+    lab.sendUdp(a.ns, b.ip, 9, M, 10);
+    await waitFor(async () => noSocket(await q.scrape(), 'server-2', 'ingress'), (v) => v >= M);
+    await new Promise((r) => setTimeout(r, 500));
+    const last = await q.scrape();
+    assert.equal(fwd(last, 'server-2', 'ingress'), 2 * M, 'server-2 counts only its own packets');
+    assert.equal(noSocket(last, 'server-2', 'ingress'), M, 'server-2 counts only its own drops');
+  });
+
   it('keeps labels through an API outage and 410 Gone, and resyncs after', async function () {
     const p = await start();
     lab.sendUdp(a.ns, b.ip, 5000, 3, 10);
