@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark in turn and prints their results as markdown
-# (about 5 minutes on 2 vCPU). Needs root, the build (`npm run build`), a C
+# (benchmarks 1-7: over 10 minutes on 2 vCPU). Needs root, the build (`npm run build`), a C
 # compiler for bench/udp-flood.c (see BENCHMARKS.md).
 #   sudo bash bench/run-all.sh | tee bench-results.md
 set -euo pipefail

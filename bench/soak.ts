@@ -7,7 +7,7 @@
 // last deletion's grace: series and slots back to their baseline, fds, BPF
 // links and pins not grown, RSS against the baseline's.
 //
-// Run: node dist/bench/soak.js [--minutes 30] [--seats 6] [--grace 5s]
+// Run: node dist/bench/soak.js [--minutes 30] [--seats 6] [--grace 5]
 //   [--outage-every 13] [--relist-every 7] [--sample-min 3] [--prefix 10.219]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
