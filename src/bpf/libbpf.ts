@@ -85,7 +85,7 @@ export const libbpf = {
   bpf_obj_pin: lib.func('int bpf_obj_pin(int fd, const char *path)') as (fd: Fd, path: string) => number,
   bpf_link_create: lib.func(
     'int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)',
-  ) as (progFd: Fd, targetFd: number, attachType: number, opts: null) => Fd | number,
+  ) as (progFd: Fd, targetFd: number, attachType: number, opts: Buffer | null) => Fd | number,
   bpf_link_update: lib.func('int bpf_link_update(int link_fd, int new_prog_fd, const void *opts)') as (
     linkFd: Fd,
     newProgFd: Fd,

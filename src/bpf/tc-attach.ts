@@ -4,7 +4,10 @@
 // restarted (or crashed) agent finds its links and swaps in its program with
 // bpf_link_update instead of attaching a second time. Debian 12's libbpf 1.1
 // predates tcx, so links are made with bpf_link_create and the raw attach
-// types (BPF_TCX_INGRESS = 46, BPF_TCX_EGRESS = 47).
+// types (BPF_TCX_INGRESS = 46, BPF_TCX_EGRESS = 47). Our links go first in
+// the hook's chain (BPF_F_BEFORE): our programs only observe (TCX_NEXT), and
+// a CNI's program that returns a verdict (Cilium's TCX_PASS or REDIRECT) ends
+// the chain, so a program after it never sees the packet.
 //
 // clsact (older kernels): a filter with a fixed handle and priority of ours,
 // attached with BPF_TC_F_REPLACE so attaching again replaces it.
@@ -20,6 +23,14 @@ const HOOKS: readonly HostHook[] = ['ingress', 'egress'];
 const BPF_TCX_ATTACH: Record<HostHook, number> = { ingress: 46, egress: 47 };
 const BPF_TC_POINT: Record<HostHook, number> = { ingress: 1, egress: 2 };
 const BPF_TC_F_REPLACE = 1;
+/** struct bpf_link_create_opts { size_t sz; __u32 flags; ... } cut after flags: BPF_F_BEFORE, no relative program = the head. */
+const FIRST_IN_CHAIN = (() => {
+  const BPF_F_BEFORE = 1 << 3;
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64LE(16n, 0);
+  b.writeUInt32LE(BPF_F_BEFORE, 8);
+  return b;
+})();
 const TC_HANDLE = 0xd47a;
 const TC_PRIORITY = 0xd47a;
 const EEXIST = 17;
@@ -118,7 +129,7 @@ export class TcAttacher {
       if (fd >= 0) close(fd as Fd);
       unlinkSync(pin); // the interface it was on is gone
     }
-    const fd = libbpf.bpf_link_create(this.programs[hook], ifindex, BPF_TCX_ATTACH[hook], null);
+    const fd = libbpf.bpf_link_create(this.programs[hook], ifindex, BPF_TCX_ATTACH[hook], FIRST_IN_CHAIN);
     if (fd < 0) throw BpfError.fromErrno(`attach tcx ${hook} on ifindex ${ifindex}`, lastErrno());
     if (libbpf.bpf_obj_pin(fd as Fd, pin) < 0) {
       const errno = lastErrno();

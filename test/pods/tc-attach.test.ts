@@ -4,13 +4,14 @@
 // nothing attached. Counts prove it: N packets are counted N times, not 2N.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
 import { Lab } from '../support/lab.js';
 import { type Sample, sumOf } from '../support/metrics-text.js';
 import { type LabPod, PodNetwork } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';
+import { BPF_TCX_EGRESS, BPF_TCX_INGRESS, TCX_PASS, TcxPrograms } from '../support/tcx-programs.js';
 
 /** Links (tcx) whose program is one of ours, as the kernel lists them. */
 function ourTcxLinks(): number {
@@ -87,6 +88,22 @@ describe('tc attachment happens exactly once', function () {
     running.splice(0);
     assert.equal(ourTcxLinks(), 0, 'SIGTERM detaches every link');
     assert.deepEqual(existsSync(join(pinDir, 'links')) ? readdirSync(join(pinDir, 'links')) : [], [], 'and removes their pins');
+  });
+
+  it('tcx: counts exactly when another program on the hook ends the chain (as a CNI\'s does)', async function () {
+    // A program that returns TCX_PASS on both hooks of both veths, attached
+    // before the agent starts: ours must run first to see the packets.
+    const other = new TcxPrograms();
+    try {
+      for (const pod of [a, b]) {
+        const ifindex = Number(readFileSync(`/sys/class/net/${pod.hostIf}/ifindex`, 'utf8'));
+        for (const hook of [BPF_TCX_INGRESS, BPF_TCX_EGRESS]) assert.equal(other.attach(ifindex, hook, TCX_PASS, 'dpx_cni_like'), 0);
+      }
+      const p = await start('tcx');
+      await countsExactly(p, 9);
+    } finally {
+      other.close();
+    }
   });
 
   it('clsact: our filter is replaced on restart, never duplicated, and removed on SIGTERM', async function () {
