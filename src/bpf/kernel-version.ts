@@ -1,4 +1,4 @@
-// The running kernel's major.minor, for feature choices (tcx, batch lookups).
+// The running kernel's major.minor: the tc mode (tcx from 6.6) and the minimum checked at start.
 import { release } from 'node:os';
 
 export function kernelVersion(text = release()): [number, number] {

@@ -36,8 +36,6 @@ export const RingBufferSampleFn = koffi.proto('int ring_buffer_sample_fn(void *c
 export const libbpf = {
   libbpf_set_print: lib.func('void *libbpf_set_print(libbpf_print_fn_t *fn)') as (fn: bigint | null) => bigint,
   libbpf_num_possible_cpus: lib.func('int libbpf_num_possible_cpus(void)') as () => number,
-  libbpf_major_version: lib.func('uint32_t libbpf_major_version(void)') as () => number,
-  libbpf_minor_version: lib.func('uint32_t libbpf_minor_version(void)') as () => number,
 
   bpf_object__open_file: lib.func('void *bpf_object__open_file(const char *path, void *opts)') as (
     path: string,
@@ -91,7 +89,6 @@ export const libbpf = {
     newProgFd: Fd,
     opts: null,
   ) => number,
-  bpf_link_detach: lib.func('int bpf_link_detach(int link_fd)') as (linkFd: Fd) => number,
   bpf_map_lookup_elem: lib.func('int bpf_map_lookup_elem(int fd, const void *key, _Out_ void *value)') as (
     fd: Fd,
     key: Buffer | null,
@@ -107,11 +104,6 @@ export const libbpf = {
   bpf_map_lookup_and_delete_elem: lib.func(
     'int bpf_map_lookup_and_delete_elem(int fd, const void *key, _Out_ void *value)',
   ) as (fd: Fd, key: Buffer | null, value: Buffer) => number,
-  bpf_map_get_next_key: lib.func('int bpf_map_get_next_key(int fd, const void *key, _Out_ void *next_key)') as (
-    fd: Fd,
-    key: Buffer | null,
-    nextKey: Buffer,
-  ) => number,
   // in_batch/out_batch are opaque cursors of the map's key size (4 bytes
   // for arrays); count is in/out.
   bpf_map_lookup_batch: lib.func(
@@ -148,7 +140,6 @@ export const libbpf = {
 
   // tc (clsact) attachment, for kernels without tcx.
   bpf_tc_hook_create: lib.func('int bpf_tc_hook_create(void *hook)') as (hook: Buffer) => number,
-  bpf_tc_hook_destroy: lib.func('int bpf_tc_hook_destroy(void *hook)') as (hook: Buffer) => number,
   bpf_tc_attach: lib.func('int bpf_tc_attach(const void *hook, _Inout_ void *opts)') as (
     hook: Buffer,
     opts: Buffer,
