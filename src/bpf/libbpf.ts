@@ -65,6 +65,7 @@ export const libbpf = {
   bpf_map__key_size: lib.func('uint32_t bpf_map__key_size(void *map)') as (map: BpfMapPtr) => number,
   bpf_map__value_size: lib.func('uint32_t bpf_map__value_size(void *map)') as (map: BpfMapPtr) => number,
   bpf_map__max_entries: lib.func('uint32_t bpf_map__max_entries(void *map)') as (map: BpfMapPtr) => number,
+  bpf_map__map_flags: lib.func('uint32_t bpf_map__map_flags(void *map)') as (map: BpfMapPtr) => number,
   bpf_map__is_internal: lib.func('bool bpf_map__is_internal(void *map)') as (map: BpfMapPtr) => boolean,
 
   bpf_program__fd: lib.func('int bpf_program__fd(void *prog)') as (prog: BpfProgramPtr) => Fd,

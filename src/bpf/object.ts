@@ -83,7 +83,7 @@ export class BpfObject {
   }
 }
 
-/** Whether the map pinned at `pin` has the type and sizes `map` declares. */
+/** Whether the map pinned at `pin` has the type, sizes and flags `map` declares (what libbpf requires to reuse it). */
 function pinnedMatches(pin: string, map: BpfMapPtr): boolean {
   let pinned: BpfMap;
   try {
@@ -97,7 +97,8 @@ function pinnedMatches(pin: string, map: BpfMapPtr): boolean {
       info.type === libbpf.bpf_map__type(map) &&
       info.keySize === libbpf.bpf_map__key_size(map) &&
       info.valueSize === libbpf.bpf_map__value_size(map) &&
-      info.maxEntries === libbpf.bpf_map__max_entries(map)
+      info.maxEntries === libbpf.bpf_map__max_entries(map) &&
+      info.flags === libbpf.bpf_map__map_flags(map)
     );
   } finally {
     pinned.close();

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ENDPOINT_ADDR_SIZE, ENDPOINT_SLOTS } from '../../src/bpf/contract.js';
 import { Lab } from '../support/lab.js';
 import { sumOf } from '../support/metrics-text.js';
 import { ExporterProcess, removePinDir, runCli, testPinDir, waitFor } from '../support/exporter.js';
@@ -132,6 +133,16 @@ describe('agent lifecycle', function () {
     assert.match(p.logs, /"map":"forward_counts".*pinned map has another layout/);
     const info = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', join(pinDir, 'forward_counts')], { encoding: 'utf8' })) as { bytes_value: number };
     assert.equal(info.bytes_value, 24, 'the map of the current layout is pinned now');
+  });
+
+  it('starts a map afresh when its pin differs only in flags (libbpf would refuse to reuse it)', async function () {
+    mkdirSync(pinDir, { recursive: true });
+    // endpoints with the same type and sizes, but BPF_F_NO_PREALLOC (1).
+    execFileSync('bpftool', ['map', 'create', join(pinDir, 'endpoints'), 'type', 'hash', 'key', String(ENDPOINT_ADDR_SIZE), 'value', '4', 'entries', String(ENDPOINT_SLOTS), 'name', 'endpoints', 'flags', '1']);
+    const p = await start();
+    assert.match(p.logs, /"map":"endpoints".*pinned map has another layout/);
+    const info = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', join(pinDir, 'endpoints')], { encoding: 'utf8' })) as { flags?: number };
+    assert.equal(info.flags ?? 0, 0, 'the map of the current layout is pinned now');
   });
 
   it('list without a running agent says so', function () {
