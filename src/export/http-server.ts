@@ -2,7 +2,12 @@
 // /healthz (liveness: the poll loop is alive) and /readyz (readiness: the
 // first poll has succeeded). With a web config it speaks TLS (see
 // tls-context.ts) and /metrics asks the access policy first (basic auth or
-// Kubernetes, see metrics-auth.ts); the probe paths never need credentials.
+// Kubernetes, see metrics-auth.ts); the probe paths never need a password or
+// a token. They cannot escape a client certificate requirement, though: with
+// client_auth_type RequireAndVerifyClientCert or RequireAnyClientCert the TLS
+// layer refuses any connection without one before a path is read, so the
+// kubelet's probes (no client certificate) fail there too; use
+// VerifyClientCertIfGiven, or exec / tcpSocket probes.
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';

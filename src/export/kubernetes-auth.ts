@@ -5,10 +5,21 @@
 //
 // Decisions are cached per token (keyed by its SHA-256, never the token
 // itself) for a short time: allowed for allowedTtlMs, unauthenticated or
-// denied for deniedTtlMs, in a bounded map (the oldest entry goes first).
-// Concurrent scrapes with one token share one review. While the API server
-// cannot answer, scrapes are refused with 503 (fail closed; nothing is cached)
-// and the change of state is logged once each way.
+// denied for deniedTtlMs. Allowed and denied decisions live in two separate
+// bounded maps (in each, the oldest entry goes first), so a client sending
+// any number of made-up tokens only ever evicts other denied entries, never
+// Prometheus's allowed one.
+//
+// Anyone who can reach the port can make the agent ask the API server, so
+// reviews are bounded too: at most maxInFlight different tokens are under
+// review at once; a scrape that would need one more is refused with 503
+// ("too many token reviews in flight") without asking the API. Concurrent
+// scrapes with one token share one review (and one slot). A slot is held
+// until the review is answered or reviewTimeoutMs passes (the API request
+// itself is not cancelled then; it is only no longer waited for).
+//
+// While the API server cannot answer, scrapes are refused with 503 (fail
+// closed; nothing is cached) and the change of state is logged once each way.
 //
 // Loaded (import()) only when this mode is on.
 import { createHash } from 'node:crypto';
@@ -18,8 +29,12 @@ import type { AccessDecision } from './metrics-auth.js';
 export interface KubernetesAuthOptions {
   allowedTtlMs: number;
   deniedTtlMs: number;
-  /** Most tokens remembered at once. */
+  /** Most allowed tokens remembered at once (default 1024). */
   maxEntries?: number;
+  /** Most denied or unknown tokens remembered at once (default 1024); kept apart from the allowed ones. */
+  maxDeniedEntries?: number;
+  /** Most different tokens under review at once (default 8); past that, 503 without a review. */
+  maxInFlight?: number;
   /** How long one review may take before the scrape is refused (503). */
   reviewTimeoutMs?: number;
   log: {
@@ -35,10 +50,13 @@ interface Entry {
 
 export const METRICS_PATH = '/metrics';
 
+export const TOO_MANY_REVIEWS = 'too many token reviews in flight';
+
 export class KubernetesAuthorizer {
   private readonly authn: AuthenticationV1Api;
   private readonly authz: AuthorizationV1Api;
-  private readonly cache = new Map<string, Entry>();
+  private readonly allowed = new Map<string, Entry>();
+  private readonly denied = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<AccessDecision>>();
   private apiDown = false;
 
@@ -56,13 +74,15 @@ export class KubernetesAuthorizer {
     if (token === undefined) return { allowed: false, status: 401, message: 'a bearer token is required' };
     const key = createHash('sha256').update(token).digest('base64');
     const now = Date.now();
-    const cached = this.cache.get(key);
-    if (cached !== undefined) {
+    for (const cache of [this.allowed, this.denied]) {
+      const cached = cache.get(key);
+      if (cached === undefined) continue;
       if (cached.expiresAt > now) return cached.decision;
-      this.cache.delete(key);
+      cache.delete(key);
     }
     let pending = this.inflight.get(key);
     if (pending === undefined) {
+      if (this.inflight.size >= (this.opts.maxInFlight ?? 8)) return { allowed: false, status: 503, message: TOO_MANY_REVIEWS };
       pending = this.review(token, key).finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
@@ -84,8 +104,13 @@ export class KubernetesAuthorizer {
       this.apiDown = false;
       this.opts.log.info({}, 'the Kubernetes API reviews scrape tokens again');
     }
-    const ttl = decision.allowed ? this.opts.allowedTtlMs : this.opts.deniedTtlMs;
-    if (ttl > 0) this.remember(key, { decision, expiresAt: Date.now() + ttl });
+    if (decision.allowed) {
+      this.denied.delete(key);
+      if (this.opts.allowedTtlMs > 0) remember(this.allowed, this.opts.maxEntries ?? 1024, key, { decision, expiresAt: Date.now() + this.opts.allowedTtlMs });
+    } else {
+      this.allowed.delete(key);
+      if (this.opts.deniedTtlMs > 0) remember(this.denied, this.opts.maxDeniedEntries ?? 1024, key, { decision, expiresAt: Date.now() + this.opts.deniedTtlMs });
+    }
     return decision;
   }
 
@@ -114,16 +139,6 @@ export class KubernetesAuthorizer {
     return { allowed: false, status: 403, message: `${user.username ?? 'this user'} may not get ${METRICS_PATH}` };
   }
 
-  private remember(key: string, entry: Entry): void {
-    this.cache.delete(key);
-    while (this.cache.size >= (this.opts.maxEntries ?? 1024)) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest === undefined) break;
-      this.cache.delete(oldest);
-    }
-    this.cache.set(key, entry);
-  }
-
   private withTimeout<T>(p: Promise<T>): Promise<T> {
     const ms = this.opts.reviewTimeoutMs ?? 5000;
     let timer: NodeJS.Timeout | undefined;
@@ -132,6 +147,17 @@ export class KubernetesAuthorizer {
     });
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
+}
+
+/** Adds an entry to a bounded map, the oldest going first when it is full. */
+function remember(cache: Map<string, Entry>, max: number, key: string, entry: Entry): void {
+  cache.delete(key);
+  while (cache.size >= max) {
+    const oldest = cache.keys().next().value;
+    if (oldest === undefined) break;
+    cache.delete(oldest);
+  }
+  cache.set(key, entry);
 }
 
 function errorText(err: unknown): string {

@@ -1,7 +1,14 @@
 // Who may read /metrics, composed from the web config (TLS, basic auth,
 // headers) and --metrics-auth (none or kubernetes). The HTTP server asks this
-// for every request; /healthz and /readyz are never guarded (the kubelet's
-// probes carry no credentials).
+// for every request to /metrics (and /api/v1/drops); /healthz and /readyz
+// never ask for basic auth or a token (the kubelet's probes carry no
+// credentials). Client certificates are another matter: they are checked at
+// the TLS layer, before any path is known, so with client_auth_type
+// RequireAndVerifyClientCert (refused in the handshake) or
+// RequireAnyClientCert (closed right after it) the kubelet's probes, which
+// present no certificate, are refused too; VerifyClientCertIfGiven lets them
+// in. --metrics-auth kubernetes without TLS is allowed but warned about once
+// at start: the scrapers' bearer tokens would cross the network in cleartext.
 import type { IncomingMessage } from 'node:http';
 import type { KubeConfig } from '#kubernetes-client';
 import { BasicAuth } from './basic-auth.js';
@@ -28,7 +35,11 @@ export interface MetricsAccess {
 
 export const OPEN_ACCESS: MetricsAccess = { headers: {}, summary: { tls: false, auth: 'none' } };
 
-/** Paths the kubelet probes: answered without authentication in every mode. */
+/**
+ * Paths the kubelet probes: never asked for basic auth or a bearer token. (A
+ * TLS client_auth_type that requires a client certificate still refuses a
+ * connection without one, probes included: see the file's header.)
+ */
 export const UNGUARDED_PATHS: readonly string[] = ['/healthz', '/readyz'];
 
 export interface MetricsAccessOptions {
@@ -74,6 +85,12 @@ export async function buildMetricsAccess(opts: MetricsAccessOptions): Promise<Me
     access.authorize = (req) => k8s.authorize(req.headers.authorization);
     access.challenge = 'Bearer realm="datapath-exporter"';
     access.summary.auth = 'kubernetes';
+    if (tls === undefined) {
+      opts.log.warn(
+        { webConfigFile: opts.webConfigFile },
+        '--metrics-auth kubernetes over plain HTTP: scrapers send their ServiceAccount tokens (Prometheus\'s) in cleartext, and anyone who sees one can use it against the API server as that ServiceAccount; serve TLS with a web config (--web-config-file with tls_server_config)',
+      );
+    }
   } else if (users.size > 0) {
     const basic = new BasicAuth(users);
     access.authorize = async (req) =>

@@ -1,11 +1,14 @@
 // --metrics-auth kubernetes against the suite's own API server, through a
 // kubeconfig and the real @kubernetes/client-node: TokenReview then
 // SubjectAccessReview for get on /metrics, cached decisions, fail closed
-// while the API server is away.
+// while the API server is away, a flood of bad tokens (it cannot evict an
+// allowed decision, and only a few reviews run at once), and the warning
+// that tokens travel in cleartext without TLS.
 import assert from 'node:assert/strict';
 import { loadKubeConfig } from '../../src/k8s/kube-config.js';
 import { KubeApiServer } from '../support/kube-api-server.js';
-import { bearer, httpGet, serve, tempDir, type Served } from './serve.js';
+import { LOCALHOST_SANS, makeCa, makeCert } from '../support/certs.js';
+import { bearer, httpGet, serve, tempDir, writeWebConfig, type Served } from './serve.js';
 
 describe('Kubernetes authorization of /metrics (TokenReview + SubjectAccessReview)', function () {
   const tmp = tempDir('dpx-k8sauth-');
@@ -110,7 +113,7 @@ describe('Kubernetes authorization of /metrics (TokenReview + SubjectAccessRevie
     await api.restart();
     assert.equal((await httpGet(port, '/metrics', bearer('prometheus-token'))).status, 200);
     assert.deepEqual(
-      log.lines.map((l) => `${l.level}: ${l.msg}`),
+      log.lines.filter((l) => l.level !== 'warn').map((l) => `${l.level}: ${l.msg}`),
       [
         'error: cannot review scrape tokens with the Kubernetes API: refusing /metrics (503) until it answers',
         'info: the Kubernetes API reviews scrape tokens again',
@@ -124,5 +127,66 @@ describe('Kubernetes authorization of /metrics (TokenReview + SubjectAccessRevie
     assert.equal((await httpGet(port, '/metrics', bearer('prometheus-token'))).status, 503);
     api.failRequestsWith(undefined);
     assert.equal((await httpGet(port, '/metrics', bearer('prometheus-token'))).status, 200);
+  });
+
+  it('keeps an allowed token through a flood of 2,000 distinct bad tokens: no new review for it', async function () {
+    this.timeout(120_000);
+    const { port } = await start();
+    assert.equal((await httpGet(port, '/metrics', bearer('prometheus-token'))).status, 200);
+    assert.equal(api.tokenReviews, 1);
+    // In batches no larger than the in-flight bound, so every one is reviewed (and denied).
+    for (let i = 0; i < 2000; i += 8) {
+      const batch = await Promise.all(Array.from({ length: 8 }, (_, j) => httpGet(port, '/metrics', bearer(`flood-${i + j}`))));
+      assert.deepEqual(new Set(batch.map((a) => a.status)), new Set([401]));
+    }
+    assert.equal(api.tokenReviews, 2001);
+    const again = await httpGet(port, '/metrics', bearer('prometheus-token'));
+    assert.equal(again.status, 200);
+    assert.equal(api.tokenReviews, 2001, 'the allowed decision was still cached');
+    assert.equal(api.accessReviews.length, 1);
+  });
+
+  it('reviews at most 8 different tokens at once: past that 503 without asking the API; one token still shares one review', async function () {
+    const { port } = await start();
+    api.holdReviews();
+    const held = Array.from({ length: 8 }, (_, i) => httpGet(port, '/metrics', bearer(`burst-${i}`)));
+    const deadline = Date.now() + 10_000;
+    while (api.heldReviewCount < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(api.heldReviewCount, 8, 'reviews the API server holds');
+    // 12 more tokens while those 8 are under review: refused at once, the API is not asked.
+    const over = await Promise.all(Array.from({ length: 12 }, (_, i) => httpGet(port, '/metrics', bearer(`burst-${8 + i}`))));
+    for (const a of over) {
+      assert.equal(a.status, 503);
+      assert.equal(a.body, 'too many token reviews in flight\n');
+    }
+    // A token already under review joins its review.
+    const sameToken = Array.from({ length: 3 }, () => httpGet(port, '/metrics', bearer('burst-0')));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(api.heldReviewCount, 8, 'no review past the bound');
+    assert.equal(api.tokenReviews, 0);
+    api.releaseReviews();
+    const reviewed = await Promise.all([...held, ...sameToken]);
+    assert.deepEqual(reviewed.map((a) => a.status), Array.from({ length: 11 }, () => 401));
+    assert.equal(api.tokenReviews, 8);
+    // The slots are free again once the reviews are done.
+    assert.equal((await httpGet(port, '/metrics', bearer('prometheus-token'))).status, 200);
+    assert.equal(api.tokenReviews, 9);
+  });
+
+  it('warns once at start that tokens travel in cleartext without TLS, and not with TLS', async function () {
+    const { log } = await start();
+    const warnings = log.lines.filter((l) => l.level === 'warn');
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]?.msg ?? '', /cleartext/);
+    assert.match(warnings[0]?.msg ?? '', /tls_server_config/);
+    await served?.stop();
+    served = undefined;
+
+    const ca = makeCa(tmp.dir, 'ca');
+    const cert = makeCert(tmp.dir, 'server', ca, { cn: 'localhost', sans: LOCALHOST_SANS });
+    const webConfigFile = writeWebConfig(tmp.dir, { tls_server_config: { cert_file: cert.cert, key_file: cert.key } });
+    const kubeConfig = loadKubeConfig({ kubeconfig: api.writeKubeconfig(tmp.dir) });
+    served = await serve({ auth: 'kubernetes', kubeConfig, webConfigFile });
+    assert.deepEqual(served.log.lines.filter((l) => l.level === 'warn'), []);
   });
 });

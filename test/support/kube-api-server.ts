@@ -152,6 +152,8 @@ export class KubeApiServer {
   private failWatchStatus: number | undefined;
   /** Watch requests parked by holdWatchResponses(), answered on release. */
   private heldWatches: Array<() => void> | undefined;
+  /** TokenReview / SubjectAccessReview requests parked by holdReviews(), answered on release. */
+  private heldReviews: Array<() => void> | undefined;
   private boundPort = 0;
 
   private constructor() {
@@ -316,6 +318,25 @@ export class KubeApiServer {
     for (const answer of held) answer();
   }
 
+  /**
+   * Parks new TokenReview and SubjectAccessReview requests unread and
+   * unanswered (not counted yet) until releaseReviews(): a slow API server.
+   */
+  holdReviews(): void {
+    this.heldReviews ??= [];
+  }
+
+  /** Reviews parked by holdReviews() and not answered yet. */
+  get heldReviewCount(): number {
+    return this.heldReviews?.length ?? 0;
+  }
+
+  releaseReviews(): void {
+    const held = this.heldReviews ?? [];
+    this.heldReviews = undefined;
+    for (const answer of held) answer();
+  }
+
   /** While set, every request is answered with this HTTP status (e.g. 403, 503). */
   failRequestsWith(status: number | undefined): void {
     this.failStatus = status;
@@ -382,6 +403,12 @@ export class KubeApiServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (req.method === 'POST' && (url.pathname === TOKEN_REVIEWS || url.pathname === ACCESS_REVIEWS)) {
+      if (this.heldReviews !== undefined) {
+        this.heldReviews.push(() => {
+          if (!res.destroyed) this.handleReview(req, res, url.pathname);
+        });
+        return;
+      }
       this.handleReview(req, res, url.pathname);
       return;
     }
