@@ -1,5 +1,7 @@
 // Exponential backoff between restarts of a failed watch: doubles up to a
-// ceiling, back to the start once a restart has succeeded.
+// ceiling, back to the start once a restart has succeeded. Each delay is
+// spread by ±20 %, so that the agents of every node, failed together by an
+// API server restart, do not all relist in the same instant.
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;
@@ -17,11 +19,11 @@ export class Backoff {
     this.nextMs = opts.initialMs;
   }
 
-  /** The delay to wait now; the one after it is twice as long (up to maxMs). */
+  /** The delay to wait now (±20 %); the one after it is twice as long (up to maxMs). */
   next(): number {
-    const delay = this.nextMs;
+    const delay = this.nextMs * (0.8 + 0.4 * Math.random());
     this.nextMs = Math.min(this.nextMs * 2, this.opts.maxMs);
-    return delay;
+    return Math.round(delay);
   }
 
   reset(): void {

@@ -40,14 +40,24 @@ export function slimPod(pod: PodObject): SlimPod {
 
 type WatchArgs = Parameters<ClosableWatch['watch']>;
 
+/**
+ * Without events for this long a watch is taken for dead and reconnected. The
+ * API server sends a bookmark about every minute, so a quiet but healthy
+ * watch outlives it, and its resourceVersion stays recent: a reconnect resumes
+ * instead of failing with 410 and relisting every pod of the node.
+ */
+export const WATCH_INACTIVITY_MS = 90_000;
+
 /** The pod watch, handing ListWatch slim records instead of Pod objects. */
 export class SlimPodWatch extends ClosableWatch {
   constructor(config: KubeConfig, onEstablished?: () => void) {
     super(config, onEstablished);
+    // client-node has no option for it (the field is private in its types only).
+    (this as unknown as { requestTimeoutMs: number }).requestTimeoutMs = WATCH_INACTIVITY_MS;
   }
 
   override watch(...[path, queryParams, callback, done]: WatchArgs): Promise<AbortController> {
-    return super.watch(path, queryParams, (phase: string, obj: unknown) => {
+    return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase: string, obj: unknown) => {
       // ERROR (a Status) and BOOKMARK pass as they are: ListWatch reads their code / resourceVersion.
       const slim = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? slimPod(obj as PodObject) : obj;
       // The raw event (third argument) is not passed on: ListWatch does not use it.
