@@ -249,6 +249,10 @@ program
   .option('--tls', 'the agent serves https (a --web-config-file with tls_server_config)', false)
   .option('--insecure', 'with --tls: do not verify the agent\'s certificate', false)
   .option('--token <token>', 'bearer token for an agent with --metrics-auth kubernetes (default: $DATAPATH_EXPORTER_TOKEN)')
+  .option('--cacert <file>', "with --tls: trust this CA (PEM) for the agent's certificate")
+  .option('--cert <file>', 'with --tls: present this client certificate (PEM; needs --key)')
+  .option('--key <file>', "with --tls: the client certificate's private key (PEM)")
+  .addOption(new Option('--user <name>', 'basic auth user for an agent with basic_auth_users (password: $DATAPATH_EXPORTER_PASSWORD)').conflicts('token'))
   .action(async (opts: ObserveOptions) => {
     try {
       await observe({ ...opts, token: opts.token ?? process.env.DATAPATH_EXPORTER_TOKEN }, process.stdout);
