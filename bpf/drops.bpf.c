@@ -57,12 +57,14 @@ static __always_inline bool read_addrs(struct sk_buff *skb, addr_t *src, addr_t 
 		struct ipv6hdr v6;
 	} h;
 
-	/* network_header is an offset from head; ~0 when never set. The bytes
-	 * from it to the packet's end: a header cut short is not parsed (what
-	 * lies past the end is not this packet's). */
+	/* network_header is an offset from head, 0 when never set (__alloc_skb
+	 * zeroes it; only mac_header and transport_header start at ~0): head + 0
+	 * is headroom, not a header. The bytes from it to the packet's end: a
+	 * header cut short is not parsed (what lies past the end is not this
+	 * packet's). */
 	__s64 l3_len = (__s64)len + (data - (head + nh));
 
-	if (nh == (__u16)~0U || l3_len < (__s64)sizeof(h.v4))
+	if (nh == 0 || nh == (__u16)~0U || l3_len < (__s64)sizeof(h.v4))
 		return false;
 	if (bpf_probe_read_kernel(&h.v4, sizeof(h.v4), head + nh))
 		return false;
