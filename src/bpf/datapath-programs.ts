@@ -19,6 +19,9 @@ export type TcModeOption = TcMode | 'auto';
 /** errnos of an interface that no longer exists. */
 const VANISHED = new Set([constants.errno.ENODEV, constants.errno.ENXIO, constants.errno.ENOENT]);
 
+const RETRY_FIRST_MS = 5_000;
+const RETRY_MAX_MS = 300_000;
+
 /** A tc attachment that fails at start: one line saying what and how to fix it. */
 export class TcAttachError extends Error {}
 
@@ -44,7 +47,8 @@ export function resolveTcMode(option: TcModeOption): TcMode {
 export class DatapathPrograms {
   readonly cpus = libbpf.libbpf_num_possible_cpus();
   readonly reasons = DropReasonNames.fromRunningKernel();
-  private readonly failedInterfaces = new Set<number>();
+  /** Interfaces whose attachment failed: tried again after a delay that doubles (a failure may pass: a CNI still setting up, a full hook freed). */
+  private readonly failedInterfaces = new Map<number, { retryAt: number; delayMs: number; failures: number }>();
 
   private constructor(
     readonly pinDir: PinDir,
@@ -96,23 +100,34 @@ export class DatapathPrograms {
   /**
    * Brings the tc attachments in line with the interfaces present: new ones
    * attached, vanished ones forgotten. An interface that fails to attach is
-   * reported once, not every poll.
+   * reported once (a warning, and an info line if a retry succeeds) and tried
+   * again after 5 s, 10 s, ... up to every 5 minutes.
    */
-  syncInterfaces(present: NetInterface[]): void {
+  syncInterfaces(present: NetInterface[], now = Date.now()): void {
     const indexes = new Set(present.map((i) => i.ifindex));
     for (const ifindex of this.tc.attachedIndexes()) if (!indexes.has(ifindex)) this.tc.forget(ifindex);
-    for (const ifindex of this.failedInterfaces) if (!indexes.has(ifindex)) this.failedInterfaces.delete(ifindex);
+    for (const ifindex of this.failedInterfaces.keys()) if (!indexes.has(ifindex)) this.failedInterfaces.delete(ifindex);
     for (const { name, ifindex } of present) {
-      if (this.tc.isAttached(ifindex) || this.failedInterfaces.has(ifindex)) continue;
+      if (this.tc.isAttached(ifindex)) continue;
+      const failed = this.failedInterfaces.get(ifindex);
+      if (failed && now < failed.retryAt) continue;
       try {
         this.tc.attach(name, ifindex);
-        this.log.debug({ interface: name, ifindex, mode: this.tc.mode }, 'tc programs attached');
+        if (failed) {
+          this.failedInterfaces.delete(ifindex);
+          this.log.info({ interface: name, ifindex, failures: failed.failures }, 'tc programs attached after failing before');
+        } else {
+          this.log.debug({ interface: name, ifindex, mode: this.tc.mode }, 'tc programs attached');
+        }
       } catch (err) {
-        this.failedInterfaces.add(ifindex);
-        this.log.warn({ interface: name, ifindex, err: String(err) }, 'cannot attach tc programs to interface');
+        const delayMs = failed ? Math.min(failed.delayMs * 2, RETRY_MAX_MS) : RETRY_FIRST_MS;
+        this.failedInterfaces.set(ifindex, { retryAt: now + delayMs, delayMs, failures: (failed?.failures ?? 0) + 1 });
+        if (failed) this.log.debug({ interface: name, ifindex, err: String(err), retryInMs: delayMs }, 'tc attach failed again');
+        else this.log.warn({ interface: name, ifindex, err: String(err), retryInMs: delayMs }, 'cannot attach tc programs to interface: its traffic is not counted until a retry succeeds');
       }
     }
   }
+
 
   /** Detaches every program; the pinned maps keep the counts. */
   close(): void {

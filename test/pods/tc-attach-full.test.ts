@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import { runCli, testPinDir, removePinDir } from '../support/exporter.js';
+import { ExporterProcess, runCli, testPinDir, removePinDir, waitFor } from '../support/exporter.js';
+import { sumOf } from '../support/metrics-text.js';
 import { requireBpf } from '../support/privileges.js';
 import { BPF_TCX_EGRESS, BPF_TCX_INGRESS, TCX_NEXT, TcxPrograms, tcxProgramCount } from '../support/tcx-programs.js';
 
@@ -65,3 +66,52 @@ describe('a tc attachment the kernel refuses at start', function () {
     assert.equal(existsSync(pinDir), false, 'the pin directory the failed start made is gone');
   });
 });
+
+describe('an interface whose tc attachment fails while running', function () {
+  const base = `dpxrt${process.pid % 10_000}`;
+  const held = new TcxPrograms();
+  let pinDir: string;
+  let agent: ExporterProcess | undefined;
+
+  before(function () {
+    requireBpf(this);
+    pinDir = testPinDir();
+  });
+
+  after(async function () {
+    await agent?.stop();
+    held.close();
+    try {
+      execFileSync('ip', ['link', 'del', `${base}x`], { stdio: 'ignore' });
+    } catch {
+      // not created or renamed; the other name below
+    }
+    try {
+      execFileSync('ip', ['link', 'del', `${base}a`], { stdio: 'ignore' });
+    } catch {
+      // gone with its peer
+    }
+    if (pinDir) removePinDir(pinDir);
+  });
+
+  it('is warned about once and attached by a later retry once the kernel accepts', async function () {
+    this.timeout(60_000);
+    agent = await ExporterProcess.start(['--bpffs', pinDir, '--poll-interval', '200ms', '--interfaces', `${base}a*`]);
+    // Made full under a name the agent does not match, then renamed into view.
+    execFileSync('ip', ['link', 'add', `${base}x`, 'type', 'veth', 'peer', 'name', `${base}p`]);
+    const ifindex = ifindexOf(`${base}x`);
+    let filled = 0;
+    while (held.attach(ifindex, BPF_TCX_INGRESS, TCX_NEXT, `dpx_fill_${filled}`) === 0) filled++;
+    assert.ok(filled > 0);
+    execFileSync('ip', ['link', 'set', `${base}x`, 'name', `${base}a`]);
+    const p = agent;
+    assert.match(await waitFor(async () => p.logs, (logs) => /cannot attach tc programs to interface/.test(logs), 10_000), /cannot attach tc programs to interface/);
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal(sumOf(await p.scrape(), 'datapath_exporter_attached_interfaces'), 0);
+    held.close(); // the hook has room again
+    assert.equal(await waitFor(async () => sumOf(await p.scrape(), 'datapath_exporter_attached_interfaces'), (v) => v === 1, 20_000), 1, 'attached by a retry');
+    assert.equal(p.logs.match(/cannot attach tc programs to interface/g)?.length, 1, 'warned once');
+    assert.match(p.logs, /tc programs attached after failing before/);
+  });
+});
+
