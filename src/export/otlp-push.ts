@@ -48,13 +48,18 @@ export class OtlpPush {
   ) {}
 
   /** Loads only the chosen protocol's exporter (gRPC brings its own library). */
-  static async create(config: OtlpConfig, producer: DatapathProducer, onFailure: () => void, log: Logger): Promise<OtlpPush> {
+  /**
+   * `inheriting`: true while series may still appear whose totals were
+   * counted in an earlier run (slots restored from the pinned maps, named
+   * once the pod list has synced): their totals are not new.
+   */
+  static async create(config: OtlpConfig, producer: DatapathProducer, onFailure: () => void, log: Logger, inheriting: () => boolean = () => false): Promise<OtlpPush> {
     const exporter = await createExporter(config);
     const door = producer.as(OTLP_NAMING);
     // The producer hands over kernel totals; "delta" is computed here. With
     // "lowmemory" they stay cumulative, as the specification has it for
     // asynchronous counters (which these are).
-    const delta = config.temporality === 'delta' ? new DeltaView(door) : undefined;
+    const delta = config.temporality === 'delta' ? new DeltaView(door, inheriting) : undefined;
     const watched = new WatchedExporter(exporter, config.url, onFailure, log, delta);
     const reader = new PeriodicExportingMetricReader({
       exporter: watched,
@@ -181,7 +186,13 @@ class DeltaView implements MetricProducer {
   /** What each data point handed out stands for, to acknowledge it. */
   private readonly sent = new WeakMap<object, { key: string; total: number; time: HrTime; generation: number }>();
 
-  constructor(private readonly source: MetricProducer) {}
+  /** Whether series could be inherited at the last collect (or at prime): the first collect after still may see some. */
+  private wasInheriting = false;
+
+  constructor(
+    private readonly source: MetricProducer,
+    private readonly inheriting: () => boolean,
+  ) {}
 
   async prime(): Promise<void> {
     const { resourceMetrics } = await this.source.collect();
@@ -194,12 +205,21 @@ class DeltaView implements MetricProducer {
       }
     }
     this.startTime = time;
+    this.wasInheriting = this.inheriting();
   }
 
   async collect(options?: MetricCollectOptions): Promise<CollectionResult> {
     const result = await this.source.collect(options);
     const time = hrTime();
     const generation = ++this.generation;
+    // A series seen for the first time counts from zero, unless it may have
+    // counted in an earlier run: until the pods are known, and in the first
+    // collect after (the poll that learned them published them), its total
+    // is where it starts, not a delta (a restarted agent re-sent its whole
+    // history before).
+    const inheriting = this.inheriting();
+    const baselineNew = inheriting || this.wasInheriting;
+    this.wasInheriting = inheriting;
     const present = new Map<string, { total: number; time: HrTime; generation: number }>();
     const scopeMetrics = result.resourceMetrics.scopeMetrics.map(
       (scope): ScopeMetrics => ({
@@ -211,7 +231,8 @@ class DeltaView implements MetricProducer {
             aggregationTemporality: AggregationTemporality.DELTA,
             dataPoints: metric.dataPoints.map((dp) => {
               const key = seriesKey(metric.descriptor.name, dp.attributes);
-              const before = this.acked.get(key);
+              let before = this.acked.get(key);
+              if (!before && baselineNew) before = { total: dp.value, time, generation: 0 };
               if (before) present.set(key, before);
               const base = before?.total ?? 0;
               const out = { ...dp, startTime: before?.time ?? this.startTime, value: dp.value >= base ? dp.value - base : dp.value };

@@ -51,7 +51,9 @@ export class Outputs {
       opts.metricsAddr &&
       new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [producer] });
     let health: HealthMetrics | undefined;
-    const otlp = opts.otlp && (await OtlpPush.create(opts.otlp, producer, () => health?.otlpExportFailed(), log));
+    // Until the pod list has synced, pod series may carry totals of an earlier run.
+    const inheriting = () => health?.state.kubernetes?.synced === false;
+    const otlp = opts.otlp && (await OtlpPush.create(opts.otlp, producer, () => health?.otlpExportFailed(), log, inheriting));
     const readers: MetricReader[] = [...(exporter ? [exporter] : []), ...(otlp ? [otlp.reader] : [])];
     const meterProvider = new MeterProvider({ resource, readers });
     health = new HealthMetrics(meterProvider.getMeter('datapath-exporter'), { version: VERSION, node: opts.nodeName });

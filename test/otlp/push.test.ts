@@ -259,6 +259,31 @@ describe('OTLP push', function () {
     assert.ok(r.points('datapath_drop_packets', OTLP_SERVER).every((pt) => pt.value >= 0));
   });
 
+  it('delta temporality: a restarted agent sends what grew since, not the totals it continues from its pins', async function () {
+    const r = await receiver('http/protobuf');
+    const env = { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta' };
+    const deltas = () => r.points('datapath_drop_packets', OTLP_SERVER).reduce((s, pt) => s + pt.value, 0);
+    const N = 7;
+    const M = 5;
+    const first = await start(r, 'http/protobuf', env);
+    await synced(first);
+    drop(N);
+    assert.equal(await waitFor(deltas, (v) => v >= N), N);
+    await first.stop('SIGTERM');
+    running.splice(running.indexOf(first), 1);
+    const second = await start(r, 'http/protobuf', env);
+    await synced(second);
+    assert.equal(await waitFor(() => dropsOnMetrics(second), (v) => v >= N), N, 'the totals continue');
+    const seen = r.exports.length;
+    await waitFor(() => r.exports.length, (n) => n >= seen + 3);
+    assert.equal(deltas(), N, 'the restart sent no delta of what was counted before it');
+    drop(M);
+    assert.equal(await waitFor(deltas, (v) => v >= N + M), N + M);
+    const later = r.exports.length;
+    await waitFor(() => r.exports.length, (n) => n >= later + 3);
+    assert.equal(deltas(), N + M, 'nothing counted twice');
+  });
+
   for (const protocol of ['grpc', 'http/json'] as const) {
     it(`${protocol}: a collector down at start, killed mid-run and back: /metrics answers, failures counted, cumulative continues exactly`, async function () {
       const r = await receiver(protocol);
