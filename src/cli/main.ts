@@ -98,7 +98,7 @@ interface RunFlags {
 
 program
   .command('run')
-  .description('load the BPF programs and serve /metrics, /healthz and /readyz')
+  .description('load the BPF programs and serve /metrics, /api/v1/drops, /healthz and /readyz (and/or push OTLP)')
   .addOption(
     new Option('--metrics-addr <host:port>', "address to serve metrics on ('none': no Prometheus pull)").argParser(parseMetricsAddr).default(parseListenAddress('0.0.0.0:9464'), '0.0.0.0:9464'),
   )
@@ -125,8 +125,8 @@ program
   .addOption(ciliumMapOption())
   .addOption(ciliumReleaseOption())
   .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').argParser(parseLogLevel).default('info'))
-  .addOption(new Option('--web-config-file <path>', 'TLS, basic auth and headers for /metrics (Prometheus exporter-toolkit format)'))
-  .addOption(new Option('--metrics-auth <mode>', 'who may read /metrics: none, or kubernetes (bearer token: TokenReview + SubjectAccessReview)').argParser(parseChoice(METRICS_AUTH_MODES)).default('none'))
+  .addOption(new Option('--web-config-file <path>', 'TLS, basic auth and headers for /metrics and /api/v1/drops (Prometheus exporter-toolkit format)'))
+  .addOption(new Option('--metrics-auth <mode>', 'who may read /metrics and /api/v1/drops: none, or kubernetes (bearer token: TokenReview + SubjectAccessReview)').argParser(parseChoice(METRICS_AUTH_MODES)).default('none'))
   .addOption(new Option('--metrics-auth-allowed-ttl <duration>', 'how long an allowed token is remembered (0s: ask every time)').argParser(parseDuration).default(120_000, '2m'))
   .addOption(new Option('--metrics-auth-denied-ttl <duration>', 'how long a refused token is remembered (0s: ask every time)').argParser(parseDuration).default(30_000, '30s'))
   .action(async (opts: RunFlags, cmd: Command) => {

@@ -64,6 +64,8 @@ export class MetricsServer {
     if (UNGUARDED_PATHS.includes(path)) {
       const ok = path === '/healthz' ? this.probe.live() : this.probe.ready();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ok\n' : 'not ok\n');
+    } else if ((path === '/metrics' || (path === DROPS_PATH && this.drops)) && req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' }).end(`${req.method ?? ''} is not served here: GET ${path}\n`);
     } else if (path === '/metrics' || (path === DROPS_PATH && this.drops)) {
       const drops = this.drops;
       const handler = path === DROPS_PATH && drops ? () => serveDrops(req, res, drops) : () => this.exporter.getMetricsRequestHandler(req, res);

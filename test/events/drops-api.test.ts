@@ -82,6 +82,20 @@ describe('drop events API (the HTTP door)', function () {
     assert.equal((await get(port, '/healthz')).status, 200, 'still serving');
   });
 
+  it('answers 405 to a method other than GET and HEAD', async () => {
+    for (const path of [DROPS_PATH, '/metrics']) {
+      const r = await new Promise<{ status: number; allow: string | undefined }>((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path, method: 'POST' }, (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, allow: res.headers.allow });
+        })
+          .on('error', reject)
+          .end('x');
+      });
+      assert.deepEqual(r, { status: 405, allow: 'GET, HEAD' }, path);
+    }
+  });
+
   it('serves every buffered event, in order', async () => {
     const r = await get(port, DROPS_PATH);
     assert.equal(r.status, 200);
