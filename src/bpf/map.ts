@@ -68,34 +68,12 @@ export class BpfMap {
    * Every entry of the map in as few syscalls as the kernel allows. Returns
    * the raw key and value bytes side by side; `valueStride` is the bytes per
    * entry in `values` (for per-CPU maps: CPUs x round_up(value_size, 8)).
+   * For a map read every poll, keep a BatchRead instead.
    */
   lookupAll(keySize: number, valueStride: number, maxEntries: number): { count: number; keys: Buffer; values: Buffer } {
-    const keys = Buffer.alloc(keySize * maxEntries);
-    const values = Buffer.alloc(valueStride * maxEntries);
-    // The batch cursor is a bucket index for hash maps, a key for arrays.
-    const cursor = Buffer.alloc(Math.max(keySize, 8));
-    const next = Buffer.alloc(cursor.length);
-    let total = 0;
-    let first = true;
-    while (total < maxEntries) {
-      const count: [number] = [maxEntries - total];
-      const err = libbpf.bpf_map_lookup_batch(
-        this.fd,
-        first ? null : cursor,
-        next,
-        keys.subarray(total * keySize),
-        values.subarray(total * valueStride),
-        count,
-        null,
-      );
-      const errno = err < 0 ? lastErrno() : 0;
-      if (err < 0 && errno !== ENOENT) throw BpfError.fromErrno(`batch lookup of ${this.name}`, errno);
-      total += count[0];
-      if (err < 0) break; // ENOENT: no more entries
-      next.copy(cursor);
-      first = false;
-    }
-    return { count: total, keys, values };
+    const batch = new BatchRead(this, keySize, valueStride, maxEntries);
+    const count = batch.read();
+    return { count, keys: batch.keys, values: batch.values };
   }
 
   lookup(key: Buffer | null, value: Buffer): boolean {
@@ -150,3 +128,55 @@ export function u32Key(n: number): Buffer {
   b.writeUInt32LE(n);
   return b;
 }
+
+/**
+ * Whole-map batch reads into buffers kept from one read to the next: a poll
+ * reads the same maps every interval, and the per-CPU tables are large
+ * (forward_counts is 8,194 cells x 24 bytes x CPUs: 12.6 MB at 64 CPUs).
+ */
+export class BatchRead {
+  readonly keys: Buffer;
+  readonly values: Buffer;
+  // The batch cursor is a bucket index for hash maps, a key for arrays.
+  private readonly cursor: Buffer;
+  private readonly next: Buffer;
+  private readonly count: [number] = [0];
+
+  constructor(
+    private readonly map: BpfMap,
+    private readonly keySize: number,
+    private readonly valueStride: number,
+    readonly maxEntries: number,
+  ) {
+    this.keys = Buffer.alloc(keySize * maxEntries);
+    this.values = Buffer.alloc(valueStride * maxEntries);
+    this.cursor = Buffer.alloc(Math.max(keySize, 8));
+    this.next = Buffer.alloc(this.cursor.length);
+  }
+
+  /** Reads every entry (at most maxEntries) into keys and values, overwriting the last read; returns how many. */
+  read(): number {
+    let total = 0;
+    let first = true;
+    while (total < this.maxEntries) {
+      this.count[0] = this.maxEntries - total;
+      const err = libbpf.bpf_map_lookup_batch(
+        this.map.fd,
+        first ? null : this.cursor,
+        this.next,
+        this.keys.subarray(total * this.keySize),
+        this.values.subarray(total * this.valueStride),
+        this.count,
+        null,
+      );
+      const errno = err < 0 ? lastErrno() : 0;
+      if (err < 0 && errno !== ENOENT) throw BpfError.fromErrno(`batch lookup of ${this.map.name}`, errno);
+      total += this.count[0];
+      if (err < 0) break; // ENOENT: no more entries
+      this.next.copy(this.cursor);
+      first = false;
+    }
+    return total;
+  }
+}
+

@@ -20,7 +20,7 @@ import {
   encodeDropKey,
 } from '../bpf/contract.js';
 import type { DropCacheGeneration } from '../bpf/drop-cache.js';
-import { type BpfMap, perCpuStride, u32Key } from '../bpf/map.js';
+import { BatchRead, type BpfMap, perCpuStride, u32Key } from '../bpf/map.js';
 import { sumPerCpu } from './counters.js';
 
 export interface DropCell {
@@ -53,11 +53,16 @@ export class DropTable {
   /** Retired before the last read: safe to zero and hand out again. */
   private recyclable: DropSlot[] = [];
 
+  private readonly keyBatch: BatchRead;
+  private readonly countBatch: BatchRead;
+
   constructor(
     private readonly maps: DropMaps,
     private readonly cpus: number,
   ) {
     this.zeroCells = Buffer.alloc(perCpuStride(COUNTER_SIZE, cpus));
+    this.keyBatch = new BatchRead(maps.slotOf, DROP_KEY_SIZE, 4, DROP_SLOTS);
+    this.countBatch = new BatchRead(maps.counts, 4, perCpuStride(COUNTER_SIZE, cpus), DROP_SLOTS + 1);
   }
 
   /**
@@ -84,9 +89,10 @@ export class DropTable {
   read(): DropTableRead {
     this.recycle();
     const keys = this.readKeys();
-    const counts = this.maps.counts.lookupAll(4, perCpuStride(COUNTER_SIZE, this.cpus), DROP_SLOTS + 1);
-    const cells: DropCell[] = keys.map(([key, slot]) => ({ key, slot, counter: sumPerCpu(counts.values, slot, this.cpus) }));
-    return { cells, overflow: sumPerCpu(counts.values, DROP_OVERFLOW_SLOT, this.cpus), used: keys.length };
+    this.countBatch.read();
+    const counts = this.countBatch.values;
+    const cells: DropCell[] = keys.map(([key, slot]) => ({ key, slot, counter: sumPerCpu(counts, slot, this.cpus) }));
+    return { cells, overflow: sumPerCpu(counts, DROP_OVERFLOW_SLOT, this.cpus), used: keys.length };
   }
 
   /**
@@ -127,7 +133,8 @@ export class DropTable {
   }
 
   private readKeys(): Array<[DropKey, DropSlot]> {
-    const { count, keys, values } = this.maps.slotOf.lookupAll(DROP_KEY_SIZE, 4, DROP_SLOTS);
+    const count = this.keyBatch.read();
+    const { keys, values } = this.keyBatch;
     const out: Array<[DropKey, DropSlot]> = [];
     for (let i = 0; i < count; i++) {
       out.push([decodeDropKey(keys, i * DROP_KEY_SIZE), values.readUInt32LE(i * 4) as DropSlot]);

@@ -9,7 +9,7 @@ import {
   SITE_COUNTER_SIZE,
   type SiteCounter,
 } from '../bpf/contract.js';
-import { type BpfMap, perCpuStride, u32Key } from '../bpf/map.js';
+import { BatchRead, type BpfMap, perCpuStride, u32Key } from '../bpf/map.js';
 import type { CounterSource, DatapathRow } from './rows.js';
 
 const SC = LAYOUTS.site_counter.members;
@@ -19,16 +19,20 @@ export class ForwardSource implements CounterSource {
   private readonly stride: number;
   private readonly zero: Buffer;
 
+  private readonly batch: BatchRead;
+
   constructor(
     private readonly counts: BpfMap,
     private readonly cpus: number,
   ) {
     this.stride = perCpuStride(SITE_COUNTER_SIZE, cpus);
     this.zero = Buffer.alloc(this.stride);
+    this.batch = new BatchRead(counts, 4, this.stride, FORWARD_CELLS);
   }
 
   read(): DatapathRow[] {
-    const { values } = this.counts.lookupAll(4, this.stride, FORWARD_CELLS);
+    this.batch.read();
+    const values = this.batch.values;
     const rows: DatapathRow[] = [];
     for (let index = 0; index < FORWARD_CELLS; index++) {
       const c = this.sum(values, index);

@@ -9,7 +9,7 @@
 // warning and never decoded; the rest of the agent goes on.
 import { type Stats, statSync } from 'node:fs';
 import { BpfError } from '../../bpf/errors.js';
-import { BpfMap, type MapInfo, perCpuStride } from '../../bpf/map.js';
+import { BatchRead, BpfMap, type MapInfo, perCpuStride } from '../../bpf/map.js';
 import type { Logger } from '../../log/logger.js';
 import { sumPerCpu } from '../counters.js';
 import type { CounterSource } from '../rows.js';
@@ -45,7 +45,7 @@ interface PinIdentity {
 
 type State =
   | { kind: 'absent' }
-  | { kind: 'open'; pin: PinIdentity; map: BpfMap; maxEntries: number }
+  | { kind: 'open'; pin: PinIdentity; map: BpfMap; batch: BatchRead }
   | { kind: 'refused'; pin: PinIdentity };
 
 export class CiliumMetricsSource implements CounterSource {
@@ -62,7 +62,7 @@ export class CiliumMetricsSource implements CounterSource {
       return [];
     }
     if (this.state.kind === 'absent' || !samePin(this.state.pin, pin)) this.open(pin);
-    return this.state.kind === 'open' ? this.readMap(this.state.map, this.state.maxEntries) : [];
+    return this.state.kind === 'open' ? this.readMap(this.state.batch) : [];
   }
 
   /** Closes the map's fd (the map itself stays, it is Cilium's). */
@@ -71,10 +71,10 @@ export class CiliumMetricsSource implements CounterSource {
     this.state = { kind: 'absent' };
   }
 
-  private readMap(map: BpfMap, maxEntries: number): CiliumRow[] {
+  private readMap(batch: BatchRead): CiliumRow[] {
     const { cpus, release } = this.opts;
-    const stride = perCpuStride(CILIUM_METRICS_VALUE_SIZE, cpus);
-    const { count, keys, values } = map.lookupAll(CILIUM_METRICS_KEY_SIZE, stride, maxEntries);
+    const count = batch.read();
+    const { keys, values } = batch;
     const rows: CiliumRow[] = [];
     for (let i = 0; i < count; i++) {
       const key = decodeCiliumMetricsKey(keys, i * CILIUM_METRICS_KEY_SIZE);
@@ -106,7 +106,8 @@ export class CiliumMetricsSource implements CounterSource {
       );
       return;
     }
-    this.state = { kind: 'open', pin, map, maxEntries: info.maxEntries };
+    const batch = new BatchRead(map, CILIUM_METRICS_KEY_SIZE, perCpuStride(CILIUM_METRICS_VALUE_SIZE, this.opts.cpus), info.maxEntries);
+    this.state = { kind: 'open', pin, map, batch };
     this.saidAbsent = false;
     log.info({ path, mapId: info.id, release: this.opts.release }, wasOpen ? "Cilium's metrics map was re-created: reading the new one" : "reading Cilium's metrics map (read-only)");
   }
