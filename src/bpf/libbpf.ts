@@ -168,11 +168,13 @@ export const libbpf = {
   ) => string | null,
 };
 
+/** sizeof(va_list) on x86-64 (struct __va_list_tag: gp_offset, fp_offset, overflow_arg_area, reg_save_area). */
+const VA_LIST_SIZE = 24;
 const vsnprintf = libc.func('int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)') as (
   buf: Buffer,
   size: number,
   fmt: string,
-  ap: bigint,
+  ap: Buffer,
 ) => number;
 const closeFd = libc.func('int close(int fd)') as (fd: number) => number;
 const flockFn = libc.func('int flock(int fd, int operation)') as (fd: number, op: number) => number;
@@ -227,10 +229,20 @@ const LOAD_FAILURE = /-- BEGIN PROG LOAD LOG --|BPF program load failed|failed t
 
 /** Routes libbpf's own messages to `sink` (the agent's logger). */
 export function setLibbpfPrint(sink: (level: LibbpfPrintLevel, message: string) => void): void {
-  const buf = Buffer.alloc(65536); // verifier logs are long
+  let buf = Buffer.alloc(65536);
   const callback = (level: number, fmt: string, ap: bigint): number => {
-    const n = vsnprintf(buf, buf.length, fmt, ap);
+    // A verifier log comes in one message and can be megabytes: a message
+    // longer than buf is formatted again into a buffer of its size. A va_list
+    // is read once, so each vsnprintf gets a copy of it (va_copy: on x86-64
+    // the va_list is a 24-byte struct, and `ap` points at it).
+    const saved = Buffer.from(koffi.decode(ap, koffi.array('uint8_t', VA_LIST_SIZE)) as number[]);
+    let n = vsnprintf(buf, buf.length, fmt, Buffer.from(saved));
+    if (n >= buf.length) {
+      buf = Buffer.alloc(n + 1);
+      n = vsnprintf(buf, buf.length, fmt, Buffer.from(saved));
+    }
     const text = buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))).toString('utf8').trimEnd();
+    if (buf.length > 65536) buf = Buffer.alloc(65536); // a long log's buffer is not kept
     const log = VERIFIER_LOG.exec(text);
     if (log) verifierTail = (log[1] ?? '').trimEnd().split('\n').slice(-VERIFIER_TAIL);
     if (text.length > 0) sink(LOAD_FAILURE.test(text) ? 'debug' : (PRINT_LEVELS[level] ?? 'debug'), text);

@@ -12,6 +12,7 @@ import { removePinDir, testPinDir } from '../support/exporter.js';
 import { requireBpf } from '../support/privileges.js';
 
 const REJECTED = fileURLToPath(new URL('../../../test/fixtures/bpf/verifier_rejects.bpf.o', import.meta.url));
+const REJECTED_LONG = fileURLToPath(new URL('../../../test/fixtures/bpf/verifier_rejects_long.bpf.o', import.meta.url));
 
 describe('a program the verifier rejects', function () {
   let pinDir: string;
@@ -46,4 +47,23 @@ describe('a program the verifier rejects', function () {
     assert.ok(messages.some(([level, m]) => level === 'debug' && m.includes('BEGIN PROG LOAD LOG')), 'libbpf\'s dump went to debug');
     assert.equal(existsSync(join(pinDir, 'rejected_counter')), false, 'nothing left pinned');
   });
+
+  it('finds the end of a verifier log longer than any fixed buffer, and its last lines', function () {
+    const messages: Array<[LibbpfPrintLevel, string]> = [];
+    setLibbpfPrint((level, message) => messages.push([level, message]));
+    let error: unknown;
+    try {
+      BpfObject.load(REJECTED_LONG, pinDir).close();
+    } catch (e) {
+      error = e;
+    }
+    const dump = messages.find(([, m]) => m.includes('BEGIN PROG LOAD LOG'))?.[1] ?? '';
+    assert.ok(dump.length > 256 * 1024, `the log is long (${dump.length} bytes)`);
+    assert.ok(dump.includes('END PROG LOAD LOG'), 'and arrives whole');
+    assert.ok(error instanceof BpfError, `a BpfError, got ${String(error)}`);
+    assert.match(error.message, /^the kernel's verifier rejected a program of verifier_rejects_long\.bpf\.o/);
+    const tail = error.verifierLog ?? [];
+    assert.ok(tail.some((l) => /invalid mem access|map_value_or_null/.test(l)), `the verifier's reason is among the last lines:\n${tail.join('\n')}`);
+  });
 });
+
