@@ -52,9 +52,14 @@ export const OTLP_NAMING: Naming = {
   units: { packets: '{packet}', bytes: 'By' },
 };
 
+/**
+ * Totals as doubles: exact below 2^53 (9 PB of bytes), which is what every
+ * door publishes anyway, and no allocation per addition (a poll sums 24k
+ * rows; BigInt sums were most of its garbage under --optimize-for-size).
+ */
 interface Counts {
-  packets: bigint;
-  bytes: bigint;
+  packets: number;
+  bytes: number;
 }
 
 /** One output series of a kind, under labels before any door renames them. */
@@ -67,11 +72,22 @@ interface Series extends Counts {
   pod: PodLabels;
 }
 
-/** What a series remembers between polls: each slot's last total and what vanished slots had counted. */
+/** One slot's part of a series (rows of no pod share NO_SLOT). */
+interface SlotPart extends Counts {
+  slot: number;
+}
+
+/**
+ * What a series remembers between polls: each slot's last part (almost
+ * always one: a list, not a map, keeps a poll of 24k series cheap) and what
+ * vanished slots had counted.
+ */
 interface SeriesState {
-  slots: Map<number, Counts>;
+  parts: SlotPart[];
   carried: Counts;
 }
+
+const ZERO: Counts = { packets: 0, bytes: 0 };
 
 /** The slot key of rows of no pod (no endpoint, or unattributed). */
 const NO_SLOT = -1;
@@ -79,6 +95,9 @@ const NO_SLOT = -1;
 export class DatapathProducer implements MetricProducer {
   private series: Record<RowKind, Series[]> = { drop: [], forward: [] };
   private state = new Map<string, SeriesState>();
+  /** The last poll's rows, built into series at the first collect after it (once for every door). */
+  private rows: readonly DatapathRow[] = [];
+  private built = true;
   private readonly startTime: HrTime = hrTime();
 
   constructor(
@@ -87,31 +106,45 @@ export class DatapathProducer implements MetricProducer {
   ) {}
 
   /**
-   * Called after each poll with every row to publish. Series are built (and
-   * compensated) here, once per poll under door-independent labels, so both
-   * doors read the same numbers however often they collect.
+   * Called after each poll with every row to publish. The rows are built into
+   * series (and compensated) at the first collect after it, once for every
+   * door and under door-independent labels, so both doors read the same
+   * numbers however often they collect; not here: a poll comes every few
+   * seconds, a scrape or an export less often, and building 24k series costs
+   * more than the poll itself. The carry sees the slots as of each build: a
+   * released slot's last counts are carried exactly as long as some door
+   * collects within the deleted-pod grace period (60 s by default; a scrape
+   * every 30 s does).
    */
   update(rows: readonly DatapathRow[], pods: PodLabelResolver = this.pods): void {
+    this.rows = rows;
     this.pods = pods;
-    const current = this.aggregate(rows);
+    this.built = false;
+  }
+
+  private build(): void {
+    if (this.built) return;
+    this.built = true;
+    const current = this.aggregate(this.rows);
     const next = new Map<string, SeriesState>();
     const series: Record<RowKind, Series[]> = { drop: [], forward: [] };
-    for (const [id, { kind, series: s, slots }] of current) {
+    for (const [id, { kind, series: s, parts }] of current) {
       // A slot whose counts went away (released) or down (zeroed, reused)
       // would read as a reset: carry what it had counted. A series no longer
       // published is left out of `next`, forgotten with its carry.
       const prev = this.state.get(id);
-      const carried: Counts = { ...(prev?.carried ?? { packets: 0n, bytes: 0n }) };
-      for (const [slot, last] of prev?.slots ?? []) {
-        const now = slots.get(slot);
+      let carried = prev?.carried ?? ZERO;
+      for (const last of prev?.parts ?? []) {
+        const now = parts.find((p) => p.slot === last.slot);
         if (now === undefined || now.packets < last.packets || now.bytes < last.bytes) {
-          carried.packets += last.packets;
-          carried.bytes += last.bytes;
+          carried = { packets: carried.packets + last.packets, bytes: carried.bytes + last.bytes };
         }
       }
-      next.set(id, { slots, carried });
-      s.packets += carried.packets;
-      s.bytes += carried.bytes;
+      next.set(id, { parts, carried });
+      if (carried !== ZERO) {
+        s.packets += carried.packets;
+        s.bytes += carried.bytes;
+      }
       series[kind].push(s);
     }
     this.state = next;
@@ -129,6 +162,7 @@ export class DatapathProducer implements MetricProducer {
   }
 
   private collectAs(naming: Naming): CollectionResult {
+    this.build();
     const now = hrTime();
     const metrics: SumMetricData[] = FAMILIES.map((f) => ({
       descriptor: { name: f.name, description: f.help, unit: naming.units[f.unit], valueType: ValueType.DOUBLE },
@@ -140,8 +174,7 @@ export class DatapathProducer implements MetricProducer {
           startTime: this.startTime,
           endTime: now,
           attributes: attributesOf(f.kind, s, naming),
-          // Exact below 2^53 (9 PB of bytes); beyond, a double's precision.
-          value: Number(f.unit === 'packets' ? s.packets : s.bytes),
+          value: f.unit === 'packets' ? s.packets : s.bytes,
         }),
       ),
     }));
@@ -155,8 +188,8 @@ export class DatapathProducer implements MetricProducer {
    * Rows with the same labels are summed (e.g. two offsets in one function),
    * keeping each slot's part apart for the compensation in update().
    */
-  private aggregate(rows: readonly DatapathRow[]): Map<string, { kind: RowKind; series: Series; slots: Map<number, Counts> }> {
-    const out = new Map<string, { kind: RowKind; series: Series; slots: Map<number, Counts> }>();
+  private aggregate(rows: readonly DatapathRow[]): Map<string, { kind: RowKind; series: Series; parts: SlotPart[] }> {
+    const out = new Map<string, { kind: RowKind; series: Series; parts: SlotPart[] }>();
     for (const row of rows) {
       const noSlot = row.endpoint === undefined || row.endpoint === ENDPOINT_UNATTRIBUTED;
       let pod = noSlot ? NO_POD : this.pods.labelsOf(row.endpoint as EndpointSlot);
@@ -168,22 +201,24 @@ export class DatapathProducer implements MetricProducer {
       if (pod.namespace === '' && pod.pod === '') pod = NO_POD;
       const reason = row.kind === 'drop' ? row.reason : '';
       const podKey = pod === NO_POD ? '\u0001' : `${pod.namespace}\u0000${pod.pod}`;
-      const id = [row.kind, row.source, reason, row.direction, row.location, podKey].join('\u0000');
+      const id = `${row.kind}\u0000${row.source}\u0000${reason}\u0000${row.direction}\u0000${row.location}\u0000${podKey}`;
       let agg = out.get(id);
       if (!agg) {
-        const series: Series = { source: row.source, reason, direction: row.direction, location: row.location, pod, packets: 0n, bytes: 0n };
-        agg = { kind: row.kind, series, slots: new Map() };
+        const series: Series = { source: row.source, reason, direction: row.direction, location: row.location, pod, packets: 0, bytes: 0 };
+        agg = { kind: row.kind, series, parts: [] };
         out.set(id, agg);
       }
-      agg.series.packets += row.packets;
-      agg.series.bytes += row.bytes;
+      const packets = Number(row.packets);
+      const bytes = Number(row.bytes);
+      agg.series.packets += packets;
+      agg.series.bytes += bytes;
       const slot = noSlot ? NO_SLOT : (row.endpoint as number);
-      const part = agg.slots.get(slot);
+      const part = agg.parts.find((p) => p.slot === slot);
       if (part) {
-        part.packets += row.packets;
-        part.bytes += row.bytes;
+        part.packets += packets;
+        part.bytes += bytes;
       } else {
-        agg.slots.set(slot, { packets: row.packets, bytes: row.bytes });
+        agg.parts.push({ slot, packets, bytes });
       }
     }
     return out;
