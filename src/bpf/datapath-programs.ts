@@ -13,14 +13,15 @@ import { type NetInterface } from './pod-interfaces.js';
 import { TcAttacher, type TcMode } from './tc-attach.js';
 import { kernelVersion } from './kernel-version.js';
 import type { Logger } from '../log/logger.js';
+import { Backoff } from '../backoff.js';
 
 export type TcModeOption = TcMode | 'auto';
 
 /** errnos of an interface that no longer exists. */
 const VANISHED = new Set([constants.errno.ENODEV, constants.errno.ENXIO, constants.errno.ENOENT]);
 
-const RETRY_FIRST_MS = 5_000;
-const RETRY_MAX_MS = 300_000;
+/** Retries of a failed tc attachment: 5 s, doubling to 5 minutes. */
+const ATTACH_RETRY = { initialMs: 5_000, maxMs: 300_000 };
 
 /** A tc attachment that fails at start: one line saying what and how to fix it. */
 export class TcAttachError extends Error {}
@@ -48,7 +49,7 @@ export class DatapathPrograms {
   readonly cpus = libbpf.libbpf_num_possible_cpus();
   readonly reasons = DropReasonNames.fromRunningKernel();
   /** Interfaces whose attachment failed: tried again after a delay that doubles (a failure may pass: a CNI still setting up, a full hook freed). */
-  private readonly failedInterfaces = new Map<number, { retryAt: number; delayMs: number; failures: number }>();
+  private readonly failedInterfaces = new Map<number, { retryAt: number; backoff: Backoff; failures: number }>();
 
   private constructor(
     readonly pinDir: PinDir,
@@ -101,7 +102,7 @@ export class DatapathPrograms {
    * Brings the tc attachments in line with the interfaces present: new ones
    * attached, vanished ones forgotten. An interface that fails to attach is
    * reported once (a warning, and an info line if a retry succeeds) and tried
-   * again after 5 s, 10 s, ... up to every 5 minutes.
+   * again after about 5 s, 10 s, ... up to every 5 minutes.
    */
   syncInterfaces(present: NetInterface[], now = Date.now()): void {
     const indexes = new Set(present.map((i) => i.ifindex));
@@ -120,14 +121,14 @@ export class DatapathPrograms {
           this.log.debug({ interface: name, ifindex, mode: this.tc.mode }, 'tc programs attached');
         }
       } catch (err) {
-        const delayMs = failed ? Math.min(failed.delayMs * 2, RETRY_MAX_MS) : RETRY_FIRST_MS;
-        this.failedInterfaces.set(ifindex, { retryAt: now + delayMs, delayMs, failures: (failed?.failures ?? 0) + 1 });
+        const backoff = failed?.backoff ?? new Backoff(ATTACH_RETRY);
+        const delayMs = backoff.next();
+        this.failedInterfaces.set(ifindex, { retryAt: now + delayMs, backoff, failures: (failed?.failures ?? 0) + 1 });
         if (failed) this.log.debug({ interface: name, ifindex, err: String(err), retryInMs: delayMs }, 'tc attach failed again');
         else this.log.warn({ interface: name, ifindex, err: String(err), retryInMs: delayMs }, 'cannot attach tc programs to interface: its traffic is not counted until a retry succeeds');
       }
     }
   }
-
 
   /** Detaches every program; the pinned maps keep the counts. */
   close(): void {

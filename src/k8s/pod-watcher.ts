@@ -16,7 +16,7 @@ import { CoreV1Api, ListWatch, type KubeConfig, type KubernetesListObject } from
 import type { Logger } from '../log/logger.js';
 import { describeApiError } from './api-error.js';
 import { slimPod, SlimPodWatch, type SlimPod } from './slim-pods.js';
-import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from '../backoff.js';
 import { podEndpoint, sameEndpoint, type PodEndpoint } from './pod-endpoint.js';
 
 export type { PodEndpoint } from './pod-endpoint.js';

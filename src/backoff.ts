@@ -1,7 +1,7 @@
-// Exponential backoff between restarts of a failed watch: doubles up to a
-// ceiling, back to the start once a restart has succeeded. Each delay is
-// spread by ±20 %, so that the agents of every node, failed together by an
-// API server restart, do not all relist in the same instant.
+// Exponential backoff between retries (a failed pod watch, a failed tc
+// attachment): doubles up to a ceiling, back to the start once a retry has
+// succeeded. Each delay is spread by ±20 %, so that the agents of every node,
+// failed together (an API server restart), do not all retry in one instant.
 export interface BackoffOptions {
   initialMs: number;
   maxMs: number;
