@@ -16,7 +16,7 @@ export function floodBinary(): string {
     try {
       sh(cc, ['-O2', '-Wall', '-o', out, src]);
     } catch (err) {
-      throw new Error(`cannot compile ${src} with ${cc} (install gcc, or set CC): ${String(err)}`);
+      throw new Error(`cannot compile ${src} with ${cc} (install gcc, or set CC): ${String(err)}`, { cause: err });
     }
   }
   binary = out;

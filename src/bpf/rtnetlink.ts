@@ -183,7 +183,6 @@ export class RtnetlinkSocket {
 
   /** Every link of the namespace, in the kernel's order. */
   dumpLinks(): Link[] {
-    let links: Link[] = [];
     for (let attempt = 1; ; attempt++) {
       let result: { links: Link[]; interrupted: boolean };
       try {
@@ -193,8 +192,7 @@ export class RtnetlinkSocket {
         if (err instanceof TruncatedDatagram && attempt < DUMP_ATTEMPTS) continue;
         throw err;
       }
-      links = result.links;
-      if (!result.interrupted || attempt >= DUMP_ATTEMPTS) return links;
+      if (!result.interrupted || attempt >= DUMP_ATTEMPTS) return result.links;
     }
   }
 

@@ -57,7 +57,7 @@ function readKubeconfig(path: string, source: string): KubeConfig {
     kc.loadFromFile(path);
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n', 1)[0] : String(err);
-    throw new Error(`kubeconfig ${path} (from ${source}) is not a valid kubeconfig: ${reason}`);
+    throw new Error(`kubeconfig ${path} (from ${source}) is not a valid kubeconfig: ${reason}`, { cause: err });
   }
   return kc;
 }

@@ -25,7 +25,7 @@ import { readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { KubeApiServer, makePod } from '../support/kube-api-server.js';
+import { type KubeApiServer, makePod } from '../support/kube-api-server.js';
 import { type Lab, sh } from '../support/lab.js';
 import { parseExposition, type Sample, sumOf } from '../support/metrics-text.js';
 
