@@ -42,7 +42,7 @@ import { Kallsyms } from '../src/collect/kallsyms.js';
 import { KernelDropSource } from '../src/collect/kernel-drops.js';
 import { Poller } from '../src/collect/poller.js';
 import { DEFAULT_EVENT_BUFFER } from '../src/events/event-buffer.js';
-import { DROPS_PATH } from '../src/export/drops-api.js';
+import { DROPS_PATH } from '../src/export/pull/drops-api.js';
 import { createLogger } from '../src/log/logger.js';
 import { KubeApiServer } from '../test/support/kube-api-server.js';
 import { makeRealisticPod } from '../test/support/realistic-pod.js';

@@ -21,7 +21,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { EndpointSlot } from '../src/bpf/contract.js';
 import { DatapathProducer } from '../src/export/datapath-producer.js';
-import { MetricsServer } from '../src/export/http-server.js';
+import { MetricsServer } from '../src/export/pull/http-server.js';
 import { flag, fmt, header, int, median, spread, table } from './support/report.js';
 import { syntheticRows } from './support/synthetic-rows.js';
 

@@ -6,7 +6,7 @@
 // Prints JSON: { links, veths, dumpMs[], ipMs[] }.
 //   node dist/bench/support/link-listing.js [--runs 30]
 import { execFileSync } from 'node:child_process';
-import { closePodInterfaces, listPodInterfaces } from '../../src/bpf/pod-interfaces.js';
+import { closePodInterfaces, listPodInterfaces } from '../../src/os/pod-interfaces.js';
 import { numberFlag } from './report.js';
 
 const RUNS = numberFlag('runs', 30);

@@ -2,7 +2,7 @@
 // bench/scrape-secure.ts): the series a busy node exports, with pod labels.
 import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../../src/bpf/contract.js';
 import type { DatapathRow } from '../../src/collect/rows.js';
-import type { PodLabelResolver, PodLabels } from '../../src/export/pod-labels.js';
+import type { PodLabelResolver, PodLabels } from '../../src/k8s/pod-labels.js';
 
 // Rows as a busy node would have them: per pod, forwarded traffic in both
 // directions and two kinds of kernel drops; 4 rows -> 8 series per pod.

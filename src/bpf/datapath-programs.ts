@@ -9,7 +9,7 @@ import { libbpf } from './libbpf.js';
 import { PinDir } from './pin-dir.js';
 import { constants } from 'node:os';
 import { BpfError } from './errors.js';
-import { type NetInterface } from './pod-interfaces.js';
+import { type NetInterface } from '../os/pod-interfaces.js';
 import { TcAttacher, type TcMode } from './tc-attach.js';
 import { kernelVersion } from './kernel-version.js';
 import type { Logger } from '../log/logger.js';

@@ -21,7 +21,7 @@ import { ForwardSource } from '../collect/forward-table.js';
 import { Kallsyms } from '../collect/kallsyms.js';
 import { KernelDropSource } from '../collect/kernel-drops.js';
 import type { DatapathRow } from '../collect/rows.js';
-import type { PodLabels } from '../export/pod-labels.js';
+import type { PodLabels } from '../k8s/pod-labels.js';
 import type { Logger } from '../log/logger.js';
 import { formatCiliumTable } from './cilium-format.js';
 

@@ -2,7 +2,7 @@
 // datapath-exporter: the command line. Usage errors exit 2, missing
 // privileges or kernel features exit 1, each with one line on stderr.
 import { Command, CommanderError, Option } from 'commander';
-import { OtelConfigError, parseOutputs, parseResource } from '../export/otel-config.js';
+import { OtelConfigError, parseOutputs, parseResource } from '../export/push/otel-config.js';
 import { Agent } from '../agent.js';
 import { BpfError } from '../bpf/errors.js';
 import { PinDirError } from '../bpf/pin-dir.js';
@@ -30,9 +30,9 @@ import {
 import { preflight, PreflightError } from './preflight.js';
 import { DEFAULT_DROP_EVENTS_RATE } from '../events/drop-event-reader.js';
 import { AgentUnreachable, observe, OBSERVE_FORMATS, type ObserveOptions } from './observe-command.js';
-import type { ListenAddress } from '../export/http-server.js';
-import { buildMetricsAccess, METRICS_AUTH_MODES, type MetricsAccess, type MetricsAuthMode } from '../export/metrics-auth.js';
-import { WebConfigError } from '../export/web-config.js';
+import type { ListenAddress } from '../export/pull/http-server.js';
+import { buildMetricsAccess, METRICS_AUTH_MODES, type MetricsAccess, type MetricsAuthMode } from '../export/access/metrics-auth.js';
+import { WebConfigError } from '../export/access/web-config.js';
 
 const DEFAULT_BPFFS = '/sys/fs/bpf/datapath-exporter';
 const SHUTDOWN_DEADLINE_MS = 2000;

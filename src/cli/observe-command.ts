@@ -9,8 +9,8 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { DropEvent, DropEventPeer } from '../events/drop-event.js';
-import type { ListenAddress } from '../export/http-server.js';
-import { DROPS_PATH } from '../export/drops-api.js';
+import type { ListenAddress } from '../export/pull/http-server.js';
+import { DROPS_PATH } from '../export/pull/drops-api.js';
 
 export const OBSERVE_FORMATS = ['table', 'json'] as const;
 export type ObserveFormat = (typeof OBSERVE_FORMATS)[number];

@@ -4,8 +4,8 @@ import { InvalidArgumentError } from 'commander';
 import { isIP } from 'node:net';
 import { ENDPOINT_SLOTS } from '../bpf/contract.js';
 import { durationMs } from '../duration.js';
-import type { ListenAddress } from '../export/http-server.js';
-import { checkOtlpUrl } from '../export/otel-config.js';
+import type { ListenAddress } from '../export/pull/http-server.js';
+import { checkOtlpUrl } from '../export/push/otel-config.js';
 import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
 
 /** "5s", "500ms", "1m30s" -> milliseconds. */

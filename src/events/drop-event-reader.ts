@@ -17,7 +17,7 @@ import { RingBuffer } from '../bpf/ring-buffer.js';
 import type { Logger } from '../log/logger.js';
 import type { DropReasonNames } from '../bpf/drop-reasons.js';
 import type { Kallsyms } from '../collect/kallsyms.js';
-import type { PodLabelResolver } from '../export/pod-labels.js';
+import type { PodLabelResolver } from '../k8s/pod-labels.js';
 import { type DropEvent, DropEventNamer } from './drop-event.js';
 import type { DropEventBuffer } from './event-buffer.js';
 

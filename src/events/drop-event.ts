@@ -4,7 +4,7 @@
 import { decodeEndpointAddr, type Direction, DROP_EVENT_F_ICMP, DROP_EVENT_F_PORTS, type RawDropEvent } from '../bpf/contract.js';
 import type { DropReasonNames } from '../bpf/drop-reasons.js';
 import type { Kallsyms } from '../collect/kallsyms.js';
-import type { PodLabelResolver } from '../export/pod-labels.js';
+import type { PodLabelResolver } from '../k8s/pod-labels.js';
 
 /** One end of a dropped packet. */
 export interface DropEventPeer {

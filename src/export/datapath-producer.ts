@@ -19,7 +19,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { DatapathRow, RowKind } from '../collect/rows.js';
 import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../bpf/contract.js';
-import type { PodLabelResolver, PodLabels } from './pod-labels.js';
+import type { PodLabelResolver, PodLabels } from '../k8s/pod-labels.js';
 
 const NO_POD: PodLabels = { namespace: '', pod: '' };
 

@@ -12,11 +12,11 @@ import type { Logger } from '../log/logger.js';
 import { VERSION } from '../version.js';
 import { DatapathProducer } from './datapath-producer.js';
 import { HealthMetrics } from './health-metrics.js';
-import { type HealthProbe, type ListenAddress, MetricsServer } from './http-server.js';
-import type { MetricsAccess } from './metrics-auth.js';
-import type { OtlpConfig } from './otel-config.js';
-import { OtlpPush } from './otlp-push.js';
-import { NO_PODS } from './pod-labels.js';
+import { type HealthProbe, type ListenAddress, MetricsServer } from './pull/http-server.js';
+import type { MetricsAccess } from './access/metrics-auth.js';
+import type { OtlpConfig } from './push/otel-config.js';
+import { OtlpPush } from './push/otlp-push.js';
+import { NO_PODS } from '../k8s/pod-labels.js';
 
 export interface OutputOptions {
   /** undefined: no Prometheus pull (no HTTP listener at all). */

@@ -19,7 +19,7 @@ import {
 } from '../bpf/contract.js';
 import type { DropCacheGeneration } from '../bpf/drop-cache.js';
 import { type BpfMap, u32Key } from '../bpf/map.js';
-import type { PodLabelResolver, PodLabels } from '../export/pod-labels.js';
+import type { PodLabelResolver, PodLabels } from './pod-labels.js';
 import type { Logger } from '../log/logger.js';
 import type { PodEndpoint } from './pod-endpoint.js';
 

@@ -9,7 +9,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { parse, stringify } from 'yaml';
-import { loadWebConfig } from '../../src/export/web-config.js';
+import { loadWebConfig } from '../../src/export/access/web-config.js';
 import { describeRun, run } from '../deploy/exec.js';
 import { renderKustomization, type KubeObject } from '../deploy/kustomize.js';
 import { deployDir, prometheusDir } from '../deploy/paths.js';

@@ -10,8 +10,8 @@ import type { TLSSocket } from 'node:tls';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { stringify } from 'yaml';
-import { MetricsServer } from '../../src/export/http-server.js';
-import { buildMetricsAccess, type MetricsAccessOptions } from '../../src/export/metrics-auth.js';
+import { MetricsServer } from '../../src/export/pull/http-server.js';
+import { buildMetricsAccess, type MetricsAccessOptions } from '../../src/export/access/metrics-auth.js';
 
 /** Log lines the policy writes, kept for assertions. */
 export class CapturedLog {

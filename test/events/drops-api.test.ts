@@ -9,8 +9,8 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { DropEvent } from '../../src/events/drop-event.js';
 import { DropEventBuffer } from '../../src/events/event-buffer.js';
-import { DROPS_PATH, MAX_FOLLOWERS, MAX_PENDING_BYTES } from '../../src/export/drops-api.js';
-import { MetricsServer } from '../../src/export/http-server.js';
+import { DROPS_PATH, MAX_FOLLOWERS, MAX_PENDING_BYTES } from '../../src/export/pull/drops-api.js';
+import { MetricsServer } from '../../src/export/pull/http-server.js';
 
 function event(i: number): DropEvent {
   const ns = 1_764_000_000_000_000_000n + BigInt(i);

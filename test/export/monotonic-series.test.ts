@@ -13,7 +13,7 @@ import type { CollectionResult, MetricProducer, SumMetricData } from '@opentelem
 import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../../src/bpf/contract.js';
 import type { DatapathRow } from '../../src/collect/rows.js';
 import { DatapathProducer, OTLP_NAMING } from '../../src/export/datapath-producer.js';
-import type { PodLabelResolver, PodLabels } from '../../src/export/pod-labels.js';
+import type { PodLabelResolver, PodLabels } from '../../src/k8s/pod-labels.js';
 
 /** Slot -> pod, changed between polls like the pod watch changes EndpointSlots. */
 class Pods implements PodLabelResolver {

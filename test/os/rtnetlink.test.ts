@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { globMatcher, listPodInterfaces } from '../../src/bpf/pod-interfaces.js';
-import { getLinkDumpRequest, type Link, NetlinkError, parseLinkDump, RtnetlinkSocket } from '../../src/bpf/rtnetlink.js';
+import { globMatcher, listPodInterfaces } from '../../src/os/pod-interfaces.js';
+import { getLinkDumpRequest, type Link, NetlinkError, parseLinkDump, RtnetlinkSocket } from '../../src/os/rtnetlink.js';
 import { Lab, sh } from '../support/lab.js';
 import { requireBpf } from '../support/privileges.js';
 
@@ -210,7 +210,7 @@ describe('rtnetlink link dump: the kernel', function () {
     sh('ip', ['-n', ns, '-batch', '-'], `${batch.join('\n')}\n`);
 
     // The socket belongs to the namespace it was opened in: dump from a process in ns.
-    const rtnetlink = fileURLToPath(new URL('../../src/bpf/rtnetlink.js', import.meta.url));
+    const rtnetlink = fileURLToPath(new URL('../../src/os/rtnetlink.js', import.meta.url));
     const script = `const { RtnetlinkSocket } = await import(${JSON.stringify(rtnetlink)});
       const s = new RtnetlinkSocket(); const a = s.dumpLinks(); const b = s.dumpLinks(); s.close();
       process.stdout.write(JSON.stringify({ a, b }));`;

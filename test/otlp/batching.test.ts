@@ -10,9 +10,9 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { EndpointSlot } from '../../src/bpf/contract.js';
 import type { DatapathRow } from '../../src/collect/rows.js';
 import { DatapathProducer } from '../../src/export/datapath-producer.js';
-import type { OtlpConfig, Temporality } from '../../src/export/otel-config.js';
-import { OtlpPush } from '../../src/export/otlp-push.js';
-import type { PodLabelResolver } from '../../src/export/pod-labels.js';
+import type { OtlpConfig, Temporality } from '../../src/export/push/otel-config.js';
+import { OtlpPush } from '../../src/export/push/otlp-push.js';
+import type { PodLabelResolver } from '../../src/k8s/pod-labels.js';
 import { createLogger } from '../../src/log/logger.js';
 import { AGGREGATION_TEMPORALITY_DELTA, OtlpReceiver } from '../support/otlp-receiver.js';
 

@@ -9,7 +9,7 @@ import { parse } from 'yaml';
 import { type KubeObject, renderKustomization } from '../deploy/kustomize.js';
 import { deployDir } from '../deploy/paths.js';
 import { validateObject } from '../deploy/validate.js';
-import { parseOutputs } from '../../src/export/otel-config.js';
+import { parseOutputs } from '../../src/export/push/otel-config.js';
 
 interface EnvVar {
   name: string;

@@ -1,7 +1,7 @@
 // The watch restart backoff: doubling to a ceiling, each delay spread so that
 // every node's agent does not retry in the same instant.
 import assert from 'node:assert/strict';
-import { Backoff } from '../src/backoff.js';
+import { Backoff } from '../../src/backoff.js';
 
 describe('watch restart backoff', () => {
   it('doubles up to its ceiling, each delay within ±20 %, and starts over on reset', () => {

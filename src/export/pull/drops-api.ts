@@ -7,8 +7,8 @@
 // a follower's bounded queue, and past that it skips ahead with one line
 // {"skipped":N} saying how many it missed. At most MAX_FOLLOWERS follow at once.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { DropEventBuffer, FollowItem } from '../events/event-buffer.js';
-import { filterFromQuery, FilterError } from '../events/event-filter.js';
+import type { DropEventBuffer, FollowItem } from '../../events/event-buffer.js';
+import { filterFromQuery, FilterError } from '../../events/event-filter.js';
 
 export const DROPS_PATH = '/api/v1/drops';
 /** Bytes a reader may have written but unsent before its events wait (in the buffer or its queue). */

@@ -12,9 +12,9 @@ import { createServer, type IncomingMessage, type RequestListener, type Server, 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import type { DropEventBuffer } from '../events/event-buffer.js';
+import type { DropEventBuffer } from '../../events/event-buffer.js';
 import { DROPS_PATH, serveDrops } from './drops-api.js';
-import { type MetricsAccess, OPEN_ACCESS, UNGUARDED_PATHS } from './metrics-auth.js';
+import { type MetricsAccess, OPEN_ACCESS, UNGUARDED_PATHS } from '../access/metrics-auth.js';
 
 export interface HealthProbe {
   live(): boolean;

@@ -29,8 +29,8 @@ import {
   type ResourceMetrics,
   type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
-import type { Logger } from '../log/logger.js';
-import { type DatapathProducer, OTLP_NAMING } from './datapath-producer.js';
+import type { Logger } from '../../log/logger.js';
+import { type DatapathProducer, OTLP_NAMING } from '../datapath-producer.js';
 import type { OtlpConfig } from './otel-config.js';
 
 /** Requests held at once (each a serialized request of up to POINTS_PER_REQUEST points). */

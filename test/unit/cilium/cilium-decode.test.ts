@@ -1,11 +1,11 @@
 // Decoding Cilium's metrics keys into rows: both key layouts, reason texts
 // and their UPPER_SNAKE labels, per-release file ids, directions.
 import assert from 'node:assert/strict';
-import { ciliumRow } from '../../src/collect/cilium/cilium-row.js';
-import { ciliumReasonText, isCiliumDrop } from '../../src/collect/cilium/drop-reasons.js';
-import { decodeCiliumMetricsKey } from '../../src/collect/cilium/metrics-key.js';
-import { CILIUM_RELEASES, ciliumFileName, DEFAULT_CILIUM_RELEASE, isCiliumRelease } from '../../src/collect/cilium/source-files.js';
-import { upperSnake } from '../../src/collect/cilium/upper-snake.js';
+import { ciliumRow } from '../../../src/collect/cilium/cilium-row.js';
+import { ciliumReasonText, isCiliumDrop } from '../../../src/collect/cilium/drop-reasons.js';
+import { decodeCiliumMetricsKey } from '../../../src/collect/cilium/metrics-key.js';
+import { CILIUM_RELEASES, ciliumFileName, DEFAULT_CILIUM_RELEASE, isCiliumRelease } from '../../../src/collect/cilium/source-files.js';
+import { upperSnake } from '../../../src/collect/cilium/upper-snake.js';
 
 describe('Cilium metrics keys', function () {
   it('decodes the Cilium 1.16+ key: reason, dir (low 2 bits), line, file', function () {

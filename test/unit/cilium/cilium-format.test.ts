@@ -2,12 +2,12 @@
 // against output Cilium itself printed (in the description of Cilium PR
 // #30972, which added LINE and FILE) and the example.
 import assert from 'node:assert/strict';
-import type { Counter } from '../../src/bpf/contract.js';
-import { ciliumRow } from '../../src/collect/cilium/cilium-row.js';
-import type { CiliumDirection } from '../../src/collect/cilium/metrics-key.js';
-import type { CiliumRelease } from '../../src/collect/cilium/source-files.js';
-import type { DatapathRow } from '../../src/collect/rows.js';
-import { formatCiliumTable } from '../../src/cli/cilium-format.js';
+import type { Counter } from '../../../src/bpf/contract.js';
+import { ciliumRow } from '../../../src/collect/cilium/cilium-row.js';
+import type { CiliumDirection } from '../../../src/collect/cilium/metrics-key.js';
+import type { CiliumRelease } from '../../../src/collect/cilium/source-files.js';
+import type { DatapathRow } from '../../../src/collect/rows.js';
+import { formatCiliumTable } from '../../../src/cli/cilium-format.js';
 
 function row(reason: number, direction: CiliumDirection, packets: number, bytes: number, line: number, file: number, release: CiliumRelease = '1.16') {
   const counter: Counter = { packets: BigInt(packets), bytes: BigInt(bytes) };

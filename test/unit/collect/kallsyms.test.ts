@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kallsyms } from '../../src/collect/kallsyms.js';
+import { Kallsyms } from '../../../src/collect/kallsyms.js';
 
 describe('Kallsyms', function () {
   let dir = '';

@@ -2,8 +2,8 @@
 // shares with the command line.
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from 'commander';
-import { parseDuration } from '../../src/cli/options.js';
-import { FilterError, filterFromQuery } from '../../src/events/event-filter.js';
+import { parseDuration } from '../../../src/cli/options.js';
+import { FilterError, filterFromQuery } from '../../../src/events/event-filter.js';
 
 const NOW_MS = Date.parse('2026-11-25T12:00:00Z');
 const nanos = (ms: number) => BigInt(ms) * 1_000_000n;

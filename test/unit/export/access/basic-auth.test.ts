@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import bcrypt from 'bcryptjs';
 import { readFileSync } from 'node:fs';
-import { BasicAuth, parseBasicAuthorization } from '../../src/export/basic-auth.js';
-import { LOCALHOST_SANS, makeCa, makeCert } from '../support/certs.js';
-import { basic, httpGet, httpsGet, serve, tempDir, writeWebConfig, type Served } from './serve.js';
+import { BasicAuth, parseBasicAuthorization } from '../../../../src/export/access/basic-auth.js';
+import { LOCALHOST_SANS, makeCa, makeCert } from '../../../support/certs.js';
+import { basic, httpGet, httpsGet, serve, tempDir, writeWebConfig, type Served } from '../../../auth/serve.js';
 
 describe('basic auth (web config basic_auth_users)', function () {
   const tmp = tempDir('dpx-basic-');

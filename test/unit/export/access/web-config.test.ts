@@ -2,9 +2,9 @@
 // OpenSSL's, and one line naming the problem for everything it refuses.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { loadWebConfig, parseWebConfig, WebConfigError } from '../../src/export/web-config.js';
-import { LOCALHOST_SANS, makeCa, makeCert, type KeyPair } from '../support/certs.js';
-import { tempDir, writeWebConfig } from './serve.js';
+import { loadWebConfig, parseWebConfig, WebConfigError } from '../../../../src/export/access/web-config.js';
+import { LOCALHOST_SANS, makeCa, makeCert, type KeyPair } from '../../../support/certs.js';
+import { tempDir, writeWebConfig } from '../../../auth/serve.js';
 
 const HASH = '$2y$10$kJ4UGKg8Wq3wAVB8bJ4w2u7z2Io1rdmS6bQoF5SZh1q8X4Q7nO0Bu';
 

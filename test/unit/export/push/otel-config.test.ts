@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OtelConfigError, type OutputFlags, parseOtlp, parseOutputs, parseResource } from '../../src/export/otel-config.js';
+import { OtelConfigError, type OutputFlags, parseOtlp, parseOutputs, parseResource } from '../../../../src/export/push/otel-config.js';
 
 const PULL_DEFAULT: OutputFlags = { metricsAddrNone: false, metricsAddrGiven: false };
 
