@@ -3,7 +3,7 @@
 // of programs that would count every packet twice.
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { tryLockExclusive } from './libbpf.js';
+import { tryLockExclusive } from '../os/libc.js';
 
 const BPF_FS_MAGIC = 0xcafe4a11;
 

@@ -9,7 +9,7 @@
 //   struct nlmsghdr  { u32 len; u16 type; u16 flags; u32 seq; u32 pid; }   16 B
 //   struct ifinfomsg { u8 family; u8 pad; u16 type; s32 index; u32 flags; u32 change; }  16 B
 //   struct nlattr    { u16 len; u16 type; } + payload, padded to 4 B
-import { closeSocket, lastErrno, type SocketFd, sockets } from '../bpf/libbpf.js';
+import { closeSocket, lastErrno, libc as sockets, type SocketFd } from './libc.js';
 
 const AF_NETLINK = 16;
 const AF_UNSPEC = 0;
