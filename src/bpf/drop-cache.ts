@@ -6,13 +6,13 @@
 // removed, a drop key retired, the free-slot queue rebuilt. Then a program
 // that read the old generation tags its entry stale, and one that reads the
 // new one already sees the change.
-import type { BpfMap } from './map.js';
+import type { MapAccess } from './map.js';
 
 export class DropCacheGeneration {
   private readonly zero = Buffer.alloc(4);
   private readonly value = Buffer.alloc(4);
 
-  constructor(private readonly map: BpfMap) {}
+  constructor(private readonly map: MapAccess) {}
 
   /** The current generation (for tests and `list`). */
   current(): number {

@@ -2,9 +2,10 @@
 // syscall through libbpf. Reads of whole maps use bpf_map_lookup_batch, one
 // syscall per map per poll (per 4k entries for hash maps), never one per key.
 import { close, type Fd, lastErrno, libbpf } from './libbpf.js';
+import { constants } from 'node:os';
 import { BpfError } from './errors.js';
 
-const ENOENT = 2;
+const { ENOENT } = constants.errno;
 const BPF_MAP_INFO_SIZE = 88;
 const BPF_F_RDONLY = 1 << 3;
 
@@ -18,7 +19,45 @@ export interface MapInfo {
   name: string;
 }
 
-export class BpfMap {
+/**
+ * The map operations the agent's bookkeeping uses (slots, drop table, forward
+ * table, cache generation): a BpfMap in the agent, an in-memory map in the
+ * unit tests (test/support/memory-map.ts), so that bookkeeping is tested
+ * without root. Semantics are the kernel's: see each BpfMap method.
+ */
+export interface MapAccess {
+  readonly name: string;
+  lookup(key: Buffer | null, value: Buffer): boolean;
+  update(key: Buffer | null, value: Buffer, flags?: number): void;
+  delete(key: Buffer): boolean;
+  push(value: Buffer): void;
+  pop(value: Buffer): boolean;
+  /**
+   * One bpf_map_lookup_batch step from `cursor` (null: the start): up to
+   * count[0] entries into keys and values, count[0] set to how many, the next
+   * cursor into `next`. False when the map has no entries after these.
+   */
+  lookupBatch(cursor: Buffer | null, next: Buffer, keys: Buffer, values: Buffer, count: [number]): boolean;
+}
+
+/**
+ * Every entry of a map in as few syscalls as the kernel allows. Returns the
+ * raw key and value bytes side by side; `valueStride` is the bytes per entry
+ * in `values` (for per-CPU maps: CPUs x round_up(value_size, 8)). For a map
+ * read every poll, keep a BatchRead instead.
+ */
+export function lookupAll(
+  map: MapAccess,
+  keySize: number,
+  valueStride: number,
+  maxEntries: number,
+): { count: number; keys: Buffer; values: Buffer } {
+  const batch = new BatchRead(map, keySize, valueStride, maxEntries);
+  const count = batch.read();
+  return { count, keys: batch.keys, values: batch.values };
+}
+
+export class BpfMap implements MapAccess {
   constructor(
     readonly name: string,
     readonly fd: Fd,
@@ -64,16 +103,17 @@ export class BpfMap {
     };
   }
 
-  /**
-   * Every entry of the map in as few syscalls as the kernel allows. Returns
-   * the raw key and value bytes side by side; `valueStride` is the bytes per
-   * entry in `values` (for per-CPU maps: CPUs x round_up(value_size, 8)).
-   * For a map read every poll, keep a BatchRead instead.
-   */
+  /** See lookupAll(). */
   lookupAll(keySize: number, valueStride: number, maxEntries: number): { count: number; keys: Buffer; values: Buffer } {
-    const batch = new BatchRead(this, keySize, valueStride, maxEntries);
-    const count = batch.read();
-    return { count, keys: batch.keys, values: batch.values };
+    return lookupAll(this, keySize, valueStride, maxEntries);
+  }
+
+  lookupBatch(cursor: Buffer | null, next: Buffer, keys: Buffer, values: Buffer, count: [number]): boolean {
+    const err = libbpf.bpf_map_lookup_batch(this.fd, cursor, next, keys, values, count, null);
+    if (err === 0) return true;
+    const errno = lastErrno();
+    if (errno === ENOENT) return false; // no more entries; count says how many came with it
+    throw BpfError.fromErrno(`batch lookup of ${this.name}`, errno);
   }
 
   lookup(key: Buffer | null, value: Buffer): boolean {
@@ -143,7 +183,7 @@ export class BatchRead {
   private readonly count: [number] = [0];
 
   constructor(
-    private readonly map: BpfMap,
+    private readonly map: MapAccess,
     private readonly keySize: number,
     private readonly valueStride: number,
     readonly maxEntries: number,
@@ -160,19 +200,15 @@ export class BatchRead {
     let first = true;
     while (total < this.maxEntries) {
       this.count[0] = this.maxEntries - total;
-      const err = libbpf.bpf_map_lookup_batch(
-        this.map.fd,
+      const more = this.map.lookupBatch(
         first ? null : this.cursor,
         this.next,
         this.keys.subarray(total * this.keySize),
         this.values.subarray(total * this.valueStride),
         this.count,
-        null,
       );
-      const errno = err < 0 ? lastErrno() : 0;
-      if (err < 0 && errno !== ENOENT) throw BpfError.fromErrno(`batch lookup of ${this.map.name}`, errno);
       total += this.count[0];
-      if (err < 0) break; // ENOENT: no more entries
+      if (!more) break;
       this.next.copy(this.cursor);
       first = false;
     }

@@ -20,7 +20,7 @@ import {
   encodeDropKey,
 } from '../bpf/contract.js';
 import type { DropCacheGeneration } from '../bpf/drop-cache.js';
-import { BatchRead, type BpfMap, perCpuStride, u32Key } from '../bpf/map.js';
+import { BatchRead, type MapAccess, perCpuStride, u32Key } from '../bpf/map.js';
 import { sumPerCpu } from './counters.js';
 
 export interface DropCell {
@@ -38,9 +38,9 @@ export interface DropTableRead {
 }
 
 export interface DropMaps {
-  slotOf: BpfMap;
-  freeSlots: BpfMap;
-  counts: BpfMap;
+  slotOf: MapAccess;
+  freeSlots: MapAccess;
+  counts: MapAccess;
   /** Invalidates the program's cached key -> slot after a slot changes hands. */
   cacheGeneration: DropCacheGeneration;
 }

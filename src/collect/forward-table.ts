@@ -9,7 +9,7 @@ import {
   SITE_COUNTER_SIZE,
   type SiteCounter,
 } from '../bpf/contract.js';
-import { BatchRead, type BpfMap, perCpuStride, u32Key } from '../bpf/map.js';
+import { BatchRead, type MapAccess, perCpuStride, u32Key } from '../bpf/map.js';
 import type { CounterSource, DatapathRow } from './rows.js';
 
 const SC = LAYOUTS.site_counter.members;
@@ -22,7 +22,7 @@ export class ForwardSource implements CounterSource {
   private readonly batch: BatchRead;
 
   constructor(
-    private readonly counts: BpfMap,
+    private readonly counts: MapAccess,
     private readonly cpus: number,
   ) {
     this.stride = perCpuStride(SITE_COUNTER_SIZE, cpus);

@@ -186,7 +186,7 @@ export class DatapathProducer implements MetricProducer {
 
   /**
    * Rows with the same labels are summed (e.g. two offsets in one function),
-   * keeping each slot's part apart for the compensation in update().
+   * keeping each slot's part apart for the carry in build().
    */
   private aggregate(rows: readonly DatapathRow[]): Map<string, { kind: RowKind; series: Series; parts: SlotPart[] }> {
     const out = new Map<string, { kind: RowKind; series: Series; parts: SlotPart[] }>();

@@ -18,7 +18,7 @@ import {
   type EndpointSlot,
 } from '../bpf/contract.js';
 import type { DropCacheGeneration } from '../bpf/drop-cache.js';
-import { type BpfMap, u32Key } from '../bpf/map.js';
+import { lookupAll, type MapAccess, u32Key } from '../bpf/map.js';
 import type { PodLabelResolver, PodLabels } from './pod-labels.js';
 import type { Logger } from '../log/logger.js';
 import type { PodEndpoint } from './pod-endpoint.js';
@@ -32,8 +32,8 @@ interface SlotEntry {
 }
 
 export interface EndpointMaps {
-  endpoints: BpfMap;
-  names: BpfMap;
+  endpoints: MapAccess;
+  names: MapAccess;
   /** Bumped after every change of `endpoints`: the drop program caches attributions. */
   cacheGeneration: DropCacheGeneration;
 }
@@ -61,7 +61,7 @@ export class EndpointSlots implements PodLabelResolver {
    * slots until the first sync says whose they are (see claimRestored).
    */
   restore(): void {
-    const { count, keys, values } = this.maps.endpoints.lookupAll(ENDPOINT_ADDR_SIZE, 4, this.capacity * 2);
+    const { count, keys, values } = lookupAll(this.maps.endpoints, ENDPOINT_ADDR_SIZE, 4, this.capacity * 2);
     for (let i = 0; i < count; i++) {
       const addr = Buffer.from(keys.subarray(i * ENDPOINT_ADDR_SIZE, (i + 1) * ENDPOINT_ADDR_SIZE));
       const slot = values.readUInt32LE(i * 4) as EndpointSlot;
@@ -206,7 +206,7 @@ function addrKey(ip: string): string {
 
 /** Empties the endpoint maps (running without Kubernetes: no pod is known). */
 export function forgetEndpoints(maps: EndpointMaps): void {
-  const { count, keys } = maps.endpoints.lookupAll(ENDPOINT_ADDR_SIZE, 4, ENDPOINT_SLOTS);
+  const { count, keys } = lookupAll(maps.endpoints, ENDPOINT_ADDR_SIZE, 4, ENDPOINT_SLOTS);
   for (let i = 0; i < count; i++) maps.endpoints.delete(Buffer.from(keys.subarray(i * ENDPOINT_ADDR_SIZE, (i + 1) * ENDPOINT_ADDR_SIZE)));
   if (count > 0) maps.cacheGeneration.bump();
   const empty = encodeEndpointName('', '');
