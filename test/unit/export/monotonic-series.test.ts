@@ -9,11 +9,11 @@
 import assert from 'node:assert/strict';
 import type { Attributes } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import type { CollectionResult, MetricProducer, SumMetricData } from '@opentelemetry/sdk-metrics';
-import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../../src/bpf/contract.js';
-import type { DatapathRow } from '../../src/collect/rows.js';
-import { DatapathProducer, OTLP_NAMING } from '../../src/export/datapath-producer.js';
-import type { PodLabelResolver, PodLabels } from '../../src/k8s/pod-labels.js';
+import { AggregationTemporality, type CollectionResult, type MetricProducer, type SumMetricData } from '@opentelemetry/sdk-metrics';
+import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../../../src/bpf/contract.js';
+import type { DatapathRow } from '../../../src/collect/rows.js';
+import { DatapathProducer, OTLP_NAMING } from '../../../src/export/datapath-producer.js';
+import type { PodLabelResolver, PodLabels } from '../../../src/k8s/pod-labels.js';
 
 /** Slot -> pod, changed between polls like the pod watch changes EndpointSlots. */
 class Pods implements PodLabelResolver {
@@ -179,5 +179,28 @@ describe('DatapathProducer: series stay monotonic when slots change under the sa
     pods.bySlot.delete(7);
     poll([drop(ENDPOINT_UNATTRIBUTED, 3)]);
     assert.equal(await value(producer, 'datapath_drop_packets', { ...noPod, namespace: '', pod: '' }), 18);
+  });
+
+  it("a deleted pod's series is gone from the next collection after its rows stop, on both doors, with its carry", async function () {
+    pods.bySlot.set(1, WEB_0);
+    poll([forward(1, 10)]);
+    assert.equal(await web0(), 10);
+    pods.bySlot.delete(1); // released after its grace period: the slot's rows stop
+    poll([]);
+    assert.equal(await value(producer, 'datapath_forward_packets', PROM_WEB_0), undefined);
+    assert.equal(await value(otlp, 'datapath_forward_packets', OTLP_WEB_0), undefined);
+    pods.bySlot.set(1, WEB_0); // the same name again much later starts from its own counts, not the old carry
+    poll([forward(1, 2)]);
+    assert.equal(await web0(), 2);
+  });
+
+  it('publishes cumulative monotonic sums of the rows of the same labels, summed', async function () {
+    pods.bySlot.set(1, WEB_0);
+    poll([forward(1, 3), { ...forward(1, 4), site: { file: 'forward.bpf.c', line: 1 } }]);
+    const metric = sums(await producer.collect()).find((m) => m.descriptor.name === 'datapath_forward_packets');
+    assert.ok(metric);
+    assert.equal(metric.isMonotonic, true);
+    assert.equal(metric.aggregationTemporality, AggregationTemporality.CUMULATIVE);
+    assert.equal(await web0(), 7);
   });
 });
