@@ -24,7 +24,7 @@
 // Loaded (import()) only when this mode is on.
 import { createHash } from 'node:crypto';
 import { AuthenticationV1Api, AuthorizationV1Api, type KubeConfig } from '#kubernetes-client';
-import type { AccessDecision } from './metrics-auth.js';
+import type { AccessDecision } from './access-decision.js';
 
 export interface KubernetesAuthOptions {
   allowedTtlMs: number;

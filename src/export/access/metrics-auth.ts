@@ -14,8 +14,7 @@ import type { KubeConfig } from '#kubernetes-client';
 import { BasicAuth } from './basic-auth.js';
 import { TlsContext, type TlsLog } from './tls-context.js';
 import { loadWebConfig, WebConfigError } from './web-config.js';
-
-export type AccessDecision = { allowed: true } | { allowed: false; status: 401 | 403 | 503; message: string };
+import type { AccessDecision } from './access-decision.js';
 
 export const METRICS_AUTH_MODES = ['none', 'kubernetes'] as const;
 export type MetricsAuthMode = (typeof METRICS_AUTH_MODES)[number];
