@@ -40,28 +40,56 @@ export type EndpointSlot = number & { readonly __brand: 'EndpointSlot' };
 export type DropSlot = number & { readonly __brand: 'DropSlot' };
 
 /**
- * Byte layouts of the shared structs: size and member offsets, used by the
- * codecs below and checked against the objects' BTF by the contract test.
+ * Byte layouts of the shared structs: size, every member's offset (padding
+ * members too) and every member's size, used by the codecs below and checked
+ * member for member against the objects' BTF by the contract test, so that a
+ * member added, moved, resized or put into padding on one side fails it.
  */
 export const LAYOUTS = {
-  drop_key: { size: 24, members: { location: 0, reason: 8, endpoint: 12, direction: 16 } },
-  counter: { size: 16, members: { packets: 0, bytes: 8 } },
-  site_counter: { size: 24, members: { packets: 0, bytes: 8, file: 16, line: 20 } },
-  endpoint_addr: { size: 16, members: { addr: 0 } },
-  endpoint_name: { size: 320, members: { namespace_: 0, pod: 64 } },
+  drop_key: {
+    size: 24,
+    members: { location: 0, reason: 8, endpoint: 12, direction: 16, pad: 17 },
+    sizes: { location: 8, reason: 4, endpoint: 4, direction: 1, pad: 7 },
+  },
+  counter: { size: 16, members: { packets: 0, bytes: 8 }, sizes: { packets: 8, bytes: 8 } },
+  site_counter: {
+    size: 24,
+    members: { packets: 0, bytes: 8, file: 16, line: 20 },
+    sizes: { packets: 8, bytes: 8, file: 4, line: 4 },
+  },
+  endpoint_addr: { size: 16, members: { addr: 0 }, sizes: { addr: 16 } },
+  endpoint_name: { size: 320, members: { namespace_: 0, pod: 64 }, sizes: { namespace_: 64, pod: 256 } },
   drop_cache_entry: {
     size: 56,
-    members: { location: 0, reason: 8, generation: 12, src: 16, dst: 32, direction: 48, counted_direction: 49, slot: 52 },
+    members: { location: 0, reason: 8, generation: 12, src: 16, dst: 32, direction: 48, counted_direction: 49, pad: 50, slot: 52 },
+    sizes: { location: 8, reason: 4, generation: 4, src: 16, dst: 16, direction: 1, counted_direction: 1, pad: 2, slot: 4 },
   },
   drop_event: {
     size: 80,
+    // prettier-ignore
     members: {
       time_ns: 0, location: 8, reason: 16, ifindex: 20, src_endpoint: 24, dst_endpoint: 28, src: 32, dst: 48,
-      ip_len: 64, sport: 68, dport: 70, direction: 72, ip_version: 73, protocol: 74, flags: 75,
+      ip_len: 64, sport: 68, dport: 70, direction: 72, ip_version: 73, protocol: 74, flags: 75, pad: 76,
+    },
+    // prettier-ignore
+    sizes: {
+      time_ns: 8, location: 8, reason: 4, ifindex: 4, src_endpoint: 4, dst_endpoint: 4, src: 16, dst: 16,
+      ip_len: 4, sport: 2, dport: 2, direction: 1, ip_version: 1, protocol: 1, flags: 1, pad: 4,
     },
   },
-  drop_event_tokens: { size: 8, members: { tokens: 0, enabled: 4 } },
+  drop_event_tokens: { size: 8, members: { tokens: 0, enabled: 4 }, sizes: { tokens: 4, enabled: 4 } },
 } as const;
+
+/** BPF_MAP_TYPE_* (linux/bpf.h) of the map types the objects declare. */
+export const BPF_MAP_TYPE = { hash: 1, array: 2, percpu_array: 6, queue: 22, ringbuf: 27 } as const;
+
+export interface MapSpec {
+  type: (typeof BPF_MAP_TYPE)[keyof typeof BPF_MAP_TYPE];
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+}
 
 /** struct drop_cache_entry: the drop program's per-CPU last-key cache (only the kernel reads it). */
 export const DROP_CACHE_ENTRY_SIZE = LAYOUTS.drop_cache_entry.size;
@@ -244,3 +272,28 @@ export function forwardIndex(slot: EndpointSlot, direction: 'ingress' | 'egress'
   return slot * 2 + (direction === 'egress' ? 1 : 0);
 }
 export const FORWARD_CELLS = (ENDPOINT_SLOTS + 1) * 2;
+
+/**
+ * Every map of the agent's objects as user space reads it (bpf/include/maps.h
+ * is the kernel side; the contract test compares both the objects' ELF and
+ * the maps the kernel creates). Per-CPU values are read CPUs x round_up(size, 8).
+ */
+export const MAP_SPECS: Readonly<Record<(typeof MAP_NAMES)[keyof typeof MAP_NAMES], MapSpec>> = {
+  endpoints: { type: BPF_MAP_TYPE.hash, keySize: ENDPOINT_ADDR_SIZE, valueSize: 4, maxEntries: ENDPOINT_SLOTS, flags: 0 },
+  drop_slot_of: { type: BPF_MAP_TYPE.hash, keySize: DROP_KEY_SIZE, valueSize: 4, maxEntries: DROP_SLOTS, flags: 0 },
+  drop_free_slots: { type: BPF_MAP_TYPE.queue, keySize: 0, valueSize: 4, maxEntries: DROP_SLOTS, flags: 0 },
+  drop_counts: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: COUNTER_SIZE, maxEntries: DROP_SLOTS + 1, flags: 0 },
+  forward_counts: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: SITE_COUNTER_SIZE, maxEntries: FORWARD_CELLS, flags: 0 },
+  endpoint_names: { type: BPF_MAP_TYPE.array, keySize: 4, valueSize: ENDPOINT_NAME_SIZE, maxEntries: ENDPOINT_SLOTS, flags: 0 },
+  drop_cache: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: DROP_CACHE_ENTRY_SIZE, maxEntries: 1, flags: 0 },
+  drop_cache_gen: { type: BPF_MAP_TYPE.array, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0 },
+  drop_events: { type: BPF_MAP_TYPE.ringbuf, keySize: 0, valueSize: 0, maxEntries: DROP_EVENT_RING_BYTES, flags: 0 },
+  drop_event_tokens: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: DROP_EVENT_TOKENS_SIZE, maxEntries: 1, flags: 0 },
+  drop_event_lost: {
+    type: BPF_MAP_TYPE.percpu_array,
+    keySize: 4,
+    valueSize: 8,
+    maxEntries: Object.keys(DROP_EVENT_LOST).length,
+    flags: 0,
+  },
+};

@@ -4,10 +4,12 @@
 import { close, type Fd, lastErrno, libbpf } from './libbpf.js';
 import { constants } from 'node:os';
 import { BpfError } from './errors.js';
+import { KERNEL_STRUCTS, LIBBPF_STRUCTS, offsetOf, optsBuffer, structBuffer } from './libbpf-structs.js';
 
 const { ENOENT } = constants.errno;
-const BPF_MAP_INFO_SIZE = 88;
 const BPF_F_RDONLY = 1 << 3;
+const MAP_INFO = KERNEL_STRUCTS.bpf_map_info;
+const NAME_LEN = 16;
 
 export interface MapInfo {
   type: number;
@@ -76,30 +78,29 @@ export class BpfMap implements MapAccess {
    * someone else (Cilium's), which the agent must never change.
    */
   static fromPinReadOnly(path: string, name = path): BpfMap {
-    const opts = Buffer.alloc(16);
-    opts.writeBigUInt64LE(16n, 0); // sz
-    opts.writeUInt32LE(BPF_F_RDONLY, 8); // file_flags
+    const opts = optsBuffer(LIBBPF_STRUCTS.bpf_obj_get_opts, { file_flags: BPF_F_RDONLY });
     const fd = libbpf.bpf_obj_get_opts(path, opts);
     if (fd < 0) throw BpfError.fromErrno(`open pinned map ${path} read-only`, lastErrno());
     return new BpfMap(name, fd as Fd, true);
   }
 
   info(): MapInfo {
-    const buf = Buffer.alloc(BPF_MAP_INFO_SIZE);
+    const buf = structBuffer(MAP_INFO);
     const len: [number] = [buf.length];
     const err = libbpf.bpf_obj_get_info_by_fd(this.fd, buf, len);
     if (err < 0) throw BpfError.fromErrno(`map info of ${this.name}`, -err);
-    // struct bpf_map_info: type, id, key_size, value_size, max_entries, map_flags, name[16]
-    const nameBytes = buf.subarray(24, 40);
+    const u32 = (member: string) => buf.readUInt32LE(offsetOf(MAP_INFO, member));
+    const nameAt = offsetOf(MAP_INFO, 'name');
+    const nameBytes = buf.subarray(nameAt, nameAt + NAME_LEN);
     const nul = nameBytes.indexOf(0);
     return {
-      type: buf.readUInt32LE(0),
-      id: buf.readUInt32LE(4),
-      keySize: buf.readUInt32LE(8),
-      valueSize: buf.readUInt32LE(12),
-      maxEntries: buf.readUInt32LE(16),
-      flags: buf.readUInt32LE(20),
-      name: nameBytes.subarray(0, nul < 0 ? 16 : nul).toString('latin1'),
+      type: u32('type'),
+      id: u32('id'),
+      keySize: u32('key_size'),
+      valueSize: u32('value_size'),
+      maxEntries: u32('max_entries'),
+      flags: u32('map_flags'),
+      name: nameBytes.subarray(0, nul < 0 ? NAME_LEN : nul).toString('latin1'),
     };
   }
 

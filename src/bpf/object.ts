@@ -8,6 +8,39 @@ import { BpfError } from './errors.js';
 import { type BpfLinkPtr, type BpfMapPtr, type BpfObjectPtr, type BpfProgramPtr, type Fd, lastErrno, libbpf, takeVerifierLog } from './libbpf.js';
 import { BpfMap } from './map.js';
 
+/** A map as an object file declares it (read by libbpf from its ELF and BTF, before any load). */
+export interface DeclaredMap {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+}
+
+/** The maps `path` declares, without loading anything into the kernel (no privileges needed). */
+export function declaredMaps(path: string): DeclaredMap[] {
+  const obj = libbpf.bpf_object__open_file(path, null);
+  if (obj === null) throw BpfError.fromErrno(`open ${path}`, lastErrno());
+  try {
+    const maps: DeclaredMap[] = [];
+    for (let map = libbpf.bpf_object__next_map(obj, null); map !== null; map = libbpf.bpf_object__next_map(obj, map)) {
+      if (libbpf.bpf_map__is_internal(map)) continue;
+      maps.push({
+        name: libbpf.bpf_map__name(map),
+        type: libbpf.bpf_map__type(map),
+        keySize: libbpf.bpf_map__key_size(map),
+        valueSize: libbpf.bpf_map__value_size(map),
+        maxEntries: libbpf.bpf_map__max_entries(map),
+        flags: libbpf.bpf_map__map_flags(map),
+      });
+    }
+    return maps;
+  } finally {
+    libbpf.bpf_object__close(obj);
+  }
+}
+
 export class BpfObject {
   private closed = false;
   private readonly links: BpfLinkPtr[] = [];

@@ -11,10 +11,12 @@
 //
 // clsact (older kernels): a filter with a fixed handle and priority of ours,
 // attached with BPF_TC_F_REPLACE so attaching again replaces it.
+import { constants } from 'node:os';
 import { existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from './errors.js';
 import { close, type Fd, lastErrno, libbpf } from './libbpf.js';
+import { KERNEL_STRUCTS, LIBBPF_STRUCTS, offsetOf, optsBuffer, structBuffer } from './libbpf-structs.js';
 
 export type TcMode = 'tcx' | 'clsact';
 export type HostHook = 'ingress' | 'egress';
@@ -23,17 +25,12 @@ const HOOKS: readonly HostHook[] = ['ingress', 'egress'];
 const BPF_TCX_ATTACH: Record<HostHook, number> = { ingress: 46, egress: 47 };
 const BPF_TC_POINT: Record<HostHook, number> = { ingress: 1, egress: 2 };
 const BPF_TC_F_REPLACE = 1;
-/** struct bpf_link_create_opts { size_t sz; __u32 flags; ... } cut after flags: BPF_F_BEFORE, no relative program = the head. */
-const FIRST_IN_CHAIN = (() => {
-  const BPF_F_BEFORE = 1 << 3;
-  const b = Buffer.alloc(16);
-  b.writeBigUInt64LE(16n, 0);
-  b.writeUInt32LE(BPF_F_BEFORE, 8);
-  return b;
-})();
+const BPF_F_BEFORE = 1 << 3;
+/** BPF_F_BEFORE with no relative program: the head of the chain. */
+const FIRST_IN_CHAIN = optsBuffer(LIBBPF_STRUCTS.bpf_link_create_opts, { flags: BPF_F_BEFORE });
 const TC_HANDLE = 0xd47a;
 const TC_PRIORITY = 0xd47a;
-const EEXIST = 17;
+const { EEXIST } = constants.errno;
 
 export interface TcPrograms {
   ingress: Fd;
@@ -166,29 +163,18 @@ export class TcAttacher {
 
 /** ifindex a tcx link is attached to; 0 once its interface is gone. */
 function linkIfindex(fd: Fd): number {
-  const info = Buffer.alloc(64);
+  const info = structBuffer(KERNEL_STRUCTS.bpf_link_info);
   const len: [number] = [info.length];
   if (libbpf.bpf_obj_get_info_by_fd(fd, info, len) < 0) return 0;
-  // struct bpf_link_info: type, id, prog_id, then (8-aligned) union { tcx: ifindex, attach_type }
-  return info.readUInt32LE(16);
+  // The tcx member of the union: { ifindex, attach_type }.
+  return info.readUInt32LE(offsetOf(KERNEL_STRUCTS.bpf_link_info, 'target'));
 }
 
-/** struct bpf_tc_hook { size_t sz; int ifindex; enum attach_point; __u32 parent; } */
 function tcHook(ifindex: number, hook: HostHook): Buffer {
-  const b = Buffer.alloc(24);
-  b.writeBigUInt64LE(24n, 0);
-  b.writeInt32LE(ifindex, 8);
-  b.writeUInt32LE(BPF_TC_POINT[hook], 12);
-  return b;
+  return optsBuffer(LIBBPF_STRUCTS.bpf_tc_hook, { ifindex, attach_point: BPF_TC_POINT[hook] });
 }
 
-/** struct bpf_tc_opts { size_t sz; int prog_fd; __u32 flags, prog_id, handle, priority; } */
+/** For a detach, prog_fd (and prog_id) must stay 0: libbpf refuses them. */
 function tcOpts(progFd: Fd, flags: number, forDetach = false): Buffer {
-  const b = Buffer.alloc(32);
-  b.writeBigUInt64LE(32n, 0);
-  if (!forDetach) b.writeInt32LE(progFd, 8);
-  b.writeUInt32LE(flags, 12);
-  b.writeUInt32LE(TC_HANDLE, 20);
-  b.writeUInt32LE(TC_PRIORITY, 24);
-  return b;
+  return optsBuffer(LIBBPF_STRUCTS.bpf_tc_opts, { prog_fd: forDetach ? 0 : progFd, flags, handle: TC_HANDLE, priority: TC_PRIORITY });
 }

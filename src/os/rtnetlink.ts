@@ -9,6 +9,7 @@
 //   struct nlmsghdr  { u32 len; u16 type; u16 flags; u32 seq; u32 pid; }   16 B
 //   struct ifinfomsg { u8 family; u8 pad; u16 type; s32 index; u32 flags; u32 change; }  16 B
 //   struct nlattr    { u16 len; u16 type; } + payload, padded to 4 B
+import { constants } from 'node:os';
 import { closeSocket, lastErrno, libc as sockets, type SocketFd } from './libc.js';
 
 const AF_NETLINK = 16;
@@ -159,7 +160,7 @@ function cString(buf: Buffer, from: number, to: number): string {
 const DUMP_ATTEMPTS = 3;
 /** Replies come at once; a recv that waits this long means something is wrong. */
 const RECV_TIMEOUT_S = 2;
-const EINTR = 4;
+const { EINTR } = constants.errno;
 /** recv flag: return a datagram's real length even when it did not fit. */
 const MSG_TRUNC = 0x20;
 

@@ -1,75 +1,159 @@
-// The kernel-to-user contract, checked both ways: the struct layouts in the
-// compiled objects' BTF against src/bpf/contract.ts, the #defines of
-// bpf/include/datapath.h against its constants, and the maps as the kernel
-// created them against the sizes user space reads with.
+// The kernel-to-user contract, checked completely and both ways:
+//  - every shared struct, member for member (offset and size, padding members
+//    too, none more, none fewer), in the compiled objects' BTF against
+//    LAYOUTS in src/bpf/contract.ts; every struct datapath.h declares is there;
+//  - every #define of bpf/include/datapath.h, its value as the C compiler
+//    computes it, against the constant user space uses; a #define with no
+//    counterpart here fails until one is named;
+//  - every map of every object (type, flags, key and value size, max entries)
+//    in the objects' ELF as libbpf reads it, and in the kernel once loaded,
+//    against MAP_SPECS.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as contract from '../../src/bpf/contract.js';
 import { bpfObjectPath } from '../../src/bpf/kernel-drop-program.js';
-import { BpfObject } from '../../src/bpf/object.js';
+import { BpfObject, declaredMaps } from '../../src/bpf/object.js';
 import { removePinDir, testPinDir } from '../support/exporter.js';
 import { requireBpf } from '../support/privileges.js';
 
+const HEADER = fileURLToPath(new URL('../../../bpf/include/datapath.h', import.meta.url));
+const OBJECTS = ['drops.bpf.o', 'forward.bpf.o'] as const;
+
+interface BtfMember {
+  name: string;
+  type_id: number;
+  bits_offset: number;
+}
 interface BtfType {
+  id: number;
   kind: string;
   name?: string;
   size?: number;
-  members?: Array<{ name: string; bits_offset: number }>;
+  type_id?: number;
+  nr_elems?: number;
+  members?: BtfMember[];
 }
 
-function btfStructs(object: string): Map<string, BtfType> {
+function btf(object: string): Map<number, BtfType> {
   const dump = JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', object], { encoding: 'utf8' })) as { types: BtfType[] };
-  return new Map(dump.types.filter((t) => t.kind === 'STRUCT' && t.name).map((t) => [t.name ?? '', t]));
+  return new Map(dump.types.map((t) => [t.id, t]));
 }
 
-function headerDefines(): Map<string, number> {
-  const header = readFileSync(fileURLToPath(new URL('../../../bpf/include/datapath.h', import.meta.url)), 'utf8');
-  const defines = new Map<string, number>();
-  for (const m of header.matchAll(/^#define\s+(\w+)\s+(0x[0-9a-f]+|\d+)u?\b/gim)) defines.set(m[1] ?? '', Number(m[2]));
-  for (const m of header.matchAll(/^#define\s+(\w+)\s+([A-Z_]+)\s*(?:\/\*.*)?$/gm)) {
-    const v = defines.get(m[2] ?? '');
-    if (v !== undefined) defines.set(m[1] ?? '', v);
-  }
-  return defines;
+/** Bytes of a BTF type (typedefs and qualifiers followed, arrays multiplied). */
+function sizeOf(types: Map<number, BtfType>, id: number): number {
+  const t = types.get(id);
+  assert.ok(t, `BTF type ${id}`);
+  if (t.size !== undefined) return t.size;
+  if (t.kind === 'ARRAY') return (t.nr_elems ?? 0) * sizeOf(types, t.type_id ?? 0);
+  if (['TYPEDEF', 'CONST', 'VOLATILE', 'RESTRICT', 'TYPE_TAG'].includes(t.kind)) return sizeOf(types, t.type_id ?? 0);
+  throw new Error(`no size for BTF ${t.kind} ${id}`);
 }
+
+/** Each struct named in `names` as { size, members: name -> offset, sizes: name -> bytes }. */
+function structsIn(object: string, names: Iterable<string>) {
+  const types = btf(bpfObjectPath(object));
+  const wanted = new Set(names);
+  const out = new Map<string, { size: number; members: Record<string, number>; sizes: Record<string, number> }>();
+  for (const t of types.values()) {
+    if (t.kind !== 'STRUCT' || !t.name || !wanted.has(t.name)) continue;
+    const members = t.members ?? [];
+    members.forEach((m) => assert.equal(m.bits_offset % 8, 0, `${t.name}.${m.name}: a bitfield`));
+    out.set(t.name, {
+      size: t.size ?? 0,
+      members: Object.fromEntries(members.map((m) => [m.name, m.bits_offset / 8])),
+      sizes: Object.fromEntries(members.map((m) => [m.name, sizeOf(types, m.type_id)])),
+    });
+  }
+  return out;
+}
+
+/** Struct names datapath.h declares. */
+function headerStructs(): string[] {
+  return [...readFileSync(HEADER, 'utf8').matchAll(/^struct\s+(\w+)\s*\{/gm)].map((m) => m[1] ?? '');
+}
+
+/** Every object-like #define of datapath.h with its value as the C compiler computes it. */
+function headerDefines(): Map<string, bigint> {
+  const text = readFileSync(HEADER, 'utf8');
+  const guard = /^#ifndef\s+(\w+)/m.exec(text)?.[1];
+  const names = [...text.matchAll(/^#define\s+(\w+)(?!\()\s+\S/gm)].map((m) => m[1] ?? '').filter((n) => n !== guard);
+  const dir = mkdtempSync(join(tmpdir(), 'dpx-contract-'));
+  try {
+    const src = join(dir, 'defines.c');
+    const lines = names.map((n) => `  printf("%s %llu\\n", "${n}", (unsigned long long)(${n}));`);
+    writeFileSync(src, `#include <stdio.h>\n#include <linux/types.h>\n#include "${HEADER}"\nint main(void) {\n${lines.join('\n')}\n  return 0;\n}\n`);
+    execFileSync('clang', ['-o', join(dir, 'defines'), src]);
+    const out = execFileSync(join(dir, 'defines'), { encoding: 'utf8' });
+    return new Map(out.trim().split('\n').map((l) => l.split(' ') as [string, string]).map(([n, v]) => [n, BigInt(v)]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Each #define of datapath.h and the user-space value it must equal. */
+const DEFINES: Record<string, number> = {
+  DROP_SLOTS: contract.DROP_SLOTS,
+  DROP_OVERFLOW_SLOT: contract.DROP_OVERFLOW_SLOT,
+  ENDPOINT_SLOTS: contract.ENDPOINT_SLOTS,
+  ENDPOINT_UNATTRIBUTED: contract.ENDPOINT_UNATTRIBUTED,
+  ...Object.fromEntries(contract.DIRECTION_CODES.map((dir, code) => [`DIR_${dir.toUpperCase()}`, code])),
+  DIRECTIONS: contract.DIRECTION_CODES.length,
+  DROP_REASON_ABSENT: contract.DROP_REASON_ABSENT,
+  DROP_EVENT_RING_BYTES: contract.DROP_EVENT_RING_BYTES,
+  DROP_EVENT_LOST_RATE: contract.DROP_EVENT_LOST.rate,
+  DROP_EVENT_LOST_RING_FULL: contract.DROP_EVENT_LOST.ring_full,
+  DROP_EVENT_F_PORTS: contract.DROP_EVENT_F_PORTS,
+  DROP_EVENT_F_ICMP: contract.DROP_EVENT_F_ICMP,
+  ...Object.fromEntries(Object.entries(contract.AGENT_FILES).map(([id, file]) => [`FILE_ID_${file.replace('.bpf.c', '').toUpperCase()}`, Number(id)])),
+  NAMESPACE_LEN: contract.NAMESPACE_LEN,
+  POD_NAME_LEN: contract.POD_NAME_LEN,
+  FORWARD_CELLS: contract.FORWARD_CELLS,
+};
 
 describe('kernel-to-user contract', function () {
-  for (const object of ['drops.bpf.o', 'forward.bpf.o']) {
-    it(`struct layouts in ${object} match src/bpf/contract.ts`, function () {
-      const structs = btfStructs(bpfObjectPath(object));
-      for (const [name, layout] of Object.entries(contract.LAYOUTS)) {
-        const t = structs.get(name);
-        // Every struct is in drops.bpf.o; forward.bpf.o has those its maps use.
-        if (!t && object !== 'drops.bpf.o') continue;
-        assert.ok(t, `struct ${name} in ${object}`);
-        assert.equal(t.size, layout.size, `sizeof(struct ${name})`);
-        const offsets = Object.fromEntries((t.members ?? []).filter((m) => m.name in layout.members).map((m) => [m.name, m.bits_offset / 8]));
-        assert.deepEqual(offsets, layout.members, `member offsets of struct ${name}`);
+  it('datapath.h declares exactly the structs of LAYOUTS', function () {
+    assert.deepEqual(headerStructs().sort(), Object.keys(contract.LAYOUTS).sort());
+  });
+
+  for (const object of OBJECTS) {
+    it(`every member of every shared struct in ${object} matches LAYOUTS: offset, size, none more or fewer`, function () {
+      const structs = structsIn(object, Object.keys(contract.LAYOUTS));
+      // Every struct is in drops.bpf.o; forward.bpf.o has those its maps use.
+      if (object === 'drops.bpf.o') assert.deepEqual([...structs.keys()].sort(), Object.keys(contract.LAYOUTS).sort());
+      else assert.ok(structs.size > 0);
+      for (const [name, actual] of structs) {
+        const layout = contract.LAYOUTS[name as keyof typeof contract.LAYOUTS];
+        assert.deepEqual(
+          { size: actual.size, members: actual.members, sizes: actual.sizes },
+          { size: layout.size, members: layout.members, sizes: layout.sizes },
+          `struct ${name} in ${object}`,
+        );
       }
     });
   }
 
-  it('datapath.h #defines match the constants', function () {
-    const d = headerDefines();
-    assert.equal(d.get('DROP_SLOTS'), contract.DROP_SLOTS);
-    assert.equal(d.get('DROP_OVERFLOW_SLOT'), contract.DROP_OVERFLOW_SLOT);
-    assert.equal(d.get('ENDPOINT_SLOTS'), contract.ENDPOINT_SLOTS);
-    assert.equal(d.get('ENDPOINT_UNATTRIBUTED'), contract.ENDPOINT_UNATTRIBUTED);
-    assert.equal(d.get('DROP_REASON_ABSENT'), contract.DROP_REASON_ABSENT);
-    assert.equal(d.get('NAMESPACE_LEN'), contract.NAMESPACE_LEN);
-    assert.equal(d.get('POD_NAME_LEN'), contract.POD_NAME_LEN);
-    assert.equal(d.get('DROP_EVENT_RING_BYTES'), contract.DROP_EVENT_RING_BYTES);
-    assert.equal(d.get('DROP_EVENT_LOST_RATE'), contract.DROP_EVENT_LOST.rate);
-    assert.equal(d.get('DROP_EVENT_LOST_RING_FULL'), contract.DROP_EVENT_LOST.ring_full);
-    assert.equal(d.get('DROP_EVENT_F_PORTS'), contract.DROP_EVENT_F_PORTS);
-    assert.equal(d.get('DROP_EVENT_F_ICMP'), contract.DROP_EVENT_F_ICMP);
-    contract.DIRECTION_CODES.forEach((dir, code) => assert.equal(d.get(`DIR_${dir.toUpperCase()}`), code, `DIR_${dir.toUpperCase()}`));
-    for (const [id, file] of Object.entries(contract.AGENT_FILES)) {
-      const name = `FILE_ID_${file.replace('.bpf.c', '').toUpperCase()}`;
-      assert.equal(d.get(name), Number(id), name);
+  it('every #define of datapath.h equals its user-space constant, and none is left unchecked', function () {
+    const defines = headerDefines();
+    assert.deepEqual([...defines.keys()].sort(), Object.keys(DEFINES).sort(), 'the #defines named here are those of datapath.h');
+    for (const [name, value] of defines) assert.equal(value, BigInt(DEFINES[name] ?? -1), name);
+  });
+
+  it("every map of the objects' ELF is declared as MAP_SPECS says: type, flags, key and value size, entries", function () {
+    const seen = new Set<string>();
+    for (const object of OBJECTS) {
+      for (const { name, ...spec } of declaredMaps(bpfObjectPath(object))) {
+        seen.add(name);
+        const expected = contract.MAP_SPECS[name as keyof typeof contract.MAP_SPECS];
+        assert.ok(expected, `${object} declares map ${name}, which MAP_SPECS does not know`);
+        assert.deepEqual(spec, expected, `map ${name} in ${object}`);
+      }
     }
+    assert.deepEqual([...seen].sort(), Object.keys(contract.MAP_SPECS).sort(), 'MAP_SPECS names no map the objects lack');
+    assert.deepEqual(Object.values(contract.MAP_NAMES).sort(), Object.keys(contract.MAP_SPECS).sort());
   });
 
   describe('maps as the kernel creates them', function () {
@@ -82,28 +166,18 @@ describe('kernel-to-user contract', function () {
       if (pinDir) removePinDir(pinDir);
     });
 
-    it('have the key and value sizes and entries user space reads with', function () {
-      const obj = BpfObject.load(bpfObjectPath('drops.bpf.o'), pinDir);
-      try {
-        const expect: Record<string, [number, number, number]> = {
-          [contract.MAP_NAMES.endpoints]: [contract.ENDPOINT_ADDR_SIZE, 4, contract.ENDPOINT_SLOTS],
-          [contract.MAP_NAMES.dropSlotOf]: [contract.DROP_KEY_SIZE, 4, contract.DROP_SLOTS],
-          [contract.MAP_NAMES.dropFreeSlots]: [0, 4, contract.DROP_SLOTS],
-          [contract.MAP_NAMES.dropCounts]: [4, contract.COUNTER_SIZE, contract.DROP_SLOTS + 1],
-          [contract.MAP_NAMES.forwardCounts]: [4, contract.SITE_COUNTER_SIZE, contract.FORWARD_CELLS],
-          [contract.MAP_NAMES.endpointNames]: [4, contract.ENDPOINT_NAME_SIZE, contract.ENDPOINT_SLOTS],
-          [contract.MAP_NAMES.dropCache]: [4, contract.DROP_CACHE_ENTRY_SIZE, 1],
-          [contract.MAP_NAMES.dropCacheGen]: [4, 4, 1],
-          [contract.MAP_NAMES.dropEvents]: [0, 0, contract.DROP_EVENT_RING_BYTES],
-          [contract.MAP_NAMES.dropEventTokens]: [4, contract.DROP_EVENT_TOKENS_SIZE, 1],
-          [contract.MAP_NAMES.dropEventLost]: [4, 8, Object.keys(contract.DROP_EVENT_LOST).length],
-        };
-        for (const [name, [key, value, entries]] of Object.entries(expect)) {
-          const info = obj.map(name).info();
-          assert.deepEqual([info.keySize, info.valueSize, info.maxEntries], [key, value, entries], name);
+    it('have the type, flags, key and value sizes and entries user space reads with', function () {
+      for (const object of OBJECTS) {
+        const obj = BpfObject.load(bpfObjectPath(object), pinDir);
+        try {
+          for (const { name } of declaredMaps(bpfObjectPath(object))) {
+            const info = obj.map(name).info();
+            const { type, flags, keySize, valueSize, maxEntries } = info;
+            assert.deepEqual({ type, keySize, valueSize, maxEntries, flags }, contract.MAP_SPECS[name as keyof typeof contract.MAP_SPECS], name);
+          }
+        } finally {
+          obj.close();
         }
-      } finally {
-        obj.close();
       }
     });
   });

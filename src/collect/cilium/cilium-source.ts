@@ -7,6 +7,7 @@
 // pin (another inode) -> the old fd is dropped and the new map opened and
 // checked. A map whose layout is not Cilium's known one is refused with one
 // warning and never decoded; the rest of the agent goes on.
+import { constants } from 'node:os';
 import { type Stats, statSync } from 'node:fs';
 import { BpfError } from '../../bpf/errors.js';
 import { BatchRead, BpfMap, type MapInfo, perCpuStride } from '../../bpf/map.js';
@@ -25,7 +26,7 @@ import type { CiliumRelease } from './source-files.js';
 /** Where Cilium pins its metrics map. */
 export const CILIUM_METRICS_PIN = '/sys/fs/bpf/tc/globals/cilium_metrics';
 
-const ENOENT = 2;
+const { ENOENT } = constants.errno;
 
 export interface CiliumMetricsSourceOptions {
   /** The pinned map, normally CILIUM_METRICS_PIN. */
