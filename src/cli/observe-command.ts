@@ -2,7 +2,7 @@
 // in the manner of `hubble observe` — read from the agent's /api/v1/drops
 // (NDJSON), optionally following new ones until Ctrl-C.
 import { CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileOr } from '../file-read.js';
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createInterface } from 'node:readline';
@@ -52,14 +52,7 @@ function usageError(message: string): never {
 }
 
 function readPem(flag: string, path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (code ?? String(err));
-    usageError(`${flag}: cannot read ${path}: ${why}`);
-  }
+  const text = readFileOr(path, (why) => usageError(`${flag}: cannot read ${path}: ${why}`)).toString('utf8');
   if (!text.includes('-----BEGIN ')) usageError(`${flag}: ${path} is not a PEM file (no -----BEGIN line)`);
   return text;
 }

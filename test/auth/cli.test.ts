@@ -5,12 +5,7 @@ import { join } from 'node:path';
 import { runCli } from '../support/exporter.js';
 import { KubeApiServer } from '../support/kube-api-server.js';
 import { tempDir, writeWebConfig } from './serve.js';
-
-function oneLine(stderr: string): string {
-  const lines = stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${stderr}`);
-  return lines[0] ?? '';
-}
+import { oneLine } from '../support/cli-output.js';
 
 /** The environment without any Kubernetes configuration. */
 function noKubernetes(): NodeJS.ProcessEnv {

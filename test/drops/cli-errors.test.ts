@@ -8,12 +8,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { CLI, runCli, testPinDir } from '../support/exporter.js';
 import { requireBpf } from '../support/privileges.js';
-
-function oneLine(stderr: string): string {
-  const lines = stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${stderr}`);
-  return lines[0] ?? '';
-}
+import { oneLine } from '../support/cli-output.js';
 
 describe('command line', function () {
   it('prints help for the program and each command', function () {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { LOCALHOST_SANS, makeCa, makeCert, type KeyPair } from '../support/certs.js';
 import { CLI, type CliResult } from '../support/exporter.js';
+import { oneLine } from '../support/cli-output.js';
 
 const EVENT = {
   time: '2024-11-25T15:14:00.109123456Z',
@@ -58,11 +59,8 @@ function observe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult
 }
 
 /** Exactly one line on stderr, prefixed as the CLI's errors (and commander's) are. */
-function oneLine(r: CliResult): string {
-  const lines = r.stderr.split('\n').filter((l) => l !== '');
-  assert.equal(lines.length, 1, `one stderr line, got:\n${r.stderr}`);
-  assert.match(lines[0] ?? '', /^(datapath-exporter|error): /);
-  return lines[0] ?? '';
+function cliError(r: CliResult): string {
+  return oneLine(r.stderr, /^(datapath-exporter|error): /);
 }
 
 describe('observe as a client of /api/v1/drops', function () {
@@ -136,7 +134,7 @@ describe('observe as a client of /api/v1/drops', function () {
     for (const output of ['table', 'json']) {
       const r = await observe(['--addr', addr, '--output', output]);
       assert.equal(r.status, 1, output);
-      assert.match(oneLine(r), /line 2 .*is not JSON.*<html>/);
+      assert.match(cliError(r), /line 2 .*is not JSON.*<html>/);
       // What came before it was printed; nothing after it.
       assert.equal(r.stdout.split('\n').filter((l) => l !== '').length, 1, output);
     }
@@ -146,11 +144,11 @@ describe('observe as a client of /api/v1/drops', function () {
     const addr = await http(ndjson(['{"time":"2024-11-25T15:14:00.1', '[1,2,3]', 'null']));
     const r = await observe(['--addr', addr]);
     assert.equal(r.status, 1);
-    oneLine(r);
+    cliError(r);
     for (const line of ['[1,2,3]', 'null']) {
       const s = await observe(['--addr', await restart(ndjson([line]))]);
       assert.equal(s.status, 1, line);
-      assert.match(oneLine(s), /line 1 .*not a drop event/, line);
+      assert.match(cliError(s), /line 1 .*not a drop event/, line);
     }
   });
 
@@ -176,7 +174,7 @@ describe('observe as a client of /api/v1/drops', function () {
       });
       const r = await observe(['--addr', addr]);
       assert.equal(r.status, 1, String(status));
-      const line = oneLine(r);
+      const line = cliError(r);
       assert.match(line, new RegExp(`answered ${status}`));
       assert.ok(line.includes(body.split('\n')[0] ?? ''), line);
       assert.equal(r.stdout, '');
@@ -192,7 +190,7 @@ describe('observe as a client of /api/v1/drops', function () {
     for (const args of [[], ['--cacert', otherCa.cert]]) {
       const r = await observe(['--addr', addr, '--tls', ...args]);
       assert.equal(r.status, 1, args.join(' '));
-      assert.match(oneLine(r), /certificate/, args.join(' '));
+      assert.match(cliError(r), /certificate/, args.join(' '));
     }
   });
 
@@ -212,7 +210,7 @@ describe('observe as a client of /api/v1/drops', function () {
     assert.equal(presented, 'observer');
     const without = await observe(['--addr', addr, '--tls', '--cacert', ca.cert]);
     assert.equal(without.status, 1);
-    assert.match(oneLine(without), /client certificate/);
+    assert.match(cliError(without), /client certificate/);
   });
 
   it('--user sends basic auth with the password from $DATAPATH_EXPORTER_PASSWORD', async function () {
@@ -233,10 +231,10 @@ describe('observe as a client of /api/v1/drops', function () {
     assert.equal(both.status, 0, both.stderr);
     const wrong = await observe(['--addr', addr, '--user', 'prometheus'], { DATAPATH_EXPORTER_PASSWORD: 'nope' });
     assert.equal(wrong.status, 1);
-    assert.match(oneLine(wrong), /answered 401/);
+    assert.match(cliError(wrong), /answered 401/);
     const none = await observe(['--addr', addr, '--user', 'prometheus']);
     assert.equal(none.status, 2);
-    assert.match(oneLine(none), /DATAPATH_EXPORTER_PASSWORD/);
+    assert.match(cliError(none), /DATAPATH_EXPORTER_PASSWORD/);
     assert.equal(seen.length, 3, 'no request without a password');
   });
 
@@ -261,7 +259,7 @@ describe('observe as a client of /api/v1/drops', function () {
     for (const [args, why] of cases) {
       const r = await observe(['--addr', addr, ...args], { DATAPATH_EXPORTER_PASSWORD: 'pw' });
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
-      assert.match(oneLine(r), why, args.join(' '));
+      assert.match(cliError(r), why, args.join(' '));
     }
     assert.equal(seen.length, 0);
   });

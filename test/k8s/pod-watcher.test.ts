@@ -8,19 +8,12 @@ import { pino } from 'pino';
 import { loadKubeConfig } from '../../src/k8s/kube-config.js';
 import { PodWatcher, type PodEndpoint } from '../../src/k8s/pod-watcher.js';
 import { KubeApiServer, makePod, type PodSpecOptions } from '../support/kube-api-server.js';
+import { waitUntil } from '../support/wait.js';
 
 const NODE = 'node-a';
 const FAST_BACKOFF = { initialMs: 50, maxMs: 400 };
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-/** Polls until cond() holds; fails with what was awaited (and the last state) after timeoutMs. */
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 type Recorded = { type: 'upsert' | 'delete'; pod: PodEndpoint };
 
@@ -88,7 +81,7 @@ describe('PodWatcher (real client-node, test API server)', function () {
   async function startSynced(server: KubeApiServer): Promise<{ w: PodWatcher; events: EventLog }> {
     const started = newWatcher(server);
     await started.w.start();
-    await waitFor('first sync', () => started.w.status().synced);
+    await waitUntil('first sync', () => started.w.status().synced);
     return started;
   }
 
@@ -114,7 +107,7 @@ describe('PodWatcher (real client-node, test API server)', function () {
     assert.equal(status.restarts, 0);
     assert.equal(status.lastError, undefined);
 
-    await waitFor('a watch to be open', () => server.openWatchCount() === 1);
+    await waitUntil('a watch to be open', () => server.openWatchCount() === 1);
     const seen = server.requests;
     assert.ok(seen.length >= 2);
     for (const req of seen) {
@@ -129,14 +122,14 @@ describe('PodWatcher (real client-node, test API server)', function () {
   it('follows ADDED, MODIFIED and DELETED, and drops finished pods', async function () {
     const server = await startApi();
     const { events } = await startSynced(server);
-    await waitFor('a watch to be open', () => server.openWatchCount() === 1);
+    await waitUntil('a watch to be open', () => server.openWatchCount() === 1);
 
     server.addPod(pod('job', { phase: 'Pending' }));
-    await waitFor('the pending pod', () => events.count('upsert', 'job') === 1);
+    await waitUntil('the pending pod', () => events.count('upsert', 'job') === 1);
     assert.deepEqual(events.last('upsert', 'job')?.ips, [], 'a pending pod has no IPs yet');
 
     server.updatePod(pod('job', { uid: uidOf(server, 'job'), ips: ['10.0.0.7'] }));
-    await waitFor('the pod to get its IP', () => events.count('upsert', 'job') === 2);
+    await waitUntil('the pod to get its IP', () => events.count('upsert', 'job') === 2);
     assert.deepEqual(events.last('upsert', 'job')?.ips, ['10.0.0.7']);
 
     // A change that does not touch the endpoint (here: a label) emits nothing.
@@ -144,16 +137,16 @@ describe('PodWatcher (real client-node, test API server)', function () {
     labelled.metadata = { ...labelled.metadata, labels: { app: 'job' } };
     server.updatePod(labelled);
     server.addPod(pod('marker'));
-    await waitFor('the marker pod', () => events.count('upsert', 'marker') === 1);
+    await waitUntil('the marker pod', () => events.count('upsert', 'marker') === 1);
     assert.equal(events.count('upsert', 'job'), 2);
 
     server.updatePod(pod('job', { uid: uidOf(server, 'job'), ips: ['10.0.0.7'], phase: 'Succeeded' }));
-    await waitFor('the finished pod to be deleted', () => events.count('delete', 'job') === 1);
+    await waitUntil('the finished pod to be deleted', () => events.count('delete', 'job') === 1);
     assert.deepEqual(events.last('delete', 'job')?.ips, ['10.0.0.7'], 'the delete carries the last-known IPs');
 
     server.deletePod('default', 'job');
     server.deletePod('default', 'marker');
-    await waitFor('the marker pod to be deleted', () => events.count('delete', 'marker') === 1);
+    await waitUntil('the marker pod to be deleted', () => events.count('delete', 'marker') === 1);
     assert.equal(events.count('delete', 'job'), 1, 'a finished pod is deleted once');
   });
 
@@ -170,12 +163,12 @@ describe('PodWatcher (real client-node, test API server)', function () {
     const server = await startApi();
     server.addPod(pod('db-0', { uid: 'uid-old', ips: ['10.0.0.20'] }));
     const { events } = await startSynced(server);
-    await waitFor('a watch to be open', () => server.openWatchCount() === 1);
+    await waitUntil('a watch to be open', () => server.openWatchCount() === 1);
     events.checkpoint();
 
     server.deletePod('default', 'db-0');
     server.addPod(pod('db-0', { uid: 'uid-new', ips: ['10.0.0.21'] }));
-    await waitFor('the new db-0', () => events.last('upsert', 'db-0')?.uid === 'uid-new');
+    await waitUntil('the new db-0', () => events.last('upsert', 'db-0')?.uid === 'uid-new');
     assert.deepEqual(events.sinceMark(), ['delete default/db-0', 'upsert default/db-0']);
     assert.equal(events.last('delete', 'db-0')?.uid, 'uid-old');
   });
@@ -185,16 +178,16 @@ describe('PodWatcher (real client-node, test API server)', function () {
     server.addPod(pod('a', { ips: ['10.0.0.1'] }));
     server.addPod(pod('b', { ips: ['10.0.0.2'] }));
     const { w, events } = await startSynced(server);
-    await waitFor('a watch to be open', () => server.openWatchCount() === 1);
+    await waitUntil('a watch to be open', () => server.openWatchCount() === 1);
     events.checkpoint();
 
     server.expireResourceVersions();
-    await waitFor('a relist', () => server.listRequests().length === 2);
-    await waitFor('the watch to reopen', () => server.openWatchCount() === 1);
+    await waitUntil('a relist', () => server.listRequests().length === 2);
+    await waitUntil('the watch to reopen', () => server.openWatchCount() === 1);
     server.deletePod('default', 'a');
     server.addPod(pod('c', { ips: ['10.0.0.3'] }));
-    await waitFor('c', () => events.count('upsert', 'c') === 1);
-    await waitFor('a gone', () => events.count('delete', 'a') === 1);
+    await waitUntil('c', () => events.count('upsert', 'c') === 1);
+    await waitUntil('a gone', () => events.count('delete', 'a') === 1);
 
     assert.deepEqual(events.sinceMark(), ['delete default/a', 'upsert default/c']);
     assert.deepEqual(names(w.pods()), ['b', 'c']);
@@ -206,7 +199,7 @@ describe('PodWatcher (real client-node, test API server)', function () {
     const server = await startApi();
     server.addPod(pod('a', { ips: ['10.0.0.1'] }));
     const { w, events } = await startSynced(server);
-    await waitFor('a watch to be open', () => server.openWatchCount() === 1);
+    await waitUntil('a watch to be open', () => server.openWatchCount() === 1);
     events.checkpoint();
 
     // Changes the open watch never hears about, then the watch ends cleanly
@@ -216,7 +209,7 @@ describe('PodWatcher (real client-node, test API server)', function () {
     server.deletePod('default', 'a');
     server.addPod(pod('b', { ips: ['10.0.0.2'] }));
 
-    await waitFor('the relist to bring b', () => events.count('upsert', 'b') === 1);
+    await waitUntil('the relist to bring b', () => events.count('upsert', 'b') === 1);
     assert.deepEqual(events.sinceMark(), ['delete default/a', 'upsert default/b']);
     assert.equal(server.listRequests().length, 2);
     assert.ok(server.watchRequests().some((r) => r.status === 410), 'no watch was refused with 410');
@@ -227,11 +220,11 @@ describe('PodWatcher (real client-node, test API server)', function () {
   it('resumes a cleanly closed watch from its resourceVersion without relisting', async function () {
     const server = await startApi();
     const { events } = await startSynced(server);
-    await waitFor('a watch to be open', () => server.openWatchCount() === 1);
+    await waitUntil('a watch to be open', () => server.openWatchCount() === 1);
 
     server.closeWatches();
     server.addPod(pod('late', { ips: ['10.0.0.9'] }));
-    await waitFor('the pod added while no watch was open', () => events.count('upsert', 'late') === 1);
+    await waitUntil('the pod added while no watch was open', () => events.count('upsert', 'late') === 1);
     assert.equal(server.listRequests().length, 1);
     const resumed = server.watchRequests()[1];
     assert.equal(resumed?.resourceVersion, server.watchRequests()[0]?.resourceVersion);
@@ -240,7 +233,7 @@ describe('PodWatcher (real client-node, test API server)', function () {
   it('asks for bookmarks and resumes from the newest one, not from its last pod event', async function () {
     const server = await startApi();
     await startSynced(server);
-    await waitFor('a watch to be open', () => server.openWatchCount() === 1);
+    await waitUntil('a watch to be open', () => server.openWatchCount() === 1);
     assert.equal(server.watchRequests()[0]?.allowWatchBookmarks, true);
     // Pods of other nodes move the server's resourceVersion on; this watch sees none of them.
     for (let i = 0; i < 5; i++) server.addPod(makePod({ name: `elsewhere-${i}`, nodeName: 'node-b', ips: [`10.0.1.${i + 1}`] }));
@@ -248,7 +241,7 @@ describe('PodWatcher (real client-node, test API server)', function () {
     server.sendBookmarks();
     await new Promise((r) => setTimeout(r, 200));
     server.closeWatches();
-    await waitFor('the watch to be resumed', () => server.watchRequests().length >= 2);
+    await waitUntil('the watch to be resumed', () => server.watchRequests().length >= 2);
     assert.notEqual(server.watchRequests()[0]?.resourceVersion, bookmarked);
     assert.equal(server.watchRequests()[1]?.resourceVersion, bookmarked, 'resumed from the bookmark');
     assert.equal(server.listRequests().length, 1, 'no relist');
@@ -258,14 +251,14 @@ describe('PodWatcher (real client-node, test API server)', function () {
     const server = await startApi();
     server.addPod(pod('a', { ips: ['10.0.0.1'] }));
     const { w, events } = await startSynced(server);
-    await waitFor('a watch to be open', () => server.openWatchCount() === 1);
+    await waitUntil('a watch to be open', () => server.openWatchCount() === 1);
     events.checkpoint();
 
     server.dropWatches();
     server.addPod(pod('b', { ips: ['10.0.0.2'] }));
-    await waitFor('b after the reconnect', () => events.count('upsert', 'b') === 1);
-    await waitFor('synced again', () => w.status().synced);
-    await waitFor('a new watch', () => server.watchRequests().length >= 2 && server.openWatchCount() === 1);
+    await waitUntil('b after the reconnect', () => events.count('upsert', 'b') === 1);
+    await waitUntil('synced again', () => w.status().synced);
+    await waitUntil('a new watch', () => server.watchRequests().length >= 2 && server.openWatchCount() === 1);
     assert.deepEqual(events.sinceMark(), ['upsert default/b']);
     assert.deepEqual(names(w.pods()), ['a', 'b']);
   });
@@ -275,16 +268,16 @@ describe('PodWatcher (real client-node, test API server)', function () {
     server.addPod(pod('a', { ips: ['10.0.0.1'] }));
     server.addPod(pod('b', { ips: ['10.0.0.2'] }));
     const { w, events } = await startSynced(server);
-    await waitFor('a watch to be open', () => server.openWatchCount() === 1);
+    await waitUntil('a watch to be open', () => server.openWatchCount() === 1);
     events.checkpoint();
     const syncedBefore = w.status().lastSyncTime;
 
     await server.stop();
-    await waitFor('synced to turn false', () => !w.status().synced);
+    await waitUntil('synced to turn false', () => !w.status().synced);
     // Changes made while the agent cannot see them.
     server.deletePod('default', 'a');
     server.addPod(pod('c', { ips: ['10.0.0.3'] }));
-    await waitFor('retries with backoff while down', () => w.status().restarts >= 2);
+    await waitUntil('retries with backoff while down', () => w.status().restarts >= 2);
 
     const down = w.status();
     assert.equal(down.synced, false);
@@ -293,7 +286,7 @@ describe('PodWatcher (real client-node, test API server)', function () {
     assert.deepEqual(names(w.pods()), ['a', 'b']);
 
     await server.restart();
-    await waitFor('synced after the outage', () => w.status().synced);
+    await waitUntil('synced after the outage', () => w.status().synced);
     assert.deepEqual(events.sinceMark(), ['delete default/a', 'upsert default/c']);
     assert.deepEqual(events.last('delete', 'a')?.ips, ['10.0.0.1']);
     assert.deepEqual(names(w.pods()), ['b', 'c']);
@@ -302,9 +295,9 @@ describe('PodWatcher (real client-node, test API server)', function () {
     assert.ok(up.lastSyncTime !== undefined && syncedBefore !== undefined && up.lastSyncTime > syncedBefore);
 
     // And it watches again.
-    await waitFor('a watch to be open', () => server.openWatchCount() === 1);
+    await waitUntil('a watch to be open', () => server.openWatchCount() === 1);
     server.addPod(pod('d', { ips: ['10.0.0.4'] }));
-    await waitFor('d', () => events.count('upsert', 'd') === 1);
+    await waitUntil('d', () => events.count('upsert', 'd') === 1);
   });
 
   it('starts without an API server and syncs once it comes up', async function () {
@@ -314,12 +307,12 @@ describe('PodWatcher (real client-node, test API server)', function () {
     await server.stop();
 
     await w.start(); // resolves although nothing answers
-    await waitFor('a failed attempt', () => w.status().lastError !== undefined);
+    await waitUntil('a failed attempt', () => w.status().lastError !== undefined);
     assert.equal(w.status().synced, false);
     assert.deepEqual(events.all, []);
 
     await server.restart();
-    await waitFor('synced', () => w.status().synced);
+    await waitUntil('synced', () => w.status().synced);
     assert.deepEqual(events.sinceMark(), ['upsert default/a']);
   });
 
@@ -330,12 +323,12 @@ describe('PodWatcher (real client-node, test API server)', function () {
     const { w, events } = newWatcher(server);
     await w.start();
 
-    await waitFor('the 403 to be reported', () => w.status().lastError !== undefined);
+    await waitUntil('the 403 to be reported', () => w.status().lastError !== undefined);
     assert.match(w.status().lastError ?? '', /403/);
     assert.equal(w.status().synced, false);
 
     server.failRequestsWith(undefined);
-    await waitFor('synced', () => w.status().synced);
+    await waitUntil('synced', () => w.status().synced);
     assert.deepEqual(events.sinceMark(), ['upsert default/a']);
   });
 
@@ -347,7 +340,7 @@ describe('PodWatcher (real client-node, test API server)', function () {
     const { w, events } = newWatcher(server, capture);
     await w.start();
 
-    await waitFor('four refused watches', () => warnings.length >= 4);
+    await waitUntil('four refused watches', () => warnings.length >= 4);
     // Doubling, each spread by ±20 % (backoff.ts).
     const delays = warnings.slice(0, 4).map((x) => x.retryInMs);
     [50, 100, 200, 400].forEach((nominal, i) => {
@@ -357,12 +350,12 @@ describe('PodWatcher (real client-node, test API server)', function () {
     assert.match(warnings[0]?.err ?? '', /HTTP 403/);
 
     server.failWatchesWith(undefined);
-    await waitFor('a watch to be open', () => server.openWatchCount() === 1 && w.status().synced);
+    await waitUntil('a watch to be open', () => server.openWatchCount() === 1 && w.status().synced);
     server.addPod(pod('seen-through-the-watch', { ips: ['10.0.0.1'] }));
-    await waitFor('an event through the watch', () => events.count('upsert', 'seen-through-the-watch') === 1);
+    await waitUntil('an event through the watch', () => events.count('upsert', 'seen-through-the-watch') === 1);
     const before = warnings.length;
     server.dropWatches();
-    await waitFor('the next failure', () => warnings.length > before);
+    await waitUntil('the next failure', () => warnings.length > before);
     const reset = warnings[before]?.retryInMs ?? 0;
     assert.ok(reset >= 40 && reset <= 60, `an established watch resets the backoff: ${reset}`);
   });
@@ -370,10 +363,10 @@ describe('PodWatcher (real client-node, test API server)', function () {
   it('emits nothing and holds no watch after stop()', async function () {
     const server = await startApi();
     const { w, events } = await startSynced(server);
-    await waitFor('a watch to be open', () => server.openWatchCount() === 1);
+    await waitUntil('a watch to be open', () => server.openWatchCount() === 1);
 
     await w.stop();
-    await waitFor('the watch to close', () => server.openWatchCount() === 0);
+    await waitUntil('the watch to close', () => server.openWatchCount() === 0);
     server.addPod(pod('after-stop', { ips: ['10.0.0.1'] }));
     server.addPod(pod('marker', { ips: ['10.0.0.2'] }));
     // Nothing is listening any more, so there is nothing to wait for but the server.
@@ -386,11 +379,11 @@ describe('PodWatcher (real client-node, test API server)', function () {
     const server = await startApi();
     server.holdWatchResponses();
     const { w } = await startSynced(server);
-    await waitFor('the watch request', () => server.watchRequests().length === 1);
+    await waitUntil('the watch request', () => server.watchRequests().length === 1);
 
     await w.stop();
     server.releaseWatchResponses();
-    await waitFor('the late watch to be closed by the client', () => server.openWatchCount() === 0);
+    await waitUntil('the late watch to be closed by the client', () => server.openWatchCount() === 0);
     assert.equal(server.watchRequests()[0]?.status, 200);
   });
 
@@ -402,10 +395,10 @@ describe('PodWatcher (real client-node, test API server)', function () {
       throw new Error('a broken consumer');
     });
     await w.start();
-    await waitFor('synced', () => w.status().synced);
-    await waitFor('a watch to be open', () => server.openWatchCount() === 1);
+    await waitUntil('synced', () => w.status().synced);
+    await waitUntil('a watch to be open', () => server.openWatchCount() === 1);
     server.addPod(pod('b', { ips: ['10.0.0.2'] }));
-    await waitFor('b', () => events.count('upsert', 'b') === 1);
+    await waitUntil('b', () => events.count('upsert', 'b') === 1);
     assert.equal(events.count('upsert', 'a'), 1);
   });
 

@@ -3,12 +3,7 @@
 // with no output at all.
 import assert from 'node:assert/strict';
 import { runCli } from '../support/exporter.js';
-
-function oneLine(stderr: string): string {
-  const lines = stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${stderr}`);
-  return lines[0] ?? '';
-}
+import { oneLine } from '../support/cli-output.js';
 
 /** The environment without any OTEL_* of the machine running the tests. */
 function env(vars: Record<string, string> = {}): NodeJS.ProcessEnv {

@@ -86,7 +86,7 @@ describe('IPv6 pods', function () {
     // To a closed port on the node: forwarded out of the pod, then dropped by the node.
     (lab as Lab).sendUdp(pod, HOST_IP, 9, N, PAYLOAD);
     await waitFor(() => p.scrape(), (s) => egress(s, 'datapath_forward_packets_total') - egress(before, 'datapath_forward_packets_total') >= N);
-    await new Promise((r) => setTimeout(r, 500));
+    await p.nextPoll();
     const after = await p.scrape();
     assert.equal(egress(after, 'datapath_forward_packets_total') - egress(before, 'datapath_forward_packets_total'), N);
     assert.equal(egress(after, 'datapath_forward_bytes_total') - egress(before, 'datapath_forward_bytes_total'), N * (PAYLOAD + UDP_IPV6_OVERHEAD));

@@ -88,7 +88,7 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     const before = await p.scrape();
     lab.sendUdp(a.ns, b.ip, 5000, N, PAYLOAD);
     await waitFor(() => p.scrape(), (s) => fwd(s, 'server', 'ingress') - fwd(before, 'server', 'ingress') >= N);
-    await new Promise((r) => setTimeout(r, 500)); // one more poll: nothing more arrives
+    await p.nextPoll(); // nothing more arrives
     const after = await p.scrape();
     assert.equal(fwd(after, 'client', 'egress') - fwd(before, 'client', 'egress'), N);
     assert.equal(fwd(after, 'server', 'ingress') - fwd(before, 'server', 'ingress'), N);
@@ -124,7 +124,7 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
       lab.sendUdp(a.ns, ext.ip, 5003, N_OUT, OUT_PAYLOAD);
       lab.sendUdp(a.ns, b.ip, 5004, N_IN, IN_PAYLOAD);
       await waitFor(() => p.scrape(), (s) => delta(s, before, 'client', 'egress') >= N_OUT && delta(s, before, 'server', 'ingress') >= N_IN);
-      await new Promise((r) => setTimeout(r, 500)); // one more poll: nothing more arrives
+      await p.nextPoll(); // nothing more arrives
       const after = await p.scrape();
       assert.equal(delta(after, before, 'client', 'egress'), N_OUT, "to a non-pod host: the sender's egress");
       assert.equal(delta(after, before, 'client', 'egress', 'datapath_drop_bytes_total'), N_OUT * (OUT_PAYLOAD + UDP_IPV4_OVERHEAD));
@@ -210,7 +210,7 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     lab.sendUdp(a.ns, b.ip, 9, M, 10);
     await waitFor(async () => fwd(await p.scrape(), 'server-2', 'ingress'), (v) => v >= 2 * M);
     await waitFor(async () => noSocket(await p.scrape(), 'server-2', 'ingress'), (v) => v >= M);
-    await new Promise((r) => setTimeout(r, 500));
+    await p.nextPoll();
     const last = await p.scrape();
     assert.equal(fwd(last, 'server-2', 'ingress'), 2 * M, 'C counts only its own packets');
     assert.equal(noSocket(last, 'server-2', 'ingress'), M, 'C counts only its own drops');
@@ -243,7 +243,7 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     lab.sendUdp(a.ns, b.ip, 5000, M, 50);
     lab.sendUdp(a.ns, b.ip, 9, M, 10);
     await waitFor(async () => noSocket(await q.scrape(), 'server-2', 'ingress'), (v) => v >= M);
-    await new Promise((r) => setTimeout(r, 500));
+    await q.nextPoll();
     const last = await q.scrape();
     assert.equal(fwd(last, 'server-2', 'ingress'), 2 * M, 'server-2 counts only its own packets');
     assert.equal(noSocket(last, 'server-2', 'ingress'), M, 'server-2 counts only its own drops');
@@ -278,7 +278,7 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     assert.equal(await waitFor(async () => fwd(await p.scrape(), 'late', 'egress'), (v) => v >= 6), 6);
     net.removePod(c);
     await waitFor(async () => scalar(await p.scrape(), 'datapath_exporter_attached_interfaces'), (v) => v === 2);
-    await new Promise((r) => setTimeout(r, 1000));
+    await p.nextPoll(); // the interface's removal seen by a poll
     assert.doesNotMatch(p.logs, /"level":(40|50).*(attach|interface)/, 'no warnings or errors about interfaces');
   });
 

@@ -106,7 +106,7 @@ describe('an interface whose tc attachment fails while running', function () {
     execFileSync('ip', ['link', 'set', `${base}x`, 'name', `${base}a`]);
     const p = agent;
     assert.match(await waitFor(async () => p.logs, (logs) => /cannot attach tc programs to interface/.test(logs), 10_000), /cannot attach tc programs to interface/);
-    await new Promise((r) => setTimeout(r, 1_000));
+    await p.nextPoll();
     assert.equal(sumOf(await p.scrape(), 'datapath_exporter_attached_interfaces'), 0);
     held.close(); // the hook has room again
     assert.equal(await waitFor(async () => sumOf(await p.scrape(), 'datapath_exporter_attached_interfaces'), (v) => v === 1, 20_000), 1, 'attached by a retry');

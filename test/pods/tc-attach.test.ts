@@ -71,7 +71,7 @@ describe('tc attachment happens exactly once', function () {
     const before = egress(await p.scrape());
     lab.sendUdp(a.ns, b.ip, 5000, n, 20);
     await waitFor(async () => egress(await p.scrape()) - before, (v) => v >= n);
-    await new Promise((r) => setTimeout(r, 500));
+    await p.nextPoll();
     assert.equal(egress(await p.scrape()) - before, n, `${n} packets counted ${n} times`);
   }
 

@@ -4,7 +4,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseExposition, type Sample } from './metrics-text.js';
+import { parseExposition, type Sample, sumOf } from './metrics-text.js';
+import { sleep, waitFor } from './wait.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -82,6 +83,18 @@ export class ExporterProcess {
     return parseExposition((await this.get('/metrics')).body);
   }
 
+  /**
+   * Waits until two more polls have finished (the first may have begun before
+   * this call): everything counted before the call is then in the next scrape.
+   * Reads the agent's poll counter, not the clock.
+   */
+  async nextPoll(timeoutMs = 10_000): Promise<void> {
+    const polls = async () => sumOf(await this.scrape(), 'datapath_exporter_poll_duration_seconds_count');
+    const start = await polls();
+    const now = await waitFor(polls, (n) => n >= start + 2, timeoutMs, 50);
+    if (now < start + 2) throw new Error(`the agent finished ${now - start} polls in ${timeoutMs} ms, not 2`);
+  }
+
   /** Sends a signal and waits for exit; returns exit code and milliseconds taken. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; ms: number }> {
     const start = Date.now();
@@ -91,17 +104,5 @@ export class ExporterProcess {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `read` until `done` holds for its value, or fails after timeoutMs with the last value. */
-export async function waitFor<T>(read: () => Promise<T> | T, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (!done(last) && Date.now() < deadline) {
-    await sleep(100);
-    last = await read();
-  }
-  return last;
-}
+// The test waits live in wait.ts; most agent tests take them from here.
+export { sleep, waitFor } from './wait.js';

@@ -13,7 +13,7 @@
 // Relative file paths are relative to the web config file's directory, as in
 // the exporter-toolkit. Go names (cipher suites, curves, TLS versions) are
 // turned into what Node's OpenSSL takes; a name it cannot use is an error.
-import { readFileSync } from 'node:fs';
+import { readFileOr } from '../../file-read.js';
 import { dirname, resolve } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { parse } from 'yaml';
@@ -168,12 +168,7 @@ function curveList(names: string[]): string | undefined {
 }
 
 function readable(path: string, where: string): string {
-  try {
-    readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new WebConfigError(`${where} ${path}: ${code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'permission denied' : String(code ?? err)}`);
-  }
+  readFileOr(path, (why) => new WebConfigError(`${where} ${path}: ${why}`));
   return path;
 }
 
@@ -266,13 +261,7 @@ function parseHeaders(value: unknown): Record<string, string> {
 
 /** Reads and checks a web config file; throws WebConfigError (one line) on any problem. */
 export function loadWebConfig(path: string): WebConfig {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new WebConfigError(`web config ${path}: ${code === 'ENOENT' ? 'does not exist' : String(code ?? err)}`);
-  }
+  const text = readFileOr(path, (why) => new WebConfigError(`web config ${path}: ${why}`)).toString('utf8');
   try {
     return parseWebConfig(text, path);
   } catch (err) {

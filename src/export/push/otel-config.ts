@@ -10,7 +10,7 @@
 // makes a misconfiguration fail at start, and gives the agent what it needs
 // itself (the endpoint after the flag, the temporality for the producer, the
 // reader's interval and timeout).
-import { readFileSync } from 'node:fs';
+import { readFileOr } from '../../file-read.js';
 import type { Attributes } from '@opentelemetry/api';
 
 export class OtelConfigError extends Error {}
@@ -123,11 +123,7 @@ export function parseKeyValues(name: string, text: string): Record<string, strin
 }
 
 function readable(name: string, path: string): string {
-  try {
-    readFileSync(path);
-  } catch (err) {
-    fail(name, path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  readFileOr(path, (why) => fail(name, path, `cannot be read: ${why}`));
   return path;
 }
 

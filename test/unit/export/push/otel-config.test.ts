@@ -146,7 +146,7 @@ describe('OTEL_* configuration', function () {
           OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: join(dir, 'key.pem'),
         });
         assert.deepEqual(c.tls, { certificate: join(dir, 'ca2.pem'), clientCertificate: join(dir, 'cert.pem'), clientKey: join(dir, 'key.pem') });
-        rejects(() => parseOtlp({ OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'missing.pem') }), /^OTEL_EXPORTER_OTLP_CERTIFICATE=".*missing\.pem" cannot be read \(ENOENT\)$/);
+        rejects(() => parseOtlp({ OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'missing.pem') }), /^OTEL_EXPORTER_OTLP_CERTIFICATE=".*missing\.pem" cannot be read: does not exist$/);
         rejects(() => parseOtlp({ OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: join(dir, 'cert.pem') }), /^OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=.* is one half of a pair/);
         rejects(() => parseOtlp({ OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: join(dir, 'key.pem') }), /^OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY=.* is one half of a pair/);
       } finally {
