@@ -11,7 +11,7 @@ import { ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/e
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
 import { Lab } from '../support/lab.js';
 import { sumOf } from '../support/metrics-text.js';
-import { PodNetwork } from '../support/pod-network.js';
+import { twoPodLab } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';
 import { type PrometheusServer, startPrometheus } from '../support/prometheus.js';
 import { evaluateDashboardQueries, evaluateVariableQueries, panelsMissingLabData, queryErrors } from './queries.js';
@@ -28,11 +28,9 @@ describe('dashboards against the agent in the lab, through a real Prometheus', f
 
   before(async function () {
     requireBpf(this);
-    lab = new Lab();
-    const net = new PodNetwork(lab);
-    const a = net.addPod('dash-a', '10.212.1.2');
-    const b = net.addPod('dash-b', '10.212.2.2');
-    await lab.udpReceiver(b.ns, 5000);
+    const two = await twoPodLab(['dash-a', 'dash-b'], 212, { receiverPort: 5000 });
+    lab = two.lab;
+    const { net, a, b } = two;
     api = await KubeApiServer.start();
     dir = mkdtempSync(join(tmpdir(), 'dpx-dash-'));
     api.addPod(makePod({ name: 'frontend', namespace: 'web', nodeName: NODE, ips: [a.ip] }));
@@ -53,8 +51,8 @@ describe('dashboards against the agent in the lab, through a real Prometheus', f
     await prom.waitForSeries('datapath_exporter_build_info', 20_000);
     // Traffic across several scrapes: forwarded packets and drops (closed port) of a pod.
     for (let i = 0; i < 4; i++) {
-      lab.sendUdp(a.ns, b.ip, 5000, 50, 100);
-      lab.sendUdp(a.ns, b.ip, 9, 20, 10);
+      two.lab.sendUdp(a.ns, b.ip, 5000, 50, 100);
+      two.lab.sendUdp(a.ns, b.ip, 9, 20, 10);
       await new Promise((r) => setTimeout(r, 1000));
     }
     await prom.waitForSeries('rate(datapath_drop_packets_total{pod="backend"}[30s]) > 0', 20_000);

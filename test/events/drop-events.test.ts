@@ -13,7 +13,7 @@ import { CLI, ExporterProcess, removePinDir, runCli, sleep, testPinDir, waitFor 
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
 import { Lab, UDP_IPV4_OVERHEAD } from '../support/lab.js';
 import { type Sample, sumOf } from '../support/metrics-text.js';
-import { type LabPod, PodNetwork } from '../support/pod-network.js';
+import { type LabPod, type PodNetwork, twoPodLab } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';
 
 const NODE = 'lab-node';
@@ -29,10 +29,7 @@ describe('drop events: /api/v1/drops and observe', function () {
 
   before(async function () {
     requireBpf(this);
-    lab = new Lab();
-    net = new PodNetwork(lab);
-    a = net.addPod('ev-a', '10.214.1.2');
-    b = net.addPod('ev-b', '10.214.2.2');
+    ({ lab, net, a, b } = await twoPodLab(['ev-a', 'ev-b'], 214));
     api = await KubeApiServer.start();
     dir = mkdtempSync(join(tmpdir(), 'dpx-events-'));
     api.addPod(makePod({ name: 'client', namespace: 'front', nodeName: NODE, ips: [a.ip] }));

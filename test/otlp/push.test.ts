@@ -19,7 +19,7 @@ import {
   OtlpReceiver,
   type Protocol,
 } from '../support/otlp-receiver.js';
-import { type LabPod, PodNetwork } from '../support/pod-network.js';
+import { type LabPod, type PodNetwork, twoPodLab } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';
 import { VERSION } from '../../src/version.js';
 
@@ -70,10 +70,7 @@ describe('OTLP push', function () {
 
   before(async function () {
     requireBpf(this);
-    lab = new Lab();
-    net = new PodNetwork(lab);
-    client = net.addPod('client', '10.213.1.2');
-    server = net.addPod('server', '10.213.2.2');
+    ({ lab, net, a: client, b: server } = await twoPodLab(['client', 'server'], 213));
     api = await KubeApiServer.start();
     dir = mkdtempSync(join(tmpdir(), 'dpx-otlp-'));
     kubeconfig = api.writeKubeconfig(dir);

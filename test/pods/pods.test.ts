@@ -11,7 +11,7 @@ import { ExporterProcess, removePinDir, runCli, testPinDir, waitFor } from '../s
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
 import { Lab, sh, UDP_IPV4_OVERHEAD } from '../support/lab.js';
 import { type Sample, sumOf } from '../support/metrics-text.js';
-import { type LabPod, PodNetwork } from '../support/pod-network.js';
+import { type LabPod, type PodNetwork, twoPodLab } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';
 
 const NODE = 'lab-node';
@@ -34,11 +34,7 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
 
   before(async function () {
     requireBpf(this);
-    lab = new Lab();
-    net = new PodNetwork(lab);
-    a = net.addPod('pod-a', '10.210.1.2');
-    b = net.addPod('pod-b', '10.210.2.2');
-    await lab.udpReceiver(b.ns, 5000);
+    ({ lab, net, a, b } = await twoPodLab(['pod-a', 'pod-b'], 210, { receiverPort: 5000 }));
     api = await KubeApiServer.start();
     dir = mkdtempSync(join(tmpdir(), 'dpx-kube-'));
     kubeconfig = api.writeKubeconfig(dir);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
 import { Lab } from '../support/lab.js';
 import { type Sample, sumOf } from '../support/metrics-text.js';
-import { type LabPod, PodNetwork } from '../support/pod-network.js';
+import { type LabPod, type PodNetwork, twoPodLab } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';
 import { BPF_TCX_EGRESS, BPF_TCX_INGRESS, TCX_PASS, TcxPrograms } from '../support/tcx-programs.js';
 
@@ -39,11 +39,7 @@ describe('tc attachment happens exactly once', function () {
 
   before(async function () {
     requireBpf(this);
-    lab = new Lab();
-    net = new PodNetwork(lab);
-    a = net.addPod('tc-a', '10.211.1.2');
-    b = net.addPod('tc-b', '10.211.2.2');
-    await lab.udpReceiver(b.ns, 5000);
+    ({ lab, net, a, b } = await twoPodLab(['tc-a', 'tc-b'], 211, { receiverPort: 5000 }));
   });
 
   beforeEach(function () {

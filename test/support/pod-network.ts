@@ -4,7 +4,7 @@
 // /32 route to the pod and forwarding enabled on that interface only. The
 // pod's default route goes to a link-local gateway answered by a static
 // neighbour entry, so no ARP or other traffic is ever sent unasked.
-import { type Lab, sh } from './lab.js';
+import { Lab, sh } from './lab.js';
 
 export interface LabPod {
   name: string;
@@ -43,5 +43,33 @@ export class PodNetwork {
   /** Removes a pod's namespace (its veth pair and route go with it). */
   removePod(pod: LabPod): void {
     sh('ip', ['netns', 'del', pod.ns]);
+  }
+}
+
+export interface TwoPodLab {
+  lab: Lab;
+  net: PodNetwork;
+  /** The client pod, 10.<subnet>.1.2. */
+  a: LabPod;
+  /** The server pod, 10.<subnet>.2.2 (a UDP receiver on `receiverPort` when asked). */
+  b: LabPod;
+}
+
+/**
+ * The lab most agent tests use: two pods (network namespaces) behind veths
+ * on the node, in 10.<subnet>.0.0/16 (a subnet per test file, so files can
+ * run side by side). The lab is destroyed if setting it up fails.
+ */
+export async function twoPodLab(names: readonly [string, string], subnet: number, opts: { receiverPort?: number } = {}): Promise<TwoPodLab> {
+  const lab = new Lab();
+  try {
+    const net = new PodNetwork(lab);
+    const a = net.addPod(names[0], `10.${subnet}.1.2`);
+    const b = net.addPod(names[1], `10.${subnet}.2.2`);
+    if (opts.receiverPort !== undefined) await lab.udpReceiver(b.ns, opts.receiverPort);
+    return { lab, net, a, b };
+  } catch (err) {
+    lab.destroy();
+    throw err;
   }
 }
