@@ -85,10 +85,19 @@ function headerDefines(): Map<string, bigint> {
   try {
     const src = join(dir, 'defines.c');
     const lines = names.map((n) => `  printf("%s %llu\\n", "${n}", (unsigned long long)(${n}));`);
-    writeFileSync(src, `#include <stdio.h>\n#include <linux/types.h>\n#include "${HEADER}"\nint main(void) {\n${lines.join('\n')}\n  return 0;\n}\n`);
+    writeFileSync(
+      src,
+      `#include <stdio.h>\n#include <linux/types.h>\n#include "${HEADER}"\nint main(void) {\n${lines.join('\n')}\n  return 0;\n}\n`,
+    );
     execFileSync('clang', ['-o', join(dir, 'defines'), src]);
     const out = execFileSync(join(dir, 'defines'), { encoding: 'utf8' });
-    return new Map(out.trim().split('\n').map((l) => l.split(' ') as [string, string]).map(([n, v]) => [n, BigInt(v)]));
+    return new Map(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ') as [string, string])
+        .map(([n, v]) => [n, BigInt(v)]),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -108,7 +117,9 @@ const DEFINES: Record<string, number> = {
   DROP_EVENT_LOST_RING_FULL: contract.DROP_EVENT_LOST.ring_full,
   DROP_EVENT_F_PORTS: contract.DROP_EVENT_F_PORTS,
   DROP_EVENT_F_ICMP: contract.DROP_EVENT_F_ICMP,
-  ...Object.fromEntries(Object.entries(contract.AGENT_FILES).map(([id, file]) => [`FILE_ID_${file.replace('.bpf.c', '').toUpperCase()}`, Number(id)])),
+  ...Object.fromEntries(
+    Object.entries(contract.AGENT_FILES).map(([id, file]) => [`FILE_ID_${file.replace('.bpf.c', '').toUpperCase()}`, Number(id)]),
+  ),
   NAMESPACE_LEN: contract.NAMESPACE_LEN,
   POD_NAME_LEN: contract.POD_NAME_LEN,
   FORWARD_CELLS: contract.FORWARD_CELLS,
@@ -173,7 +184,11 @@ describe('kernel-to-user contract', function () {
           for (const { name } of declaredMaps(bpfObjectPath(object))) {
             const info = obj.map(name).info();
             const { type, flags, keySize, valueSize, maxEntries } = info;
-            assert.deepEqual({ type, keySize, valueSize, maxEntries, flags }, contract.MAP_SPECS[name as keyof typeof contract.MAP_SPECS], name);
+            assert.deepEqual(
+              { type, keySize, valueSize, maxEntries, flags },
+              contract.MAP_SPECS[name as keyof typeof contract.MAP_SPECS],
+              name,
+            );
           }
         } finally {
           obj.close();

@@ -74,7 +74,8 @@ describe('libbpf and kernel structs as koffi declares them', function () {
         assert.equal(at.offset, expected.offset, `offsetof(${name}, ${member})`);
         if (!C_MEMBER_NAMES[`${name}.${member}`]) assert.equal(at.size, expected.size, `sizeof(${name}.${member})`);
       }
-      if (PREFIX_STRUCTS.has(name)) assert.ok(ours.size <= theirs.size, `${name}: ${ours.size} bytes declared, the header has ${theirs.size}`);
+      if (PREFIX_STRUCTS.has(name))
+        assert.ok(ours.size <= theirs.size, `${name}: ${ours.size} bytes declared, the header has ${theirs.size}`);
       else assert.equal(ours.size, theirs.size, `sizeof(struct ${name}), which its sz says`);
     });
   }

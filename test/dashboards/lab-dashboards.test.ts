@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
-import { Lab } from '../support/lab.js';
+import { type Lab } from '../support/lab.js';
 import { sumOf } from '../support/metrics-text.js';
 import { twoPodLab } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { DropEvent } from '../../src/events/drop-event.js';
 import { CLI, ExporterProcess, removePinDir, runCli, sleep, testPinDir, waitFor } from '../support/exporter.js';
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
-import { Lab, UDP_IPV4_OVERHEAD } from '../support/lab.js';
+import { type Lab, UDP_IPV4_OVERHEAD } from '../support/lab.js';
 import { type Sample, sumOf } from '../support/metrics-text.js';
 import { type LabPod, type PodNetwork, twoPodLab } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';

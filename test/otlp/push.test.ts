@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
 import { LOCALHOST_SANS, makeCa, makeCert } from '../support/certs.js';
-import { Lab } from '../support/lab.js';
+import { type Lab } from '../support/lab.js';
 import { sumOf } from '../support/metrics-text.js';
 import {
   AGGREGATION_TEMPORALITY_CUMULATIVE,

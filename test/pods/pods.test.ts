@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExporterProcess, removePinDir, runCli, testPinDir, waitFor } from '../support/exporter.js';
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
-import { Lab, sh, UDP_IPV4_OVERHEAD } from '../support/lab.js';
+import { type Lab, sh, UDP_IPV4_OVERHEAD } from '../support/lab.js';
 import { type Sample, sumOf } from '../support/metrics-text.js';
 import { type LabPod, type PodNetwork, twoPodLab } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
-import { Lab } from '../support/lab.js';
+import { type Lab } from '../support/lab.js';
 import { type Sample, sumOf } from '../support/metrics-text.js';
 import { type LabPod, type PodNetwork, twoPodLab } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';

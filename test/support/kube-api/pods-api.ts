@@ -214,12 +214,7 @@ export class PodsApi {
     for (const answer of held) answer();
   }
 
-  private answer(
-    res: ServerResponse,
-    seen: SeenRequest,
-    namespace: string | undefined,
-    q: URLSearchParams,
-  ): void {
+  private answer(res: ServerResponse, seen: SeenRequest, namespace: string | undefined, q: URLSearchParams): void {
     if (!seen.authorized) {
       sendStatus(res, 401, 'Unauthorized', 'Unauthorized');
       return;
@@ -265,10 +260,14 @@ export class PodsApi {
    * a watch from that version replays what changed, so a client converges.)
    */
   private serveList(res: ServerResponse, namespace: string | undefined, selector: FieldSelector, q: URLSearchParams): void {
-    const all = [...this.pods.entries()].filter(([, pod]) => inScope(pod, namespace, selector)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const all = [...this.pods.entries()]
+      .filter(([, pod]) => inScope(pod, namespace, selector))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const limit = Number(q.get('limit') ?? '0');
     const token = q.get('continue');
-    const from = token ? (JSON.parse(Buffer.from(token, 'base64url').toString()) as { rv: number; after: string }) : { rv: this.rv, after: '' };
+    const from = token
+      ? (JSON.parse(Buffer.from(token, 'base64url').toString()) as { rv: number; after: string })
+      : { rv: this.rv, after: '' };
     const rest = all.filter(([key]) => key > from.after);
     const page = limit > 0 ? rest.slice(0, limit) : rest;
     const last = page[page.length - 1]?.[0];
@@ -276,17 +275,15 @@ export class PodsApi {
     sendJson(res, 200, {
       apiVersion: 'v1',
       kind: 'PodList',
-      metadata: { resourceVersion: String(from.rv), ...(more ? { continue: Buffer.from(JSON.stringify({ rv: from.rv, after: last })).toString('base64url') } : {}) },
+      metadata: {
+        resourceVersion: String(from.rv),
+        ...(more ? { continue: Buffer.from(JSON.stringify({ rv: from.rv, after: last })).toString('base64url') } : {}),
+      },
       items: page.map(([, pod]) => pod),
     });
   }
 
-  private serveWatch(
-    res: ServerResponse,
-    namespace: string | undefined,
-    selector: FieldSelector,
-    q: URLSearchParams,
-  ): void {
+  private serveWatch(res: ServerResponse, namespace: string | undefined, selector: FieldSelector, q: URLSearchParams): void {
     const rvParam = q.get('resourceVersion') ?? '';
     const fromRv = rvParam === '' || rvParam === '0' ? undefined : Number(rvParam);
     if (fromRv !== undefined && (!Number.isInteger(fromRv) || fromRv < 0)) {

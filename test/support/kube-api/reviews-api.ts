@@ -120,7 +120,8 @@ export class ReviewsApi {
         }
         this.tokenReviews += 1;
         const user = typeof spec.token === 'string' ? this.users.get(spec.token) : undefined;
-        const status = user === undefined ? { authenticated: false, error: 'invalid bearer token' } : { authenticated: true, user, audiences: [] };
+        const status =
+          user === undefined ? { authenticated: false, error: 'invalid bearer token' } : { authenticated: true, user, audiences: [] };
         sendJson(res, 201, { apiVersion: body.apiVersion, kind: body.kind, metadata: { creationTimestamp: null }, spec, status });
         return;
       }

@@ -1,7 +1,14 @@
 // The forward source on an in-memory forward_counts: one row per counted
 // (slot, direction) cell, summed over CPUs, and zeroSlot before reuse.
 import assert from 'node:assert/strict';
-import { type EndpointSlot, ENDPOINT_UNATTRIBUTED, FORWARD_CELLS, forwardIndex, LAYOUTS, SITE_COUNTER_SIZE } from '../../../src/bpf/contract.js';
+import {
+  type EndpointSlot,
+  ENDPOINT_UNATTRIBUTED,
+  FORWARD_CELLS,
+  forwardIndex,
+  LAYOUTS,
+  SITE_COUNTER_SIZE,
+} from '../../../src/bpf/contract.js';
 import { perCpuStride } from '../../../src/bpf/map.js';
 import { ForwardSource } from '../../../src/collect/forward-table.js';
 import { MemoryMap } from '../../support/memory-map.js';
@@ -54,7 +61,10 @@ describe('forward source (unit)', function () {
     count(map, forwardIndex(4 as EndpointSlot, 'egress'), 1, 1n, 1n, 2, 1);
     count(map, forwardIndex(5 as EndpointSlot, 'egress'), 1, 1n, 1n, 2, 1);
     source.zeroSlot(4 as EndpointSlot);
-    assert.deepEqual(source.read().map((r) => r.endpoint), [5]);
+    assert.deepEqual(
+      source.read().map((r) => r.endpoint),
+      [5],
+    );
     source.zeroSlot(ENDPOINT_UNATTRIBUTED as EndpointSlot); // the unattributed cells are never zeroed
   });
 
