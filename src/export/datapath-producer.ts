@@ -5,7 +5,9 @@
 // Values are the kernel's cumulative totals (monotonic sums), so rate() works
 // and a restart with pinned maps shows no reset; what a slot under a series'
 // labels had counted before it was released or zeroed is carried, so a pod
-// recreated under the same name does not read as a reset either.
+// recreated under the same name does not read as a reset either, and a
+// workload's or namespace's sum keeps what its deleted pods had counted.
+// Series past --max-series fold into one overflow series per metric.
 import { type Attributes, type HrTime, ValueType } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
@@ -19,9 +21,45 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { DatapathRow, RowKind } from '../collect/rows.js';
 import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../bpf/contract.js';
-import type { PodLabelResolver, PodLabels } from './pod-labels.js';
+import type { Logger } from '../log/logger.js';
+import { otelWorkloadAttribute } from '../k8s/workload.js';
+import { NO_POD_LABELS, type PodLabelResolver, type PodLabels } from './pod-labels.js';
 
-const NO_POD: PodLabels = { namespace: '', pod: '' };
+const NO_POD = NO_POD_LABELS;
+
+/**
+ * What per-pod series carry: `pod` (namespace, pod and its workload),
+ * `workload` (one series per workload: the sum of its pods), `namespace`, or
+ * `node` (no pod labels at all).
+ */
+export const GRANULARITIES = ['pod', 'workload', 'namespace', 'node'] as const;
+export type Granularity = (typeof GRANULARITIES)[number];
+
+/** The labels a pod's rows are published under, at a granularity. */
+function coarsen(pod: PodLabels, granularity: Granularity): PodLabels {
+  switch (granularity) {
+    case 'pod':
+      return pod;
+    case 'workload':
+      return { namespace: pod.namespace, pod: '', workload: pod.workload, workloadKind: pod.workloadKind };
+    case 'namespace':
+      return { namespace: pod.namespace, pod: '', workload: '', workloadKind: '' };
+    case 'node':
+      return NO_POD;
+  }
+}
+
+/** The label value of the series that label sets past the cap fold into (as `source`). */
+export const SERIES_OVERFLOW = 'overflow';
+
+export interface ProducerOptions {
+  granularity: Granularity;
+  /** Label sets per metric; past it, new ones fold into the overflow series. */
+  maxSeries: number;
+  log?: Logger;
+}
+
+export const DEFAULT_MAX_SERIES = 50_000;
 
 const FAMILIES: ReadonlyArray<{ kind: RowKind; unit: 'packets' | 'bytes'; name: string; help: string }> = [
   { kind: 'drop', unit: 'packets', name: 'datapath_drop_packets', help: 'Packets dropped, by source, reason, direction, location and pod.' },
@@ -39,12 +77,20 @@ const FAMILIES: ReadonlyArray<{ kind: RowKind; unit: 'packets' | 'bytes'; name: 
 export interface Naming {
   namespace: string;
   pod: string;
+  /** The workload's name and kind as two labels (Prometheus); undefined: one attribute named by the kind (OTLP). */
+  workload?: { name: string; kind: string };
   /** Leave pod attributes out when no pod is known (instead of ""). */
   omitNoPod: boolean;
   units: Record<'packets' | 'bytes', string>;
 }
 
-export const PROMETHEUS_NAMING: Naming = { namespace: 'namespace', pod: 'pod', omitNoPod: false, units: { packets: '', bytes: '' } };
+export const PROMETHEUS_NAMING: Naming = {
+  namespace: 'namespace',
+  pod: 'pod',
+  workload: { name: 'workload', kind: 'workload_kind' },
+  omitNoPod: false,
+  units: { packets: '', bytes: '' },
+};
 export const OTLP_NAMING: Naming = {
   namespace: 'k8s.namespace.name',
   pod: 'k8s.pod.name',
@@ -92,9 +138,15 @@ const ZERO: Counts = { packets: 0, bytes: 0 };
 /** The slot key of rows of no pod (no endpoint, or unattributed). */
 const NO_SLOT = -1;
 
+const NO_FOLDS: Readonly<Record<RowKind, number>> = { drop: 0, forward: 0 };
+
 export class DatapathProducer implements MetricProducer {
   private series: Record<RowKind, Series[]> = { drop: [], forward: [] };
   private state = new Map<string, SeriesState>();
+  /** Label sets folded into the overflow series: they stay folded while they exist (no series jumps out of it). */
+  private folded = new Set<string>();
+  private foldedCount: Record<RowKind, number> = { ...NO_FOLDS };
+  private warnedFold = false;
   /** The last poll's rows, built into series at the first collect after it (once for every door). */
   private rows: readonly DatapathRow[] = [];
   private built = true;
@@ -103,7 +155,14 @@ export class DatapathProducer implements MetricProducer {
   constructor(
     private readonly resource: Resource,
     private pods: PodLabelResolver,
+    private readonly opts: ProducerOptions = { granularity: 'pod', maxSeries: DEFAULT_MAX_SERIES },
   ) {}
+
+  /** Label sets folded into the overflow series at the last build, per kind of metric. */
+  get foldedLabelSets(): Readonly<Record<RowKind, number>> {
+    this.build();
+    return this.foldedCount;
+  }
 
   /**
    * Called after each poll with every row to publish. The rows are built into
@@ -125,7 +184,7 @@ export class DatapathProducer implements MetricProducer {
   private build(): void {
     if (this.built) return;
     this.built = true;
-    const current = this.aggregate(this.rows);
+    const current = this.fold(this.aggregate(this.rows));
     const next = new Map<string, SeriesState>();
     const series: Record<RowKind, Series[]> = { drop: [], forward: [] };
     for (const [id, { kind, series: s, parts }] of current) {
@@ -185,22 +244,24 @@ export class DatapathProducer implements MetricProducer {
   }
 
   /**
-   * Rows with the same labels are summed (e.g. two offsets in one function),
-   * keeping each slot's part apart for the compensation in update().
+   * Rows with the same labels are summed (e.g. two offsets in one function,
+   * or the pods of one workload), keeping each slot's part apart for the
+   * compensation in build().
    */
-  private aggregate(rows: readonly DatapathRow[]): Map<string, { kind: RowKind; series: Series; parts: SlotPart[] }> {
-    const out = new Map<string, { kind: RowKind; series: Series; parts: SlotPart[] }>();
+  private aggregate(rows: readonly DatapathRow[]): Map<string, Aggregate> {
+    const out = new Map<string, Aggregate>();
     for (const row of rows) {
       const noSlot = row.endpoint === undefined || row.endpoint === ENDPOINT_UNATTRIBUTED;
       let pod = noSlot ? NO_POD : this.pods.labelsOf(row.endpoint as EndpointSlot);
       // A slot with no known pod (restored before the first sync): its
       // counts stay in the kernel and are published once the pod is known.
       if (pod === undefined) continue;
+      pod = coarsen(pod, this.opts.granularity);
       // A restored slot no pod claimed is labelled "": the no-pod series (one
       // id for both doors, which Prometheus's "" labels would merge anyway).
       if (pod.namespace === '' && pod.pod === '') pod = NO_POD;
       const reason = row.kind === 'drop' ? row.reason : '';
-      const podKey = pod === NO_POD ? '\u0001' : `${pod.namespace}\u0000${pod.pod}`;
+      const podKey = pod === NO_POD ? '\u0001' : `${pod.namespace}\u0000${pod.pod}\u0000${pod.workload}\u0000${pod.workloadKind}`;
       const id = `${row.kind}\u0000${row.source}\u0000${reason}\u0000${row.direction}\u0000${row.location}\u0000${podKey}`;
       let agg = out.get(id);
       if (!agg) {
@@ -208,20 +269,77 @@ export class DatapathProducer implements MetricProducer {
         agg = { kind: row.kind, series, parts: [] };
         out.set(id, agg);
       }
-      const packets = Number(row.packets);
-      const bytes = Number(row.bytes);
-      agg.series.packets += packets;
-      agg.series.bytes += bytes;
-      const slot = noSlot ? NO_SLOT : (row.endpoint as number);
-      const part = agg.parts.find((p) => p.slot === slot);
-      if (part) {
-        part.packets += packets;
-        part.bytes += bytes;
-      } else {
-        agg.parts.push({ slot, packets, bytes });
-      }
+      addPart(agg, noSlot ? NO_SLOT : (row.endpoint as number), Number(row.packets), Number(row.bytes));
     }
     return out;
+  }
+
+  /**
+   * At most --max-series label sets per metric: those published at the last
+   * build keep their series, new ones get one while there is room, the rest
+   * are summed into the metric's overflow series (its own id, so the
+   * compensation keeps it monotonic as they come and go). A folded label set
+   * stays folded while it exists, so no series jumps out of the overflow.
+   */
+  private fold(current: Map<string, Aggregate>): Map<string, Aggregate> {
+    const { maxSeries } = this.opts;
+    const used: Record<RowKind, number> = { drop: 0, forward: 0 };
+    for (const [id, agg] of current) if (this.state.has(id)) used[agg.kind]++;
+    const folded = new Set<string>();
+    const out = new Map<string, Aggregate>();
+    for (const [id, agg] of current) {
+      const published = this.state.has(id);
+      if (published || (!this.folded.has(id) && used[agg.kind] < maxSeries)) {
+        if (!published) used[agg.kind]++;
+        out.set(id, agg);
+        continue;
+      }
+      folded.add(id);
+      const overflowId = `${agg.kind}\u0000${SERIES_OVERFLOW}`;
+      let overflow = out.get(overflowId);
+      if (!overflow) {
+        const series: Series = { source: SERIES_OVERFLOW, reason: '', direction: '', location: '', pod: NO_POD, packets: 0, bytes: 0 };
+        overflow = { kind: agg.kind, series, parts: [] };
+        out.set(overflowId, overflow);
+      }
+      for (const part of agg.parts) addPart(overflow, part.slot, part.packets, part.bytes);
+    }
+    this.noteFolds(folded);
+    return out;
+  }
+
+  private noteFolds(folded: Set<string>): void {
+    this.folded = folded;
+    const count: Record<RowKind, number> = { drop: 0, forward: 0 };
+    for (const id of folded) count[id.startsWith('drop\u0000') ? 'drop' : 'forward']++;
+    this.foldedCount = count;
+    if (folded.size > 0 && !this.warnedFold) {
+      this.warnedFold = true;
+      this.opts.log?.warn(
+        { maxSeries: this.opts.maxSeries, folded: count },
+        `more label sets than --max-series: new ones are counted in the source="${SERIES_OVERFLOW}" series (see datapath_exporter_folded_label_sets)`,
+      );
+    } else if (folded.size === 0) {
+      this.warnedFold = false;
+    }
+  }
+}
+
+interface Aggregate {
+  kind: RowKind;
+  series: Series;
+  parts: SlotPart[];
+}
+
+function addPart(agg: Aggregate, slot: number, packets: number, bytes: number): void {
+  agg.series.packets += packets;
+  agg.series.bytes += bytes;
+  const part = agg.parts.find((p) => p.slot === slot);
+  if (part) {
+    part.packets += packets;
+    part.bytes += bytes;
+  } else {
+    agg.parts.push({ slot, packets, bytes });
   }
 }
 
@@ -231,9 +349,21 @@ function attributesOf(kind: RowKind, s: Series, naming: Naming): Attributes {
   if (kind === 'drop') attributes.reason = s.reason;
   attributes.direction = s.direction;
   attributes.location = s.location;
-  if (!(naming.omitNoPod && s.pod === NO_POD)) {
-    attributes[naming.namespace] = s.pod.namespace;
-    attributes[naming.pod] = s.pod.pod;
+  const pod = s.pod;
+  if (!naming.omitNoPod) {
+    // One label set for every series of a metric, "" where a label has no value.
+    attributes[naming.namespace] = pod.namespace;
+    attributes[naming.pod] = pod.pod;
+    if (naming.workload) {
+      attributes[naming.workload.name] = pod.workload;
+      attributes[naming.workload.kind] = pod.workloadKind;
+    }
+    return attributes;
   }
+  // OTLP: only the attributes that have a value, the workload under its kind's name.
+  if (pod.namespace !== '') attributes[naming.namespace] = pod.namespace;
+  if (pod.pod !== '') attributes[naming.pod] = pod.pod;
+  const workloadAttribute = otelWorkloadAttribute(pod.workloadKind);
+  if (workloadAttribute && pod.workload !== '') attributes[workloadAttribute] = pod.workload;
   return attributes;
 }

@@ -19,7 +19,7 @@ import {
 } from '../bpf/contract.js';
 import type { DropCacheGeneration } from '../bpf/drop-cache.js';
 import { type BpfMap, u32Key } from '../bpf/map.js';
-import type { PodLabelResolver, PodLabels } from '../export/pod-labels.js';
+import { NO_POD_LABELS, type PodLabelResolver, type PodLabels } from '../export/pod-labels.js';
 import type { Logger } from '../log/logger.js';
 import type { PodEndpoint } from './pod-endpoint.js';
 
@@ -108,11 +108,13 @@ export class EndpointSlots implements PodLabelResolver {
         return;
       }
       this.waiting.delete(pod.uid);
-      entry = { slot, uid: pod.uid, labels: { namespace: pod.namespace, pod: pod.name }, ips: [] };
+      entry = { slot, uid: pod.uid, labels: labelsOf(pod), ips: [] };
       this.bySlot.set(slot, entry);
       this.byUid.set(pod.uid, entry);
       this.maps.names.update(u32Key(slot), encodeEndpointName(pod.namespace, pod.name));
     }
+    // Owners can change while a pod lives (adopted, orphaned).
+    if (entry.labels.workload !== pod.workload.name || entry.labels.workloadKind !== pod.workload.kind) entry.labels = labelsOf(pod);
     for (const ip of entry.ips) if (!pod.ips.includes(ip)) this.unmapIp(ip, entry.slot);
     let changed = false;
     for (const ip of pod.ips) {
@@ -151,7 +153,7 @@ export class EndpointSlots implements PodLabelResolver {
     for (const [key, slot] of this.restored) {
       this.unmapAddr(key, slot);
       if (!this.bySlot.has(slot)) {
-        const entry: SlotEntry = { slot, uid: `restored:${slot}`, labels: { namespace: '', pod: '' }, ips: [], deletedAt: 0 };
+        const entry: SlotEntry = { slot, uid: `restored:${slot}`, labels: NO_POD_LABELS, ips: [], deletedAt: 0 };
         this.bySlot.set(slot, entry);
         this.byUid.set(entry.uid, entry);
       }
@@ -198,6 +200,10 @@ export class EndpointSlots implements PodLabelResolver {
   }
 }
 
+
+function labelsOf(pod: PodEndpoint): PodLabels {
+  return { namespace: pod.namespace, pod: pod.name, workload: pod.workload.name, workloadKind: pod.workload.kind };
+}
 
 /** One spelling per address (IPv6 can be written many ways): its bytes in hex. */
 function addrKey(ip: string): string {

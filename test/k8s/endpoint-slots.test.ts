@@ -37,7 +37,14 @@ describe('endpoint slots', function () {
 
   it("a pod whose IPs leave and come back keeps its new slot past the old one's expiry, and frees it when deleted", function () {
     const s = slots(1_000);
-    const pod = (ips: string[]): PodEndpoint => ({ uid: 'uid-web-0', namespace: 'shop', name: 'web-0', ips, hostNetwork: false });
+    const pod = (ips: string[]): PodEndpoint => ({
+      uid: 'uid-web-0',
+      namespace: 'shop',
+      name: 'web-0',
+      ips,
+      hostNetwork: false,
+      workload: { kind: 'StatefulSet', name: 'web' },
+    });
     s.upsert(pod(['10.0.0.5']));
     assert.equal(s.used, 1);
     s.upsert(pod([])); // IPs gone (the pod is finishing): its slot starts its grace
