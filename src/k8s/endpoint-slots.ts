@@ -21,6 +21,7 @@ import type { DropCacheGeneration } from '../bpf/drop-cache.js';
 import { type BpfMap, u32Key } from '../bpf/map.js';
 import { NO_POD_LABELS, type PodLabelResolver, type PodLabels } from '../export/pod-labels.js';
 import type { Logger } from '../log/logger.js';
+import { EVERY_NAMESPACE, type NamespaceFilter } from './namespace-filter.js';
 import type { PodEndpoint } from './pod-endpoint.js';
 
 interface SlotEntry {
@@ -54,6 +55,7 @@ export class EndpointSlots implements PodLabelResolver {
     readonly capacity: number,
     private readonly graceMs: number,
     private readonly log: Logger,
+    private readonly namespaces: NamespaceFilter = EVERY_NAMESPACE,
   ) {}
 
   /**
@@ -91,8 +93,9 @@ export class EndpointSlots implements PodLabelResolver {
   }
 
   upsert(pod: PodEndpoint): void {
-    if (pod.hostNetwork || pod.ips.length === 0) {
-      // hostNetwork pods share the node's IPs: they are not endpoints.
+    if (pod.hostNetwork || pod.ips.length === 0 || !this.namespaces.admits(pod.namespace)) {
+      // hostNetwork pods share the node's IPs: they are not endpoints. Pods
+      // of filtered-out namespaces are not either: node-level counts.
       if (this.byUid.has(pod.uid)) this.delete(pod);
       return;
     }
