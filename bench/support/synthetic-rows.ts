@@ -23,6 +23,7 @@ export function syntheticRows(series: number): { rows: DatapathRow[]; pods: PodL
       pod: `checkout-api-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`,
       workload: 'checkout-api',
       workloadKind: 'Deployment',
+      uid: `uid-${i}`,
     });
     for (const direction of ['ingress', 'egress'] as const) {
       rows.push({

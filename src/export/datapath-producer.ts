@@ -41,9 +41,9 @@ function coarsen(pod: PodLabels, granularity: Granularity): PodLabels {
     case 'pod':
       return pod;
     case 'workload':
-      return { namespace: pod.namespace, pod: '', workload: pod.workload, workloadKind: pod.workloadKind };
+      return { namespace: pod.namespace, pod: '', workload: pod.workload, workloadKind: pod.workloadKind, uid: '' };
     case 'namespace':
-      return { namespace: pod.namespace, pod: '', workload: '', workloadKind: '' };
+      return { namespace: pod.namespace, pod: '', workload: '', workloadKind: '', uid: '' };
     case 'node':
       return NO_POD;
   }
@@ -118,9 +118,16 @@ interface Series extends Counts {
   pod: PodLabels;
 }
 
-/** One slot's part of a series (rows of no pod share NO_SLOT). */
+/**
+ * One slot's part of a series (rows of no pod share NO_SLOT), while one pod
+ * holds it: a slot released and given to another pod of the same series
+ * between two builds (a workload's next pod) is another part, so the first
+ * pod's counts are carried even when the second's have already passed them.
+ */
 interface SlotPart extends Counts {
   slot: number;
+  /** The holding pod's uid ("" for no pod). */
+  holder: string;
 }
 
 /**
@@ -194,7 +201,7 @@ export class DatapathProducer implements MetricProducer {
       const prev = this.state.get(id);
       let carried = prev?.carried ?? ZERO;
       for (const last of prev?.parts ?? []) {
-        const now = parts.find((p) => p.slot === last.slot);
+        const now = parts.find((p) => p.slot === last.slot && p.holder === last.holder);
         if (now === undefined || now.packets < last.packets || now.bytes < last.bytes) {
           carried = { packets: carried.packets + last.packets, bytes: carried.bytes + last.bytes };
         }
@@ -252,11 +259,11 @@ export class DatapathProducer implements MetricProducer {
     const out = new Map<string, Aggregate>();
     for (const row of rows) {
       const noSlot = row.endpoint === undefined || row.endpoint === ENDPOINT_UNATTRIBUTED;
-      let pod = noSlot ? NO_POD : this.pods.labelsOf(row.endpoint as EndpointSlot);
+      const holder = noSlot ? NO_POD : this.pods.labelsOf(row.endpoint as EndpointSlot);
       // A slot with no known pod (restored before the first sync): its
       // counts stay in the kernel and are published once the pod is known.
-      if (pod === undefined) continue;
-      pod = coarsen(pod, this.opts.granularity);
+      if (holder === undefined) continue;
+      let pod = coarsen(holder, this.opts.granularity);
       // A restored slot no pod claimed is labelled "": the no-pod series (one
       // id for both doors, which Prometheus's "" labels would merge anyway).
       if (pod.namespace === '' && pod.pod === '') pod = NO_POD;
@@ -269,7 +276,7 @@ export class DatapathProducer implements MetricProducer {
         agg = { kind: row.kind, series, parts: [] };
         out.set(id, agg);
       }
-      addPart(agg, noSlot ? NO_SLOT : (row.endpoint as number), Number(row.packets), Number(row.bytes));
+      addPart(agg, noSlot ? NO_SLOT : (row.endpoint as number), holder.uid, Number(row.packets), Number(row.bytes));
     }
     return out;
   }
@@ -302,7 +309,7 @@ export class DatapathProducer implements MetricProducer {
         overflow = { kind: agg.kind, series, parts: [] };
         out.set(overflowId, overflow);
       }
-      for (const part of agg.parts) addPart(overflow, part.slot, part.packets, part.bytes);
+      for (const part of agg.parts) addPart(overflow, part.slot, part.holder, part.packets, part.bytes);
     }
     this.noteFolds(folded);
     return out;
@@ -331,15 +338,15 @@ interface Aggregate {
   parts: SlotPart[];
 }
 
-function addPart(agg: Aggregate, slot: number, packets: number, bytes: number): void {
+function addPart(agg: Aggregate, slot: number, holder: string, packets: number, bytes: number): void {
   agg.series.packets += packets;
   agg.series.bytes += bytes;
-  const part = agg.parts.find((p) => p.slot === slot);
+  const part = agg.parts.find((p) => p.slot === slot && p.holder === holder);
   if (part) {
     part.packets += packets;
     part.bytes += bytes;
   } else {
-    agg.parts.push({ slot, packets, bytes });
+    agg.parts.push({ slot, holder, packets, bytes });
   }
 }
 

@@ -156,7 +156,7 @@ export class EndpointSlots implements PodLabelResolver {
     for (const [key, slot] of this.restored) {
       this.unmapAddr(key, slot);
       if (!this.bySlot.has(slot)) {
-        const entry: SlotEntry = { slot, uid: `restored:${slot}`, labels: NO_POD_LABELS, ips: [], deletedAt: 0 };
+        const entry: SlotEntry = { slot, uid: `restored:${slot}`, labels: { ...NO_POD_LABELS, uid: `restored:${slot}` }, ips: [], deletedAt: 0 };
         this.bySlot.set(slot, entry);
         this.byUid.set(entry.uid, entry);
       }
@@ -205,7 +205,7 @@ export class EndpointSlots implements PodLabelResolver {
 
 
 function labelsOf(pod: PodEndpoint): PodLabels {
-  return { namespace: pod.namespace, pod: pod.name, workload: pod.workload.name, workloadKind: pod.workload.kind };
+  return { namespace: pod.namespace, pod: pod.name, workload: pod.workload.name, workloadKind: pod.workload.kind, uid: pod.uid };
 }
 
 /** One spelling per address (IPv6 can be written many ways): its bytes in hex. */

@@ -31,9 +31,9 @@ function forward(slot: number, packets: number, direction: 'ingress' | 'egress' 
   };
 }
 
-const web = (i: number): PodLabels => ({ namespace: 'shop', pod: `web-6d4cf56db6-${i}`, workload: 'web', workloadKind: 'Deployment' });
-const db: PodLabels = { namespace: 'shop', pod: 'db-0', workload: 'db', workloadKind: 'StatefulSet' };
-const dns: PodLabels = { namespace: 'kube-system', pod: 'coredns-1', workload: 'coredns', workloadKind: 'Deployment' };
+const web = (i: number): PodLabels => ({ namespace: 'shop', pod: `web-6d4cf56db6-${i}`, workload: 'web', workloadKind: 'Deployment', uid: `uid-web-${i}` });
+const db: PodLabels = { namespace: 'shop', pod: 'db-0', workload: 'db', workloadKind: 'StatefulSet', uid: 'uid-db-0' };
+const dns: PodLabels = { namespace: 'kube-system', pod: 'coredns-1', workload: 'coredns', workloadKind: 'Deployment', uid: 'uid-coredns-1' };
 
 async function points(door: MetricProducer, name: string): Promise<Array<{ attributes: Attributes; value: number }>> {
   const metrics = (await door.collect()).resourceMetrics.scopeMetrics.flatMap((s) => s.metrics) as SumMetricData[];
@@ -156,6 +156,21 @@ describe('granularity of per-pod series', function () {
       pods.bySlot.set(slot, web(nextPod++));
       live.set(slot, 0);
     }
+  });
+});
+
+describe('workload series when a slot changes hands between two collects', function () {
+  it("a pod's slot released and given to the workload's next pod, which counts past it before anyone collects: both pods' counts stay", async function () {
+    const pods = new Pods();
+    pods.bySlot.set(0, web(0));
+    const producer = producerAt('workload', pods);
+    producer.update([forward(0, 5)]);
+    assert.equal((await points(producer, 'datapath_forward_packets'))[0]?.value, 5);
+    // Between two scrapes: web-0 deleted, its slot zeroed and released, web-1
+    // placed in it and counting 8 (more than web-0's 5).
+    pods.bySlot.set(0, web(1));
+    producer.update([forward(0, 8)]);
+    assert.equal((await points(producer, 'datapath_forward_packets'))[0]?.value, 13);
   });
 });
 

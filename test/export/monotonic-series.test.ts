@@ -23,7 +23,7 @@ class Pods implements PodLabelResolver {
   }
 }
 
-const WEB_0: PodLabels = { namespace: 'default', pod: 'web-0', workload: 'web', workloadKind: 'StatefulSet' };
+const WEB_0: PodLabels = { namespace: 'default', pod: 'web-0', workload: 'web', workloadKind: 'StatefulSet', uid: 'uid-web-0' };
 
 function forward(endpoint: number, packets: number, direction: 'ingress' | 'egress' = 'ingress'): DatapathRow {
   return {

@@ -12,6 +12,9 @@ export interface LabPod {
   ip: string;
   /** Host-side interface (where the agent attaches). */
   hostIf: string;
+  /** Pod-side interface and its MAC. */
+  podIf: string;
+  podMac: string;
 }
 
 const GATEWAY = '169.254.1.1';
@@ -37,7 +40,23 @@ export class PodNetwork {
     sh('sysctl', ['-qw', `net.ipv4.conf.${hostIf}.forwarding=1`]);
     sh('ip', ['route', 'add', `${ip}/32`, 'dev', hostIf]);
     this.lab.neighbour(undefined, hostIf, ip, v.macA);
-    return { name, ns, ip, hostIf };
+    return { name, ns, ip, hostIf, podIf, podMac: v.macA };
+  }
+
+  /**
+   * Gives a pod's namespace a new address, as a new pod on the same veth:
+   * the agent knows pods by IP, so to it this is another pod (a rollout
+   * without a namespace and veth per pod).
+   */
+  readdress(pod: LabPod, ip: string): LabPod {
+    this.lab.exec(pod.ns, 'ip', ['addr', 'replace', `${ip}/32`, 'dev', pod.podIf]);
+    this.lab.exec(pod.ns, 'ip', ['addr', 'del', `${pod.ip}/32`, 'dev', pod.podIf]);
+    this.lab.exec(pod.ns, 'ip', ['route', 'replace', 'default', 'via', GATEWAY, 'dev', pod.podIf, 'src', ip]);
+    sh('ip', ['route', 'del', `${pod.ip}/32`, 'dev', pod.hostIf]);
+    sh('ip', ['route', 'add', `${ip}/32`, 'dev', pod.hostIf]);
+    sh('ip', ['neigh', 'del', pod.ip, 'dev', pod.hostIf]);
+    this.lab.neighbour(undefined, pod.hostIf, ip, pod.podMac);
+    return { ...pod, ip };
   }
 
   /** Removes a pod's namespace (its veth pair and route go with it). */

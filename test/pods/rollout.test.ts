@@ -1,0 +1,224 @@
+// Workloads end to end: a Deployment of 5 pods rolled again and again (each
+// pod deleted and replaced by one with a new name and IP, through the
+// suite's API server and the real client-node), with real traffic and real
+// drops to every pod. In `workload` mode the number of series stays the same
+// and every counter is exact and never goes back; in `pod` mode the old pods'
+// series leave and every series names its workload.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { V1Pod } from '@kubernetes/client-node';
+import { encodeEndpointAddr, MAP_NAMES } from '../../src/bpf/contract.js';
+import { BpfMap } from '../../src/bpf/map.js';
+import { ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
+import { KubeApiServer, makePod } from '../support/kube-api-server.js';
+import { Lab, sh, UDP_IPV4_OVERHEAD } from '../support/lab.js';
+import { type Sample, sumOf } from '../support/metrics-text.js';
+import { type LabPod, PodNetwork } from '../support/pod-network.js';
+import { requireBpf } from '../support/privileges.js';
+
+const NODE = 'lab-node';
+const REPLICAS = 5;
+const OPEN_PORT = 5000;
+const DROPPED_PORT = 5001;
+const PAYLOAD = 100;
+const RANGE = '10.212.0.0/16';
+/** The ReplicaSet's pod-template-hash of each rollout: a Deployment's pods carry it. */
+const hashOf = (round: number) => `7d9f8c${round.toString(16).padStart(3, '0')}`;
+
+function deploymentPod(round: number, replica: number, ip: string): V1Pod {
+  const hash = hashOf(round);
+  const pod = makePod({ name: `web-${hash}-r${replica}`, namespace: 'shop', nodeName: NODE, ips: [ip] });
+  pod.metadata = {
+    ...pod.metadata,
+    labels: { app: 'web', 'pod-template-hash': hash },
+    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `web-${hash}`, uid: `rs-${hash}`, controller: true }],
+  };
+  return pod;
+}
+
+describe('workloads: a Deployment rolled with traffic and drops throughout', function () {
+  this.timeout(300_000);
+  let lab: Lab;
+  let net: PodNetwork;
+  let api: KubeApiServer;
+  let dir: string;
+  let kubeconfig: string;
+  let pinDir: string;
+  let client: LabPod;
+  let replicas: LabPod[];
+  let exporter: ExporterProcess | undefined;
+  let nextIp = 0;
+  const rule = ['FORWARD', '-d', RANGE, '-p', 'udp', '--dport', String(DROPPED_PORT), '-j', 'DROP'];
+  let ruleAdded = false;
+
+  const newIp = () => `10.212.${1 + Math.floor(nextIp / 250)}.${1 + (nextIp++ % 250)}`;
+
+  before(async function () {
+    requireBpf(this);
+    lab = new Lab();
+    net = new PodNetwork(lab);
+    client = net.addPod('client', '10.212.0.2');
+    replicas = [];
+    for (let r = 0; r < REPLICAS; r++) {
+      const pod = net.addPod(`web${r}`, newIp());
+      await lab.udpReceiver(pod.ns, OPEN_PORT);
+      replicas.push(pod);
+    }
+    sh('iptables', ['-I', ...rule]);
+    ruleAdded = true;
+    api = await KubeApiServer.start();
+    dir = mkdtempSync(join(tmpdir(), 'dpx-rollout-'));
+    kubeconfig = api.writeKubeconfig(dir);
+  });
+
+  beforeEach(function () {
+    pinDir = testPinDir();
+    api.addPod(makePod({ name: 'client', namespace: 'shop', nodeName: NODE, ips: [client.ip] }));
+  });
+
+  afterEach(async function () {
+    await exporter?.stop();
+    exporter = undefined;
+    if (pinDir) removePinDir(pinDir);
+    for (const pod of api?.listPods() ?? []) api.deletePod(pod.metadata?.namespace ?? '', pod.metadata?.name ?? '');
+  });
+
+  after(async function () {
+    if (ruleAdded) sh('iptables', ['-D', ...rule]);
+    await api?.stop();
+    lab?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function start(granularity: string): Promise<ExporterProcess> {
+    // prettier-ignore
+    const p = await ExporterProcess.start([
+      '--bpffs', pinDir,
+      '--poll-interval', '200ms',
+      '--kubeconfig', kubeconfig,
+      '--node-name', NODE,
+      '--interfaces', net.interfaceGlob,
+      '--deleted-pod-grace', '1s',
+      '--max-endpoints', '32',
+      '--granularity', granularity,
+    ]);
+    exporter = p;
+    await waitFor(async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'), (v) => v === 1);
+    return p;
+  }
+
+  /** Waits until the agent has put the pod's address in its endpoints map (it learnt of the pod from the watch). */
+  async function placed(ip: string): Promise<void> {
+    const endpoints = BpfMap.fromPin(join(pinDir, MAP_NAMES.endpoints));
+    try {
+      const slot = Buffer.alloc(4);
+      const found = await waitFor(() => endpoints.lookup(encodeEndpointAddr(ip), slot), (v) => v);
+      assert.ok(found, `the agent placed ${ip}`);
+    } finally {
+      endpoints.close();
+    }
+  }
+
+  /** Deploys round `round`: every replica's pod replaced by a new one (new name, new IP). */
+  async function roll(round: number): Promise<string[]> {
+    const names: string[] = [];
+    for (let r = 0; r < REPLICAS; r++) {
+      const old = replicas[r]!;
+      if (round > 0) api.deletePod('shop', `web-${hashOf(round - 1)}-r${r}`);
+      const pod = round > 0 ? net.readdress(old, newIp()) : old;
+      replicas[r] = pod;
+      const created = api.addPod(deploymentPod(round, r, pod.ip));
+      names.push(created.metadata?.name ?? '');
+    }
+    for (const pod of replicas) await placed(pod.ip);
+    return names;
+  }
+
+  /** Sends each replica a few datagrams it receives and a few the node drops (FORWARD DROP). */
+  function traffic(round: number): { delivered: number; dropped: number } {
+    let delivered = 0;
+    let dropped = 0;
+    for (const [r, pod] of replicas.entries()) {
+      const n = 1 + ((round + r) % 3);
+      const m = 1 + ((round * 7 + r) % 2);
+      lab.sendUdp(client.ns, pod.ip, OPEN_PORT, n, PAYLOAD);
+      lab.sendUdp(client.ns, pod.ip, DROPPED_PORT, m, PAYLOAD);
+      delivered += n;
+      dropped += m;
+    }
+    return { delivered, dropped };
+  }
+
+  const webForward = (s: Sample[], metric = 'datapath_forward_packets_total') =>
+    sumOf(s, metric, { source: 'tc', namespace: 'shop', workload: 'web', workload_kind: 'Deployment', direction: 'ingress' });
+  const webDrops = (s: Sample[], metric = 'datapath_drop_packets_total') =>
+    sumOf(s, metric, { source: 'kernel', reason: 'NETFILTER_DROP', namespace: 'shop', workload: 'web', direction: 'ingress' });
+  const webSeries = (s: Sample[]) => s.filter((x) => x.name.startsWith('datapath_') && x.labels.workload === 'web');
+
+  it('workload mode: 50 rollouts, series constant, counters exact and monotonic', async function () {
+    const p = await start('workload');
+    let delivered = 0;
+    let dropped = 0;
+    let seriesCount: number | undefined;
+    let last = { fwd: 0, drops: 0, bytes: 0 };
+    for (let round = 0; round < 50; round++) {
+      await roll(round);
+      const t = traffic(round);
+      delivered += t.delivered;
+      dropped += t.dropped;
+      const s = await waitFor(() => p.scrape(), (x) => webForward(x) >= delivered && webDrops(x) >= dropped);
+      const now = { fwd: webForward(s), drops: webDrops(s), bytes: webForward(s, 'datapath_forward_bytes_total') };
+      assert.equal(now.fwd, delivered, `round ${round}: forwarded packets`);
+      assert.equal(now.drops, dropped, `round ${round}: dropped packets`);
+      assert.equal(now.bytes, delivered * (PAYLOAD + UDP_IPV4_OVERHEAD), `round ${round}: forwarded bytes`);
+      assert.ok(now.fwd >= last.fwd && now.drops >= last.drops && now.bytes >= last.bytes, `round ${round}: never back`);
+      last = now;
+      assert.equal(s.filter((x) => x.name.startsWith('datapath_') && /^web-/.test(x.labels.pod ?? '')).length, 0, 'no pod names');
+      const count = webSeries(s).length;
+      seriesCount ??= count;
+      assert.equal(count, seriesCount, `round ${round}: the workload's series stay the same`);
+    }
+    // After the last grace periods run out, every old pod's slot is zeroed and
+    // released: the workload's totals still hold everything.
+    await new Promise((r) => setTimeout(r, 1500));
+    const s = await waitFor(() => p.scrape(), (x) => sumOf(x, 'datapath_exporter_slots_used', { table: 'endpoints' }) === REPLICAS + 1);
+    assert.equal(sumOf(s, 'datapath_exporter_slots_used', { table: 'endpoints' }), REPLICAS + 1);
+    assert.equal(webForward(s), delivered);
+    assert.equal(webDrops(s), dropped);
+    assert.equal(webSeries(s).length, seriesCount);
+  });
+
+  it("pod mode: each series names its pod and workload; a rolled-out pod's series leave after the grace", async function () {
+    const p = await start('pod');
+    let previous: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const names = await roll(round);
+      const t = traffic(round);
+      const s = await waitFor(
+        () => p.scrape(),
+        (x) => names.every((pod) => sumOf(x, 'datapath_forward_packets_total', { pod, direction: 'ingress' }) > 0),
+      );
+      for (const pod of names) {
+        const series = s.filter((x) => x.name === 'datapath_forward_packets_total' && x.labels.pod === pod);
+        assert.ok(series.length > 0, pod);
+        for (const x of series) assert.deepEqual([x.labels.workload, x.labels.workload_kind, x.labels.namespace], ['web', 'Deployment', 'shop']);
+      }
+      assert.equal(webForward(s) - sumOf(s, 'datapath_forward_packets_total', { pod: /^web-/, direction: 'ingress', source: 'tc', workload: 'web' }), 0);
+      assert.ok(t.delivered > 0);
+      // The client is a bare pod: its own workload.
+      const clientSeries = s.find((x) => x.name === 'datapath_forward_packets_total' && x.labels.pod === 'client');
+      assert.deepEqual([clientSeries?.labels.workload, clientSeries?.labels.workload_kind], ['client', 'Pod']);
+      if (previous.length > 0) {
+        const gone = await waitFor(
+          () => p.scrape(),
+          (x) => previous.every((pod) => !x.some((y) => y.name.startsWith('datapath_') && y.labels.pod === pod)),
+          5_000,
+        );
+        for (const pod of previous) assert.ok(!gone.some((y) => y.name.startsWith('datapath_') && y.labels.pod === pod), `${pod} left`);
+      }
+      previous = names;
+    }
+  });
+});
