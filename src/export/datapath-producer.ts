@@ -56,10 +56,18 @@ export interface ProducerOptions {
   granularity: Granularity;
   /** Label sets per metric; past it, new ones fold into the overflow series. */
   maxSeries: number;
+  /**
+   * How long a series that names no pod (a workload's, a namespace's, the
+   * node's) stays published with its last total once it has no rows: a
+   * rollout that replaces every pod, whose new pods have not counted yet,
+   * must not read as a reset. Default 5 minutes (Prometheus' staleness).
+   */
+  lingerMs?: number;
   log?: Logger;
 }
 
 export const DEFAULT_MAX_SERIES = 50_000;
+const DEFAULT_LINGER_MS = 5 * 60_000;
 
 const FAMILIES: ReadonlyArray<{ kind: RowKind; unit: 'packets' | 'bytes'; name: string; help: string }> = [
   { kind: 'drop', unit: 'packets', name: 'datapath_drop_packets', help: 'Packets dropped, by source, reason, direction, location and pod.' },
@@ -136,8 +144,13 @@ interface SlotPart extends Counts {
  * vanished slots had counted.
  */
 interface SeriesState {
+  kind: RowKind;
+  /** The series as last published (labels and value), for one that lingers without rows. */
+  series: Series;
   parts: SlotPart[];
   carried: Counts;
+  /** When the series last had rows (ms). */
+  seenAt: number;
 }
 
 const ZERO: Counts = { packets: 0, bytes: 0 };
@@ -191,13 +204,15 @@ export class DatapathProducer implements MetricProducer {
   private build(): void {
     if (this.built) return;
     this.built = true;
-    const current = this.fold(this.aggregate(this.rows));
+    const now = Date.now();
+    const current = this.fold(this.aggregate(this.rows), now);
     const next = new Map<string, SeriesState>();
     const series: Record<RowKind, Series[]> = { drop: [], forward: [] };
     for (const [id, { kind, series: s, parts }] of current) {
       // A slot whose counts went away (released) or down (zeroed, reused)
       // would read as a reset: carry what it had counted. A series no longer
-      // published is left out of `next`, forgotten with its carry.
+      // published is left out of `next`, forgotten with its carry (after
+      // lingering, for one that names no pod: see lingerAfter).
       const prev = this.state.get(id);
       let carried = prev?.carried ?? ZERO;
       for (const last of prev?.parts ?? []) {
@@ -206,15 +221,38 @@ export class DatapathProducer implements MetricProducer {
           carried = { packets: carried.packets + last.packets, bytes: carried.bytes + last.bytes };
         }
       }
-      next.set(id, { parts, carried });
+      next.set(id, { kind, series: s, parts, carried, seenAt: now });
       if (carried !== ZERO) {
         s.packets += carried.packets;
         s.bytes += carried.bytes;
       }
       series[kind].push(s);
     }
+    this.lingerAfter(next, series, now);
     this.state = next;
     this.series = series;
+  }
+
+  /**
+   * A series that names no pod and has no rows now (every pod of a workload
+   * replaced, the new ones not counted yet; slots zeroed after the grace)
+   * keeps its last total, all of it carried, for lingerMs; then it goes.
+   * A series of one pod goes at once: its pod is gone.
+   */
+  private lingerAfter(next: Map<string, SeriesState>, series: Record<RowKind, Series[]>, now: number): void {
+    for (const [id, prev] of this.state) {
+      if (next.has(id) || !this.lingers(prev, now)) continue;
+      let carried = prev.carried;
+      for (const part of prev.parts) carried = { packets: carried.packets + part.packets, bytes: carried.bytes + part.bytes };
+      const s: Series = { ...prev.series, packets: carried.packets, bytes: carried.bytes };
+      next.set(id, { kind: prev.kind, series: s, parts: [], carried, seenAt: prev.seenAt });
+      series[prev.kind].push(s);
+    }
+  }
+
+  /** A series that names no pod, seen within lingerMs, stays published without rows. */
+  private lingers(prev: SeriesState, now: number): boolean {
+    return prev.series.pod.pod === '' && now - prev.seenAt < (this.opts.lingerMs ?? DEFAULT_LINGER_MS);
   }
 
   /** The Prometheus door (the PrometheusExporter's metricProducers). */
@@ -288,10 +326,13 @@ export class DatapathProducer implements MetricProducer {
    * compensation keeps it monotonic as they come and go). A folded label set
    * stays folded while it exists, so no series jumps out of the overflow.
    */
-  private fold(current: Map<string, Aggregate>): Map<string, Aggregate> {
+  private fold(current: Map<string, Aggregate>, now: number): Map<string, Aggregate> {
     const { maxSeries } = this.opts;
     const used: Record<RowKind, number> = { drop: 0, forward: 0 };
-    for (const [id, agg] of current) if (this.state.has(id)) used[agg.kind]++;
+    // Series published last time hold their places: those with rows now, and those that linger.
+    for (const [id, prev] of this.state) {
+      if (prev.series.source !== SERIES_OVERFLOW && (current.has(id) || this.lingers(prev, now))) used[prev.kind]++;
+    }
     const folded = new Set<string>();
     const out = new Map<string, Aggregate>();
     for (const [id, agg] of current) {

@@ -174,6 +174,33 @@ describe('workload series when a slot changes hands between two collects', funct
   });
 });
 
+describe('a workload whose pods all left, before its next pods count', function () {
+  it('keeps its series with its total while it lingers, continues it when the next pods count, and forgets it after', async function () {
+    const pods = new Pods();
+    pods.bySlot.set(0, web(0));
+    pods.bySlot.set(1, db);
+    let producer = producerAt('workload', pods);
+    producer.update([forward(0, 5), forward(1, 2)]);
+    assert.equal((await points(producer, 'datapath_forward_packets')).length, 2);
+    // Every web pod replaced; the old slot zeroed (no row), the new pod has counted nothing yet.
+    pods.bySlot.delete(0);
+    pods.bySlot.set(2, web(1));
+    producer.update([forward(1, 2)]);
+    const web5 = (await points(producer, 'datapath_forward_packets')).find((p) => p.attributes.workload === 'web');
+    assert.equal(web5?.value, 5, 'the workload keeps its total');
+    producer.update([forward(1, 2), forward(2, 3)]);
+    const web8 = (await points(producer, 'datapath_forward_packets')).find((p) => p.attributes.workload === 'web');
+    assert.equal(web8?.value, 8, 'and continues from it');
+
+    // With no linger, a workload without rows is gone at once (as a pod's series is).
+    producer = new DatapathProducer(resourceFromAttributes({}), pods, { granularity: 'workload', maxSeries: 10, lingerMs: 0 });
+    producer.update([forward(1, 2), forward(2, 3)]);
+    assert.equal((await points(producer, 'datapath_forward_packets')).length, 2);
+    producer.update([forward(1, 2)]);
+    assert.deepEqual((await points(producer, 'datapath_forward_packets')).map((p) => p.attributes.workload), ['db']);
+  });
+});
+
 describe('the series cap (--max-series)', function () {
   it('label sets past the cap fold into one overflow series per metric, which stays monotonic as they come and go', async function () {
     const pods = new Pods();

@@ -49,13 +49,20 @@ export class PodNetwork {
    * without a namespace and veth per pod).
    */
   readdress(pod: LabPod, ip: string): LabPod {
-    this.lab.exec(pod.ns, 'ip', ['addr', 'replace', `${ip}/32`, 'dev', pod.podIf]);
-    this.lab.exec(pod.ns, 'ip', ['addr', 'del', `${pod.ip}/32`, 'dev', pod.podIf]);
-    this.lab.exec(pod.ns, 'ip', ['route', 'replace', 'default', 'via', GATEWAY, 'dev', pod.podIf, 'src', ip]);
-    sh('ip', ['route', 'del', `${pod.ip}/32`, 'dev', pod.hostIf]);
-    sh('ip', ['route', 'add', `${ip}/32`, 'dev', pod.hostIf]);
-    sh('ip', ['neigh', 'del', pod.ip, 'dev', pod.hostIf]);
-    this.lab.neighbour(undefined, pod.hostIf, ip, pod.podMac);
+    // Two `ip -batch` runs, not seven processes: rollouts readdress hundreds of times.
+    const inPod = [
+      `addr replace ${ip}/32 dev ${pod.podIf}`,
+      `addr del ${pod.ip}/32 dev ${pod.podIf}`,
+      `route replace default via ${GATEWAY} dev ${pod.podIf} src ${ip}`,
+    ];
+    const onNode = [
+      `route del ${pod.ip}/32 dev ${pod.hostIf}`,
+      `route add ${ip}/32 dev ${pod.hostIf}`,
+      `neigh del ${pod.ip} dev ${pod.hostIf}`,
+      `neigh replace ${ip} lladdr ${pod.podMac} dev ${pod.hostIf} nud permanent`,
+    ];
+    this.lab.exec(pod.ns, 'ip', ['-batch', '-'], inPod.join('\n'));
+    sh('ip', ['-batch', '-'], onNode.join('\n'));
     return { ...pod, ip };
   }
 
