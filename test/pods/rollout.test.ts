@@ -23,7 +23,7 @@ const REPLICAS = 5;
 const OPEN_PORT = 5000;
 const DROPPED_PORT = 5001;
 const PAYLOAD = 100;
-const RANGE = '10.212.0.0/16';
+const RANGE = '10.213.0.0/16';
 /** The ReplicaSet's pod-template-hash of each rollout: a Deployment's pods carry it. */
 const hashOf = (round: number) => `7d9f8c${round.toString(16).padStart(3, '0')}`;
 
@@ -53,13 +53,13 @@ describe('workloads: a Deployment rolled with traffic and drops throughout', fun
   const rule = ['FORWARD', '-d', RANGE, '-p', 'udp', '--dport', String(DROPPED_PORT), '-j', 'DROP'];
   let ruleAdded = false;
 
-  const newIp = () => `10.212.${1 + Math.floor(nextIp / 250)}.${1 + (nextIp++ % 250)}`;
+  const newIp = () => `10.213.${1 + Math.floor(nextIp / 250)}.${1 + (nextIp++ % 250)}`;
 
   before(async function () {
     requireBpf(this);
     lab = new Lab();
     net = new PodNetwork(lab);
-    client = net.addPod('client', '10.212.0.2');
+    client = net.addPod('client', '10.213.0.2');
     replicas = [];
     for (let r = 0; r < REPLICAS; r++) {
       const pod = net.addPod(`web${r}`, newIp());
