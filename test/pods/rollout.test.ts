@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { encodeEndpointAddr, MAP_NAMES } from '../../src/bpf/contract.js';
 import { BpfMap } from '../../src/bpf/map.js';
-import { ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
+import { ExporterProcess, removePinDir, runCli, testPinDir, waitFor } from '../support/exporter.js';
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
 import { Lab, sh, UDP_IPV4_OVERHEAD } from '../support/lab.js';
 import { type Sample, sumOf } from '../support/metrics-text.js';
@@ -23,7 +23,7 @@ const REPLICAS = 5;
 const OPEN_PORT = 5000;
 const DROPPED_PORT = 5001;
 const PAYLOAD = 100;
-const RANGE = '10.213.0.0/16';
+const RANGE = '10.241.0.0/16';
 /** The ReplicaSet's pod-template-hash of each rollout: a Deployment's pods carry it. */
 const hashOf = (round: number) => `7d9f8c${round.toString(16).padStart(3, '0')}`;
 
@@ -53,13 +53,13 @@ describe('workloads: a Deployment rolled with traffic and drops throughout', fun
   const rule = ['FORWARD', '-d', RANGE, '-p', 'udp', '--dport', String(DROPPED_PORT), '-j', 'DROP'];
   let ruleAdded = false;
 
-  const newIp = () => `10.213.${1 + Math.floor(nextIp / 250)}.${1 + (nextIp++ % 250)}`;
+  const newIp = () => `10.241.${1 + Math.floor(nextIp / 250)}.${1 + (nextIp++ % 250)}`;
 
   before(async function () {
     requireBpf(this);
     lab = new Lab();
     net = new PodNetwork(lab);
-    client = net.addPod('client', '10.213.0.2');
+    client = net.addPod('client', '10.241.0.2');
     replicas = [];
     for (let r = 0; r < REPLICAS; r++) {
       const pod = net.addPod(`web${r}`, newIp());
@@ -92,7 +92,7 @@ describe('workloads: a Deployment rolled with traffic and drops throughout', fun
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(granularity: string): Promise<ExporterProcess> {
+  async function start(granularity: string, extra: string[] = []): Promise<ExporterProcess> {
     // prettier-ignore
     const p = await ExporterProcess.start([
       '--bpffs', pinDir,
@@ -103,6 +103,7 @@ describe('workloads: a Deployment rolled with traffic and drops throughout', fun
       '--deleted-pod-grace', '1s',
       '--max-endpoints', '32',
       '--granularity', granularity,
+      ...extra,
     ]);
     exporter = p;
     await waitFor(async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'), (v) => v === 1);
@@ -122,7 +123,7 @@ describe('workloads: a Deployment rolled with traffic and drops throughout', fun
   }
 
   /** Deploys round `round`: every replica's pod replaced by a new one (new name, new IP). */
-  async function roll(round: number): Promise<string[]> {
+  async function roll(round: number, waitPlaced = true): Promise<string[]> {
     const names: string[] = [];
     for (let r = 0; r < REPLICAS; r++) {
       const old = replicas[r]!;
@@ -132,7 +133,7 @@ describe('workloads: a Deployment rolled with traffic and drops throughout', fun
       const created = api.addPod(deploymentPod(round, r, pod.ip));
       names.push(created.metadata?.name ?? '');
     }
-    for (const pod of replicas) await placed(pod.ip);
+    if (waitPlaced) for (const pod of replicas) await placed(pod.ip);
     return names;
   }
 
@@ -224,4 +225,56 @@ describe('workloads: a Deployment rolled with traffic and drops throughout', fun
       previous = names;
     }
   });
+
+  it('namespace filter: pods of namespaces left out get no labels, and their traffic and drops count, exactly, at node level', async function () {
+    const p = await start('pod', ['--namespaces', 'team-*,kube-system', '--exclude-namespaces', 'kube-system']);
+    await roll(0, false); // never placed: nothing to wait for
+    const before = await p.scrape();
+    const t = traffic(0);
+    const nodeFwd = (s: Sample[]) => sumOf(s, 'datapath_forward_packets_total', { source: 'tc', namespace: '', pod: '', direction: 'ingress' });
+    const nodeDrops = (s: Sample[]) => sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', reason: 'NETFILTER_DROP', pod: '' });
+    const s = await waitFor(() => p.scrape(), (x) => nodeFwd(x) - nodeFwd(before) >= t.delivered && nodeDrops(x) - nodeDrops(before) >= t.dropped);
+    assert.equal(nodeFwd(s) - nodeFwd(before), t.delivered);
+    assert.equal(nodeDrops(s) - nodeDrops(before), t.dropped);
+    assert.equal(s.filter((x) => x.name.startsWith('datapath_') && x.labels.namespace === 'shop').length, 0, 'no series of the filtered namespace');
+    assert.equal(sumOf(s, 'datapath_exporter_slots_used', { table: 'endpoints' }), 0);
+  });
+
+  it('series cap: label sets past --max-series fold into one overflow series per metric, exact, counted and logged once', async function () {
+    const p = await start('pod', ['--max-series', '3']);
+    await roll(0);
+    const t = traffic(0);
+    const fwdIn = (s: Sample[]) => sumOf(s, 'datapath_forward_packets_total', { source: /^(tc|overflow)$/, direction: /^(ingress|)$/ });
+    // Ingress to the 5 replicas (client's egress is in other series, and in the overflow too): wait for all of it.
+    const s = await waitFor(() => p.scrape(), (x) => sumOf(x, 'datapath_exporter_folded_label_sets', { kind: 'forward' }) > 0 && fwdIn(x) >= t.delivered);
+    const forward = s.filter((x) => x.name === 'datapath_forward_packets_total');
+    const overflow = forward.filter((x) => x.labels.source === 'overflow');
+    assert.equal(overflow.length, 1, `one overflow series: ${JSON.stringify(forward.map((x) => [x.labels, x.value]))}`);
+    assert.equal(forward.length, 4, '3 label sets and the overflow');
+    // Every packet is somewhere: the pods' own series and the overflow add up to what was sent and received.
+    const sent = t.delivered + t.dropped; // the client's egress: every datagram, the dropped ones too
+    assert.equal(forward.reduce((n, x) => n + x.value, 0), sent + t.delivered);
+    assert.ok(sumOf(s, 'datapath_exporter_folded_label_sets', { kind: 'forward' }) >= 3);
+    const warnings = () => p.logs.split('\n').filter((l) => l.includes('more label sets than --max-series')).length;
+    await waitFor(warnings, (n) => n > 0); // the log is written asynchronously
+    await p.scrape(); // folding goes on: still one warning
+    assert.equal(warnings(), 1);
+  });
+});
+
+describe('workload flags: bad values are one line and exit 2', function () {
+  for (const [args, says] of [
+    [['--granularity', 'pods'], '"pods" is not one of pod, workload, namespace, node'],
+    [['--namespaces', 'Shop'], 'is not a comma-separated list of namespace globs'],
+    [['--exclude-namespaces', 'a[b]'], 'is not a comma-separated list of namespace globs'],
+    [['--max-series', '-3'], '"-3" is not a positive number of series'],
+    [['--max-series', '0'], '"0" is not a positive number of series'],
+  ] as const) {
+    it(`${args.join(' ')}`, function () {
+      const r = runCli(['run', ...args]);
+      assert.equal(r.status, 2);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.ok(r.stderr.includes(says), r.stderr);
+    });
+  }
 });
