@@ -19,6 +19,7 @@ import { type OutputOptions, Outputs } from './export/outputs.js';
 import { NO_PODS } from './k8s/pod-labels.js';
 import { DropEventReader } from './events/drop-event-reader.js';
 import { DropEventBuffer } from './events/event-buffer.js';
+import type { NamespaceFilter } from './k8s/namespace-filter.js';
 import type { PodAttribution } from './k8s/pod-attribution.js';
 import { forgetEndpoints } from './k8s/endpoint-slots.js';
 import type { Logger } from './log/logger.js';
@@ -33,6 +34,8 @@ export interface AgentOptions extends OutputOptions {
   kubeConfig?: KubeConfig;
   maxEndpoints: number;
   deletedPodGraceMs: number;
+  /** Pods of which namespaces get endpoint slots (the rest count as node-level); undefined: all. */
+  namespaces?: NamespaceFilter;
   /** undefined: Cilium's map is not read. */
   cilium?: { path: string; release: CiliumRelease };
   /** Drop events per second for the node (0: none). */
@@ -136,6 +139,7 @@ export class Agent {
         maps: endpointMaps,
         maxEndpoints: opts.maxEndpoints,
         deletedPodGraceMs: opts.deletedPodGraceMs,
+        namespaces: opts.namespaces,
         log,
       });
       this.outputs.health.state.slotsCapacity.endpoints = opts.maxEndpoints;

@@ -18,7 +18,13 @@ export function syntheticRows(series: number): { rows: DatapathRow[]; pods: PodL
   const rows: DatapathRow[] = [];
   for (let i = 0; i < podCount; i++) {
     const slot = i >= ENDPOINT_UNATTRIBUTED ? i + 1 : i; // the unattributed slot means "no pod"
-    labels.set(slot, { namespace: NAMESPACES[i % NAMESPACES.length] ?? '', pod: `checkout-api-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}` });
+    labels.set(slot, {
+      namespace: NAMESPACES[i % NAMESPACES.length] ?? '',
+      pod: `checkout-api-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`,
+      workload: 'checkout-api',
+      workloadKind: 'Deployment',
+      uid: `uid-${i}`,
+    });
     for (const direction of ['ingress', 'egress'] as const) {
       rows.push({
         kind: 'forward',

@@ -25,11 +25,14 @@ import type { PodLabels } from '../k8s/pod-labels.js';
 import type { Logger } from '../log/logger.js';
 import { formatCiliumTable } from './cilium-format.js';
 
+/** What the pinned names map keeps of a pod (no workload: `list` names pods). */
+type PodName = Pick<PodLabels, 'namespace' | 'pod'>;
+
 export const LIST_FORMATS = ['table', 'json', 'cilium'] as const;
 export type ListFormat = (typeof LIST_FORMATS)[number];
 
 export interface ListedRow extends DatapathRow {
-  pod?: PodLabels;
+  pod?: PodName;
 }
 
 export function readPinnedRows(bpffs: string): ListedRow[] {
@@ -62,9 +65,9 @@ export function readCiliumRows(path: string, release: CiliumRelease, log: Logger
   }
 }
 
-function readNames(map: BpfMap): Map<EndpointSlot, PodLabels> {
+function readNames(map: BpfMap): Map<EndpointSlot, PodName> {
   const { count, values } = map.lookupAll(4, ENDPOINT_NAME_SIZE, ENDPOINT_SLOTS);
-  const out = new Map<EndpointSlot, PodLabels>();
+  const out = new Map<EndpointSlot, PodName>();
   for (let slot = 0; slot < count; slot++) {
     const name = decodeEndpointName(values, slot * ENDPOINT_NAME_SIZE);
     if (name.pod !== '') out.set(slot as EndpointSlot, name);

@@ -21,6 +21,8 @@ import {
   parseListenAddress,
   parseLogLevel,
   parseMaxEndpoints,
+  parseMaxSeries,
+  parseNamespaceGlobs,
   parseMetricsAddr,
   parseOtlpEndpoint,
   parsePollInterval,
@@ -33,6 +35,8 @@ import { AgentUnreachable, observe, OBSERVE_FORMATS, type ObserveOptions } from 
 import type { ListenAddress } from '../export/pull/http-server.js';
 import { buildMetricsAccess, METRICS_AUTH_MODES, type MetricsAccess, type MetricsAuthMode } from '../export/access/metrics-auth.js';
 import { WebConfigError } from '../export/access/web-config.js';
+import { DEFAULT_MAX_SERIES, GRANULARITIES, type Granularity } from '../export/datapath-producer.js';
+import { NamespaceFilter } from '../k8s/namespace-filter.js';
 
 const DEFAULT_BPFFS = '/sys/fs/bpf/datapath-exporter';
 const SHUTDOWN_DEADLINE_MS = 2000;
@@ -94,6 +98,10 @@ interface RunFlags {
   metricsAuth: MetricsAuthMode;
   metricsAuthAllowedTtl: number;
   metricsAuthDeniedTtl: number;
+  granularity: Granularity;
+  namespaces?: string[];
+  excludeNamespaces?: string[];
+  maxSeries: number;
 }
 
 program
@@ -121,6 +129,18 @@ program
     new Option('--drop-events-rate <n>', `drop events per second for the node, served at /api/v1/drops (0: none)`)
       .argParser(parseEventRate)
       .default(DEFAULT_DROP_EVENTS_RATE),
+  )
+  .addOption(
+    new Option('--granularity <level>', 'what per-pod series carry: pod (and its workload), workload (sums of its pods), namespace, or node (no pod labels)')
+      .argParser(parseChoice(GRANULARITIES))
+      .default('pod'),
+  )
+  .addOption(new Option('--namespaces <globs>', 'only pods of these namespaces get pod labels (comma-separated globs; the rest count as node-level)').argParser(parseNamespaceGlobs))
+  .addOption(new Option('--exclude-namespaces <globs>', 'pods of these namespaces count as node-level (wins over --namespaces)').argParser(parseNamespaceGlobs))
+  .addOption(
+    new Option('--max-series <n>', 'label sets per datapath metric; past it, new ones are summed into one source="overflow" series')
+      .argParser(parseMaxSeries)
+      .default(DEFAULT_MAX_SERIES),
   )
   .addOption(ciliumMapOption())
   .addOption(ciliumReleaseOption())
@@ -187,6 +207,8 @@ program
           kubeConfig,
           maxEndpoints: opts.maxEndpoints,
           deletedPodGraceMs: opts.deletedPodGrace,
+          namespaces: opts.namespaces || opts.excludeNamespaces ? new NamespaceFilter(opts.namespaces, opts.excludeNamespaces) : undefined,
+          series: { granularity: opts.granularity, maxSeries: opts.maxSeries },
           dropEventsRate: opts.dropEventsRate,
           cilium: opts.ciliumMetricsMap === 'none' ? undefined : { path: opts.ciliumMetricsMap, release: opts.ciliumRelease },
           access,

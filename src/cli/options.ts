@@ -72,6 +72,24 @@ export function parseGlobList(text: string): string[] {
   return globs;
 }
 
+/** "kube-*,default" -> ["kube-*", "default"]: namespace names (DNS labels) with * and ?. */
+export function parseNamespaceGlobs(text: string): string[] {
+  const globs = text.split(',').map((g) => g.trim()).filter((g) => g !== '');
+  if (globs.length === 0 || globs.some((g) => !/^[a-z0-9*?-]{1,63}$/.test(g))) {
+    throw new InvalidArgumentError(`"${text}" is not a comma-separated list of namespace globs (lower-case letters, digits, -, * and ?; example: kube-*,default)`);
+  }
+  return globs;
+}
+
+/** --max-series: a positive number of label sets per metric. */
+export function parseMaxSeries(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || !Number.isSafeInteger(n)) {
+    throw new InvalidArgumentError(`"${text}" is not a positive number of series`);
+  }
+  return n;
+}
+
 export function parseMaxEndpoints(text: string): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || n < 1 || n > ENDPOINT_SLOTS) {

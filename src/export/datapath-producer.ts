@@ -5,7 +5,9 @@
 // Values are the kernel's cumulative totals (monotonic sums), so rate() works
 // and a restart with pinned maps shows no reset; what a slot under a series'
 // labels had counted before it was released or zeroed is carried, so a pod
-// recreated under the same name does not read as a reset either.
+// recreated under the same name does not read as a reset either, and a
+// workload's or namespace's sum keeps what its deleted pods had counted.
+// Series past --max-series fold into one overflow series per metric.
 import { type Attributes, type HrTime, ValueType } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
@@ -19,9 +21,53 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import type { DatapathRow, RowKind } from '../collect/rows.js';
 import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../bpf/contract.js';
-import type { PodLabelResolver, PodLabels } from '../k8s/pod-labels.js';
+import type { Logger } from '../log/logger.js';
+import { otelWorkloadAttribute } from '../k8s/workload.js';
+import { NO_POD_LABELS, type PodLabelResolver, type PodLabels } from '../k8s/pod-labels.js';
 
-const NO_POD: PodLabels = { namespace: '', pod: '' };
+const NO_POD = NO_POD_LABELS;
+
+/**
+ * What per-pod series carry: `pod` (namespace, pod and its workload),
+ * `workload` (one series per workload: the sum of its pods), `namespace`, or
+ * `node` (no pod labels at all).
+ */
+export const GRANULARITIES = ['pod', 'workload', 'namespace', 'node'] as const;
+export type Granularity = (typeof GRANULARITIES)[number];
+
+/** The labels a pod's rows are published under, at a granularity. */
+function coarsen(pod: PodLabels, granularity: Granularity): PodLabels {
+  switch (granularity) {
+    case 'pod':
+      return pod;
+    case 'workload':
+      return { namespace: pod.namespace, pod: '', workload: pod.workload, workloadKind: pod.workloadKind, uid: '' };
+    case 'namespace':
+      return { namespace: pod.namespace, pod: '', workload: '', workloadKind: '', uid: '' };
+    case 'node':
+      return NO_POD;
+  }
+}
+
+/** The label value of the series that label sets past the cap fold into (as `source`). */
+export const SERIES_OVERFLOW = 'overflow';
+
+export interface ProducerOptions {
+  granularity: Granularity;
+  /** Label sets per metric; past it, new ones fold into the overflow series. */
+  maxSeries: number;
+  /**
+   * How long a series that names no pod (a workload's, a namespace's, the
+   * node's) stays published with its last total once it has no rows: a
+   * rollout that replaces every pod, whose new pods have not counted yet,
+   * must not read as a reset. Default 5 minutes (Prometheus' staleness).
+   */
+  lingerMs?: number;
+  log?: Logger;
+}
+
+export const DEFAULT_MAX_SERIES = 50_000;
+const DEFAULT_LINGER_MS = 5 * 60_000;
 
 const FAMILIES: ReadonlyArray<{ kind: RowKind; unit: 'packets' | 'bytes'; name: string; help: string }> = [
   { kind: 'drop', unit: 'packets', name: 'datapath_drop_packets', help: 'Packets dropped, by source, reason, direction, location and pod.' },
@@ -39,12 +85,20 @@ const FAMILIES: ReadonlyArray<{ kind: RowKind; unit: 'packets' | 'bytes'; name: 
 export interface Naming {
   namespace: string;
   pod: string;
+  /** The workload's name and kind as two labels (Prometheus); undefined: one attribute named by the kind (OTLP). */
+  workload?: { name: string; kind: string };
   /** Leave pod attributes out when no pod is known (instead of ""). */
   omitNoPod: boolean;
   units: Record<'packets' | 'bytes', string>;
 }
 
-export const PROMETHEUS_NAMING: Naming = { namespace: 'namespace', pod: 'pod', omitNoPod: false, units: { packets: '', bytes: '' } };
+export const PROMETHEUS_NAMING: Naming = {
+  namespace: 'namespace',
+  pod: 'pod',
+  workload: { name: 'workload', kind: 'workload_kind' },
+  omitNoPod: false,
+  units: { packets: '', bytes: '' },
+};
 export const OTLP_NAMING: Naming = {
   namespace: 'k8s.namespace.name',
   pod: 'k8s.pod.name',
@@ -72,9 +126,16 @@ interface Series extends Counts {
   pod: PodLabels;
 }
 
-/** One slot's part of a series (rows of no pod share NO_SLOT). */
+/**
+ * One slot's part of a series (rows of no pod share NO_SLOT), while one pod
+ * holds it: a slot released and given to another pod of the same series
+ * between two builds (a workload's next pod) is another part, so the first
+ * pod's counts are carried even when the second's have already passed them.
+ */
 interface SlotPart extends Counts {
   slot: number;
+  /** The holding pod's uid ("" for no pod). */
+  holder: string;
 }
 
 /**
@@ -83,8 +144,13 @@ interface SlotPart extends Counts {
  * vanished slots had counted.
  */
 interface SeriesState {
+  kind: RowKind;
+  /** The series as last published (labels and value), for one that lingers without rows. */
+  series: Series;
   parts: SlotPart[];
   carried: Counts;
+  /** When the series last had rows (ms). */
+  seenAt: number;
 }
 
 const ZERO: Counts = { packets: 0, bytes: 0 };
@@ -92,9 +158,15 @@ const ZERO: Counts = { packets: 0, bytes: 0 };
 /** The slot key of rows of no pod (no endpoint, or unattributed). */
 const NO_SLOT = -1;
 
+const NO_FOLDS: Readonly<Record<RowKind, number>> = { drop: 0, forward: 0 };
+
 export class DatapathProducer implements MetricProducer {
   private series: Record<RowKind, Series[]> = { drop: [], forward: [] };
   private state = new Map<string, SeriesState>();
+  /** Label sets folded into the overflow series: they stay folded while they exist (no series jumps out of it). */
+  private folded = new Set<string>();
+  private foldedCount: Record<RowKind, number> = { ...NO_FOLDS };
+  private warnedFold = false;
   /** The last poll's rows, built into series at the first collect after it (once for every door). */
   private rows: readonly DatapathRow[] = [];
   private built = true;
@@ -103,7 +175,14 @@ export class DatapathProducer implements MetricProducer {
   constructor(
     private readonly resource: Resource,
     private pods: PodLabelResolver,
+    private readonly opts: ProducerOptions = { granularity: 'pod', maxSeries: DEFAULT_MAX_SERIES },
   ) {}
+
+  /** Label sets folded into the overflow series at the last build, per kind of metric. */
+  get foldedLabelSets(): Readonly<Record<RowKind, number>> {
+    this.build();
+    return this.foldedCount;
+  }
 
   /**
    * Called after each poll with every row to publish. The rows are built into
@@ -125,30 +204,55 @@ export class DatapathProducer implements MetricProducer {
   private build(): void {
     if (this.built) return;
     this.built = true;
-    const current = this.aggregate(this.rows);
+    const now = Date.now();
+    const current = this.fold(this.aggregate(this.rows), now);
     const next = new Map<string, SeriesState>();
     const series: Record<RowKind, Series[]> = { drop: [], forward: [] };
     for (const [id, { kind, series: s, parts }] of current) {
       // A slot whose counts went away (released) or down (zeroed, reused)
       // would read as a reset: carry what it had counted. A series no longer
-      // published is left out of `next`, forgotten with its carry.
+      // published is left out of `next`, forgotten with its carry (after
+      // lingering, for one that names no pod: see lingerAfter).
       const prev = this.state.get(id);
       let carried = prev?.carried ?? ZERO;
       for (const last of prev?.parts ?? []) {
-        const now = parts.find((p) => p.slot === last.slot);
+        const now = parts.find((p) => p.slot === last.slot && p.holder === last.holder);
         if (now === undefined || now.packets < last.packets || now.bytes < last.bytes) {
           carried = { packets: carried.packets + last.packets, bytes: carried.bytes + last.bytes };
         }
       }
-      next.set(id, { parts, carried });
+      next.set(id, { kind, series: s, parts, carried, seenAt: now });
       if (carried !== ZERO) {
         s.packets += carried.packets;
         s.bytes += carried.bytes;
       }
       series[kind].push(s);
     }
+    this.lingerAfter(next, series, now);
     this.state = next;
     this.series = series;
+  }
+
+  /**
+   * A series that names no pod and has no rows now (every pod of a workload
+   * replaced, the new ones not counted yet; slots zeroed after the grace)
+   * keeps its last total, all of it carried, for lingerMs; then it goes.
+   * A series of one pod goes at once: its pod is gone.
+   */
+  private lingerAfter(next: Map<string, SeriesState>, series: Record<RowKind, Series[]>, now: number): void {
+    for (const [id, prev] of this.state) {
+      if (next.has(id) || !this.lingers(prev, now)) continue;
+      let carried = prev.carried;
+      for (const part of prev.parts) carried = { packets: carried.packets + part.packets, bytes: carried.bytes + part.bytes };
+      const s: Series = { ...prev.series, packets: carried.packets, bytes: carried.bytes };
+      next.set(id, { kind: prev.kind, series: s, parts: [], carried, seenAt: prev.seenAt });
+      series[prev.kind].push(s);
+    }
+  }
+
+  /** A series that names no pod, seen within lingerMs, stays published without rows. */
+  private lingers(prev: SeriesState, now: number): boolean {
+    return prev.series.pod.pod === '' && now - prev.seenAt < (this.opts.lingerMs ?? DEFAULT_LINGER_MS);
   }
 
   /** The Prometheus door (the PrometheusExporter's metricProducers). */
@@ -185,22 +289,24 @@ export class DatapathProducer implements MetricProducer {
   }
 
   /**
-   * Rows with the same labels are summed (e.g. two offsets in one function),
-   * keeping each slot's part apart for the carry in build().
+   * Rows with the same labels are summed (e.g. two offsets in one function,
+   * or the pods of one workload), keeping each slot's part apart for the
+   * carry in build().
    */
-  private aggregate(rows: readonly DatapathRow[]): Map<string, { kind: RowKind; series: Series; parts: SlotPart[] }> {
-    const out = new Map<string, { kind: RowKind; series: Series; parts: SlotPart[] }>();
+  private aggregate(rows: readonly DatapathRow[]): Map<string, Aggregate> {
+    const out = new Map<string, Aggregate>();
     for (const row of rows) {
       const noSlot = row.endpoint === undefined || row.endpoint === ENDPOINT_UNATTRIBUTED;
-      let pod = noSlot ? NO_POD : this.pods.labelsOf(row.endpoint as EndpointSlot);
+      const holder = noSlot ? NO_POD : this.pods.labelsOf(row.endpoint as EndpointSlot);
       // A slot with no known pod (restored before the first sync): its
       // counts stay in the kernel and are published once the pod is known.
-      if (pod === undefined) continue;
+      if (holder === undefined) continue;
+      let pod = coarsen(holder, this.opts.granularity);
       // A restored slot no pod claimed is labelled "": the no-pod series (one
       // id for both doors, which Prometheus's "" labels would merge anyway).
       if (pod.namespace === '' && pod.pod === '') pod = NO_POD;
       const reason = row.kind === 'drop' ? row.reason : '';
-      const podKey = pod === NO_POD ? '\u0001' : `${pod.namespace}\u0000${pod.pod}`;
+      const podKey = pod === NO_POD ? '\u0001' : `${pod.namespace}\u0000${pod.pod}\u0000${pod.workload}\u0000${pod.workloadKind}`;
       const id = `${row.kind}\u0000${row.source}\u0000${reason}\u0000${row.direction}\u0000${row.location}\u0000${podKey}`;
       let agg = out.get(id);
       if (!agg) {
@@ -208,20 +314,80 @@ export class DatapathProducer implements MetricProducer {
         agg = { kind: row.kind, series, parts: [] };
         out.set(id, agg);
       }
-      const packets = Number(row.packets);
-      const bytes = Number(row.bytes);
-      agg.series.packets += packets;
-      agg.series.bytes += bytes;
-      const slot = noSlot ? NO_SLOT : (row.endpoint as number);
-      const part = agg.parts.find((p) => p.slot === slot);
-      if (part) {
-        part.packets += packets;
-        part.bytes += bytes;
-      } else {
-        agg.parts.push({ slot, packets, bytes });
-      }
+      addPart(agg, noSlot ? NO_SLOT : (row.endpoint as number), holder.uid, Number(row.packets), Number(row.bytes));
     }
     return out;
+  }
+
+  /**
+   * At most --max-series label sets per metric: those published at the last
+   * build keep their series, new ones get one while there is room, the rest
+   * are summed into the metric's overflow series (its own id, so the
+   * compensation keeps it monotonic as they come and go). A folded label set
+   * stays folded while it exists, so no series jumps out of the overflow.
+   */
+  private fold(current: Map<string, Aggregate>, now: number): Map<string, Aggregate> {
+    const { maxSeries } = this.opts;
+    const used: Record<RowKind, number> = { drop: 0, forward: 0 };
+    // Series published last time hold their places: those with rows now, and those that linger.
+    for (const [id, prev] of this.state) {
+      if (prev.series.source !== SERIES_OVERFLOW && (current.has(id) || this.lingers(prev, now))) used[prev.kind]++;
+    }
+    const folded = new Set<string>();
+    const out = new Map<string, Aggregate>();
+    for (const [id, agg] of current) {
+      const published = this.state.has(id);
+      if (published || (!this.folded.has(id) && used[agg.kind] < maxSeries)) {
+        if (!published) used[agg.kind]++;
+        out.set(id, agg);
+        continue;
+      }
+      folded.add(id);
+      const overflowId = `${agg.kind}\u0000${SERIES_OVERFLOW}`;
+      let overflow = out.get(overflowId);
+      if (!overflow) {
+        const series: Series = { source: SERIES_OVERFLOW, reason: '', direction: '', location: '', pod: NO_POD, packets: 0, bytes: 0 };
+        overflow = { kind: agg.kind, series, parts: [] };
+        out.set(overflowId, overflow);
+      }
+      for (const part of agg.parts) addPart(overflow, part.slot, part.holder, part.packets, part.bytes);
+    }
+    this.noteFolds(folded);
+    return out;
+  }
+
+  private noteFolds(folded: Set<string>): void {
+    this.folded = folded;
+    const count: Record<RowKind, number> = { drop: 0, forward: 0 };
+    for (const id of folded) count[id.startsWith('drop\u0000') ? 'drop' : 'forward']++;
+    this.foldedCount = count;
+    if (folded.size > 0 && !this.warnedFold) {
+      this.warnedFold = true;
+      this.opts.log?.warn(
+        { maxSeries: this.opts.maxSeries, folded: count },
+        `more label sets than --max-series: new ones are counted in the source="${SERIES_OVERFLOW}" series (see datapath_exporter_folded_label_sets)`,
+      );
+    } else if (folded.size === 0) {
+      this.warnedFold = false;
+    }
+  }
+}
+
+interface Aggregate {
+  kind: RowKind;
+  series: Series;
+  parts: SlotPart[];
+}
+
+function addPart(agg: Aggregate, slot: number, holder: string, packets: number, bytes: number): void {
+  agg.series.packets += packets;
+  agg.series.bytes += bytes;
+  const part = agg.parts.find((p) => p.slot === slot && p.holder === holder);
+  if (part) {
+    part.packets += packets;
+    part.bytes += bytes;
+  } else {
+    agg.parts.push({ slot, holder, packets, bytes });
   }
 }
 
@@ -231,9 +397,21 @@ function attributesOf(kind: RowKind, s: Series, naming: Naming): Attributes {
   if (kind === 'drop') attributes.reason = s.reason;
   attributes.direction = s.direction;
   attributes.location = s.location;
-  if (!(naming.omitNoPod && s.pod === NO_POD)) {
-    attributes[naming.namespace] = s.pod.namespace;
-    attributes[naming.pod] = s.pod.pod;
+  const pod = s.pod;
+  if (!naming.omitNoPod) {
+    // One label set for every series of a metric, "" where a label has no value.
+    attributes[naming.namespace] = pod.namespace;
+    attributes[naming.pod] = pod.pod;
+    if (naming.workload) {
+      attributes[naming.workload.name] = pod.workload;
+      attributes[naming.workload.kind] = pod.workloadKind;
+    }
+    return attributes;
   }
+  // OTLP: only the attributes that have a value, the workload under its kind's name.
+  if (pod.namespace !== '') attributes[naming.namespace] = pod.namespace;
+  if (pod.pod !== '') attributes[naming.pod] = pod.pod;
+  const workloadAttribute = otelWorkloadAttribute(pod.workloadKind);
+  if (workloadAttribute && pod.workload !== '') attributes[workloadAttribute] = pod.workload;
   return attributes;
 }

@@ -12,6 +12,8 @@ export interface HealthState {
   kubernetes?: { synced: boolean; restarts: number };
   /** Drop events the kernel did not send, by cause (bucket empty, ring full). */
   dropEventsSuppressed?: Record<string, number>;
+  /** Label sets counted in the overflow series (past --max-series), by metric kind (drop, forward). */
+  foldedLabelSets?: () => Readonly<Record<string, number>>;
 }
 
 export class HealthMetrics {
@@ -78,6 +80,13 @@ export class HealthMetrics {
       })
       .addCallback((r) => {
         for (const [cause, v] of Object.entries(this.state.dropEventsSuppressed ?? {})) r.observe(v, { cause });
+      });
+    meter
+      .createObservableGauge('datapath_exporter_folded_label_sets', {
+        description: 'Label sets over --max-series, counted in the source="overflow" series instead of their own, by kind (drop, forward).',
+      })
+      .addCallback((r) => {
+        for (const [kind, v] of Object.entries(this.state.foldedLabelSets?.() ?? {})) r.observe(v, { kind });
       });
     this.otlpFailures = meter.createCounter('datapath_exporter_otlp_export_failures', {
       description: 'OTLP export requests that failed (after the exporter\'s own retries); 0 without OTLP push.',

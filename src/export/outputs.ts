@@ -10,7 +10,7 @@ import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
 import type { DropEventBuffer } from '../events/event-buffer.js';
 import type { Logger } from '../log/logger.js';
 import { VERSION } from '../version.js';
-import { DatapathProducer } from './datapath-producer.js';
+import { DatapathProducer, type ProducerOptions } from './datapath-producer.js';
 import { HealthMetrics } from './health-metrics.js';
 import { type HealthProbe, type ListenAddress, MetricsServer } from './pull/http-server.js';
 import type { MetricsAccess } from './access/metrics-auth.js';
@@ -28,6 +28,8 @@ export interface OutputOptions {
   nodeName: string;
   /** TLS and who may read /metrics; undefined: plain HTTP, open. */
   access?: MetricsAccess;
+  /** What per-pod series carry, and how many there may be (default: pod, 50,000). */
+  series?: Omit<ProducerOptions, 'log'>;
 }
 
 export class Outputs {
@@ -46,7 +48,7 @@ export class Outputs {
   /** Builds every door and starts listening (pull); push starts with startPush(). */
   static async open(opts: OutputOptions, probe: HealthProbe, dropEvents: DropEventBuffer, log: Logger): Promise<Outputs> {
     const resource = resourceFromAttributes(opts.resource ?? { 'service.name': 'datapath-exporter', 'host.name': opts.nodeName || hostname() });
-    const producer = new DatapathProducer(resource, NO_PODS);
+    const producer = new DatapathProducer(resource, NO_PODS, opts.series && { ...opts.series, log });
     const exporter =
       opts.metricsAddr &&
       new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [producer] });
@@ -57,6 +59,7 @@ export class Outputs {
     const readers: MetricReader[] = [...(exporter ? [exporter] : []), ...(otlp ? [otlp.reader] : [])];
     const meterProvider = new MeterProvider({ resource, readers });
     health = new HealthMetrics(meterProvider.getMeter('datapath-exporter'), { version: VERSION, node: opts.nodeName });
+    health.state.foldedLabelSets = () => producer.foldedLabelSets;
     const server = exporter && new MetricsServer(exporter, probe, opts.access, dropEvents);
     const outputs = new Outputs(producer, health, meterProvider, server, otlp, opts, log);
     if (server && opts.metricsAddr) outputs.listening = await server.listen(opts.metricsAddr);

@@ -19,8 +19,9 @@ import {
 } from '../bpf/contract.js';
 import type { DropCacheGeneration } from '../bpf/drop-cache.js';
 import { lookupAll, type MapAccess, u32Key } from '../bpf/map.js';
-import type { PodLabelResolver, PodLabels } from './pod-labels.js';
+import { NO_POD_LABELS, type PodLabelResolver, type PodLabels } from './pod-labels.js';
 import type { Logger } from '../log/logger.js';
+import { EVERY_NAMESPACE, type NamespaceFilter } from './namespace-filter.js';
 import type { PodEndpoint } from './pod-endpoint.js';
 
 interface SlotEntry {
@@ -54,6 +55,7 @@ export class EndpointSlots implements PodLabelResolver {
     readonly capacity: number,
     private readonly graceMs: number,
     private readonly log: Logger,
+    private readonly namespaces: NamespaceFilter = EVERY_NAMESPACE,
   ) {}
 
   /**
@@ -91,8 +93,9 @@ export class EndpointSlots implements PodLabelResolver {
   }
 
   upsert(pod: PodEndpoint): void {
-    if (pod.hostNetwork || pod.ips.length === 0) {
-      // hostNetwork pods share the node's IPs: they are not endpoints.
+    if (pod.hostNetwork || pod.ips.length === 0 || !this.namespaces.admits(pod.namespace)) {
+      // hostNetwork pods share the node's IPs: they are not endpoints. Pods
+      // of filtered-out namespaces are not either: node-level counts.
       if (this.byUid.has(pod.uid)) this.delete(pod);
       return;
     }
@@ -108,11 +111,13 @@ export class EndpointSlots implements PodLabelResolver {
         return;
       }
       this.waiting.delete(pod.uid);
-      entry = { slot, uid: pod.uid, labels: { namespace: pod.namespace, pod: pod.name }, ips: [] };
+      entry = { slot, uid: pod.uid, labels: labelsOf(pod), ips: [] };
       this.bySlot.set(slot, entry);
       this.byUid.set(pod.uid, entry);
       this.maps.names.update(u32Key(slot), encodeEndpointName(pod.namespace, pod.name));
     }
+    // Owners can change while a pod lives (adopted, orphaned).
+    if (entry.labels.workload !== pod.workload.name || entry.labels.workloadKind !== pod.workload.kind) entry.labels = labelsOf(pod);
     for (const ip of entry.ips) if (!pod.ips.includes(ip)) this.unmapIp(ip, entry.slot);
     let changed = false;
     for (const ip of pod.ips) {
@@ -151,7 +156,7 @@ export class EndpointSlots implements PodLabelResolver {
     for (const [key, slot] of this.restored) {
       this.unmapAddr(key, slot);
       if (!this.bySlot.has(slot)) {
-        const entry: SlotEntry = { slot, uid: `restored:${slot}`, labels: { namespace: '', pod: '' }, ips: [], deletedAt: 0 };
+        const entry: SlotEntry = { slot, uid: `restored:${slot}`, labels: { ...NO_POD_LABELS, uid: `restored:${slot}` }, ips: [], deletedAt: 0 };
         this.bySlot.set(slot, entry);
         this.byUid.set(entry.uid, entry);
       }
@@ -198,6 +203,10 @@ export class EndpointSlots implements PodLabelResolver {
   }
 }
 
+
+function labelsOf(pod: PodEndpoint): PodLabels {
+  return { namespace: pod.namespace, pod: pod.name, workload: pod.workload.name, workloadKind: pod.workload.kind, uid: pod.uid };
+}
 
 /** One spelling per address (IPv6 can be written many ways): its bytes in hex. */
 function addrKey(ip: string): string {

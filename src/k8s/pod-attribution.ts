@@ -3,6 +3,7 @@
 import type { KubeConfig } from '#kubernetes-client';
 import type { Logger } from '../log/logger.js';
 import { type EndpointMaps, EndpointSlots } from './endpoint-slots.js';
+import type { NamespaceFilter } from './namespace-filter.js';
 import { PodWatcher, type PodWatcherStatus } from './pod-watcher.js';
 
 export interface PodAttributionOptions {
@@ -11,6 +12,7 @@ export interface PodAttributionOptions {
   maps: EndpointMaps;
   maxEndpoints: number;
   deletedPodGraceMs: number;
+  namespaces?: NamespaceFilter;
   log: Logger;
 }
 
@@ -23,7 +25,7 @@ export class PodAttribution {
   ) {}
 
   static start(opts: PodAttributionOptions): PodAttribution {
-    const slots = new EndpointSlots(opts.maps, opts.maxEndpoints, opts.deletedPodGraceMs, opts.log);
+    const slots = new EndpointSlots(opts.maps, opts.maxEndpoints, opts.deletedPodGraceMs, opts.log, opts.namespaces);
     slots.restore();
     const watcher = new PodWatcher({ kubeConfig: opts.kubeConfig, nodeName: opts.nodeName, logger: opts.log });
     watcher.onUpsert((pod) => slots.upsert(pod));

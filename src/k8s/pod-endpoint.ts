@@ -1,6 +1,7 @@
 // What the datapath needs to know about a pod: who it is and which IPs its
 // packets carry, from the slim record the pod cache keeps (slim-pods.ts).
 import type { SlimPod } from './slim-pods.js';
+import type { Workload } from './workload.js';
 
 export interface PodEndpoint {
   uid: string;
@@ -14,6 +15,7 @@ export interface PodEndpoint {
    * IP-to-pod attribution.
    */
   hostNetwork: boolean;
+  workload: Workload;
 }
 
 // A finished pod keeps its IPs in status, but the IPs are free for reuse.
@@ -23,7 +25,7 @@ const FINISHED_PHASES = new Set(['Succeeded', 'Failed']);
 export function podEndpoint(pod: SlimPod): PodEndpoint | undefined {
   if (FINISHED_PHASES.has(pod.phase)) return undefined;
   const { uid, namespace, name } = pod.metadata;
-  return { uid, namespace, name, ips: pod.ips, hostNetwork: pod.hostNetwork };
+  return { uid, namespace, name, ips: pod.ips, hostNetwork: pod.hostNetwork, workload: pod.workload };
 }
 
 export function sameEndpoint(a: PodEndpoint, b: PodEndpoint): boolean {
@@ -32,6 +34,8 @@ export function sameEndpoint(a: PodEndpoint, b: PodEndpoint): boolean {
     a.namespace === b.namespace &&
     a.name === b.name &&
     a.hostNetwork === b.hostNetwork &&
+    a.workload.kind === b.workload.kind &&
+    a.workload.name === b.workload.name &&
     a.ips.length === b.ips.length &&
     a.ips.every((ip, i) => ip === b.ips[i])
   );

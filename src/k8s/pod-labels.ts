@@ -5,7 +5,16 @@ import type { EndpointSlot } from '../bpf/contract.js';
 export interface PodLabels {
   namespace: string;
   pod: string;
+  /** The pod's workload (its Deployment, StatefulSet, …; the pod itself when bare). */
+  workload: string;
+  /** `Deployment`, `StatefulSet`, `DaemonSet`, `ReplicaSet`, `Job`, `CronJob`, `Pod`, or another controller's kind. */
+  workloadKind: string;
+  /** The pod's uid: not a label, but who holds the slot ("" for no pod). */
+  uid: string;
 }
+
+/** The labels of no pod (traffic of no known pod). */
+export const NO_POD_LABELS: PodLabels = Object.freeze({ namespace: '', pod: '', workload: '', workloadKind: '', uid: '' });
 
 export interface PodLabelResolver {
   labelsOf(slot: EndpointSlot): PodLabels | undefined;

@@ -7,6 +7,7 @@
 // metadata.name, namespace and resourceVersion, which the record keeps.
 import type { KubeConfig, V1Pod } from '#kubernetes-client';
 import { ClosableWatch } from './closable-watch.js';
+import { type Workload, workloadOf } from './workload.js';
 
 /** What the agent uses of a pod, and ListWatch's keys. */
 export interface SlimPod {
@@ -17,6 +18,8 @@ export interface SlimPod {
   phase: string;
   /** deletionTimestamp is set: still an endpoint (its IP carries traffic) until the DELETED event. */
   terminating: boolean;
+  /** The Deployment, StatefulSet, … it belongs to (itself when bare), from its owner and labels. */
+  workload: Workload;
 }
 
 /** A Pod as the API serves it: a V1Pod from the generated client, or the plain JSON of a watch event. */
@@ -35,6 +38,7 @@ export function slimPod(pod: PodObject): SlimPod {
     hostNetwork: pod.spec?.hostNetwork === true,
     phase: pod.status?.phase ?? '',
     terminating: m?.deletionTimestamp !== undefined && m.deletionTimestamp !== null,
+    workload: workloadOf(m ?? {}),
   };
 }
 

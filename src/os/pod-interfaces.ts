@@ -2,19 +2,12 @@
 // network namespace (the host side of pod interfaces on most CNIs); with
 // --interfaces, the names matching any of its globs, whatever their type.
 // Listed every poll by an rtnetlink dump in-process (no `ip` child process).
+import { globMatcher } from '../glob.js';
 import { RtnetlinkSocket } from './rtnetlink.js';
 
 export interface NetInterface {
   name: string;
   ifindex: number;
-}
-
-/** "veth*,lxc*" -> matcher. Only * and ? are special. */
-export function globMatcher(globs: readonly string[]): (name: string) => boolean {
-  const res = globs.map(
-    (g) => new RegExp(`^${g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`),
-  );
-  return (name) => res.some((r) => r.test(name));
 }
 
 // One socket for the process, reused by every poll; closePodInterfaces()

@@ -25,6 +25,9 @@ export const LAB_EXPECTATIONS: readonly LabExpectation[] = [
   { dashboard: 'datapath-overview', panel: 'Forwarded packets per pod (in / out)', expectData: true, note: `pod traffic through the tc programs; ${POD_ATTRIBUTION}` },
   { dashboard: 'datapath-overview', panel: 'Forwarded bytes per pod (in / out)', expectData: true, note: `pod traffic through the tc programs; ${POD_ATTRIBUTION}` },
   { dashboard: 'datapath-overview', panel: 'Drop ratio per pod', expectData: true, note: `a pod that drops; ${POD_ATTRIBUTION}` },
+  { dashboard: 'datapath-overview', panel: 'Top workloads by drops', expectData: true, note: `drops of a pod, named by its workload; ${POD_ATTRIBUTION}` },
+  { dashboard: 'datapath-overview', panel: 'Forwarded packets per workload (in / out)', expectData: true, note: `pod traffic, by workload; ${POD_ATTRIBUTION}` },
+  { dashboard: 'datapath-overview', panel: 'Drop ratio per workload', expectData: true, note: `a workload whose pod drops; ${POD_ATTRIBUTION}` },
   { dashboard: 'datapath-overview', panel: 'Cilium drops by reason', expectData: false, note: 'no Cilium in the lab (source="cilium" comes from Cilium\'s pinned metrics map)' },
   { dashboard: 'datapath-overview', panel: 'Cilium drop locations', expectData: false, note: 'no Cilium in the lab' },
 

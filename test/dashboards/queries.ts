@@ -23,6 +23,7 @@ export const DEFAULT_VALUES: Readonly<Record<string, string>> = {
   datasource: 'prometheus',
   node: '.*',
   namespace: '.*',
+  workload: '.*',
   pod: '.*',
 };
 

@@ -8,7 +8,7 @@ import { LAB_EXPECTATIONS } from './lab-expectations.js';
 import { substitute } from './queries.js';
 
 const DS_VAR = '${datasource}';
-const FILTER_VARIABLES = ['node', 'namespace', 'pod'];
+const FILTER_VARIABLES = ['node', 'namespace', 'workload', 'pod'];
 
 /** Every value of key `name` anywhere in x, with its JSON path. */
 function walk(x: unknown, name: string, path = '$', out: { path: string; value: unknown }[] = []) {
@@ -65,7 +65,7 @@ describe('dashboards: structure', () => {
     }
   });
 
-  it('have a datasource variable and multi-value node, namespace and pod variables', () => {
+  it('have a datasource variable and multi-value node, namespace, workload and pod variables', () => {
     for (const d of dashboards) {
       const vars = d.dashboard.templating.list;
       assert.deepEqual(vars.map((v) => v.name), ['datasource', ...FILTER_VARIABLES], d.file);
@@ -116,13 +116,14 @@ describe('dashboards: structure', () => {
     }
   });
 
-  it('filter every datapath selector on the node, namespace and pod variables', () => {
+  it('filter every datapath selector on the node, namespace, workload and pod variables', () => {
     for (const d of dashboards) {
       for (const expr of allExprs(d)) {
         for (const [selector, inner = ''] of expr.matchAll(/datapath_\w+\{([^}]*)\}/g)) {
           assert.match(inner, /node=~"\$node"/, `${d.file}: ${selector}`);
           if (/datapath_(drop|forward)_/.test(selector)) {
             assert.match(inner, /namespace=~"\$namespace"/, `${d.file}: ${selector}`);
+            assert.match(inner, /workload=~"\$workload"/, `${d.file}: ${selector}`);
             assert.match(inner, /pod=~"\$pod"/, `${d.file}: ${selector}`);
           }
         }
@@ -140,6 +141,9 @@ describe('dashboards: structure', () => {
       'Forwarded packets per pod (in / out)',
       'Forwarded bytes per pod (in / out)',
       'Drop ratio per pod',
+      'Top workloads by drops',
+      'Forwarded packets per workload (in / out)',
+      'Drop ratio per workload',
       'Poll duration',
       'Poll errors',
       'Slots used vs capacity',

@@ -18,6 +18,7 @@ export const AGENT_METRICS: readonly string[] = [
   'datapath_exporter_kubernetes_watch_restarts_total',
   'datapath_exporter_build_info',
   'datapath_exporter_attached_interfaces',
+  'datapath_exporter_folded_label_sets',
 ];
 
 /** Names that look like the agent's (datapath_...) in a PromQL text; not

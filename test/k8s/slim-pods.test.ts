@@ -14,11 +14,11 @@ import { KubeApiServer } from '../support/kube-api-server.js';
 import { makeRealisticPod } from '../support/realistic-pod.js';
 
 const NODE = 'node-a';
-const SLIM_KEYS = ['hostNetwork', 'ips', 'metadata', 'phase', 'terminating'];
+const SLIM_KEYS = ['hostNetwork', 'ips', 'metadata', 'phase', 'terminating', 'workload'];
 const META_KEYS = ['name', 'namespace', 'resourceVersion', 'uid'];
 
 describe('slim pod records', function () {
-  it('keeps name, namespace, uid, resourceVersion, IPs, hostNetwork, phase and deletion of a real-sized pod, nothing else', function () {
+  it('keeps name, namespace, uid, resourceVersion, IPs, hostNetwork, phase, deletion and workload of a real-sized pod, nothing else', function () {
     const pod = makeRealisticPod({ name: 'cart-7d9f8c6b5-x2x9z', namespace: 'shop', nodeName: NODE, ips: ['10.0.0.5', 'fd00::5'], uid: 'uid-cart' });
     pod.metadata = { ...pod.metadata, resourceVersion: '42' };
     assert.ok(JSON.stringify(pod).length > 4000, 'the pod is real-sized');
@@ -28,6 +28,7 @@ describe('slim pod records', function () {
       hostNetwork: false,
       phase: 'Running',
       terminating: false,
+      workload: { kind: 'Deployment', name: 'cart' },
     });
     // As a watch event carries it (plain JSON, deletionTimestamp a string) ...
     const terminating = JSON.parse(JSON.stringify({ ...pod, metadata: { ...pod.metadata, deletionTimestamp: new Date() } })) as typeof pod;

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { globMatcher, listPodInterfaces } from '../../src/os/pod-interfaces.js';
+import { globMatcher } from '../../src/glob.js';
+import { listPodInterfaces } from '../../src/os/pod-interfaces.js';
 import { getLinkDumpRequest, type Link, NetlinkError, parseLinkDump, RtnetlinkSocket } from '../../src/os/rtnetlink.js';
 import { Lab, sh } from '../support/lab.js';
 import { requireBpf } from '../support/privileges.js';

@@ -17,7 +17,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { AGGREGATION_TEMPORALITY_DELTA, OtlpReceiver } from '../support/otlp-receiver.js';
 
 const PODS = 3000; // 2 rows each, 2 metrics per row: 12,000 points, 3 requests
-const pods: PodLabelResolver = { labelsOf: (slot) => ({ namespace: 'shop', pod: `pod-${slot}` }) };
+const pods: PodLabelResolver = { labelsOf: (slot) => ({ namespace: 'shop', pod: `pod-${slot}`, workload: `pod-${slot}`, workloadKind: 'Pod', uid: `uid-${slot}` }) };
 
 function rows(count: number, packetsOf: (pod: number) => number): DatapathRow[] {
   return Array.from({ length: count }, (_, pod) =>

@@ -35,9 +35,9 @@ export class Lab {
   }
 
   /** Runs a command in a namespace. nsenter keeps bpffs visible, unlike `ip netns exec`. */
-  exec(ns: string | undefined, cmd: string, args: string[]): string {
-    if (ns === undefined) return sh(cmd, args);
-    return sh('nsenter', [`--net=/run/netns/${ns}`, cmd, ...args]);
+  exec(ns: string | undefined, cmd: string, args: string[], input?: string): string {
+    if (ns === undefined) return sh(cmd, args, input);
+    return sh('nsenter', [`--net=/run/netns/${ns}`, cmd, ...args], input);
   }
 
   /**
@@ -97,6 +97,12 @@ export class Lab {
       String(sourcePort ?? 0),
     ]);
     return JSON.parse(out) as { sent: number; refused: number };
+  }
+
+  /** Sends to several targets from one process (see sendUdp); returns the totals. */
+  sendUdpMany(ns: string | undefined, targets: ReadonlyArray<{ host: string; port: number; count: number; payload: number }>): { sent: number; refused: number } {
+    const args = targets.flatMap((t) => [t.host, String(t.port), String(t.count), String(t.payload), '0']);
+    return JSON.parse(this.exec(ns, process.execPath, [UDP_SENDER, ...args])) as { sent: number; refused: number };
   }
 
   /** Starts a UDP receiver on `port` in `ns`; stopped by destroy() at the latest. */

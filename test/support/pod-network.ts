@@ -12,6 +12,9 @@ export interface LabPod {
   ip: string;
   /** Host-side interface (where the agent attaches). */
   hostIf: string;
+  /** Pod-side interface and its MAC. */
+  podIf: string;
+  podMac: string;
 }
 
 const GATEWAY = '169.254.1.1';
@@ -37,7 +40,30 @@ export class PodNetwork {
     sh('sysctl', ['-qw', `net.ipv4.conf.${hostIf}.forwarding=1`]);
     sh('ip', ['route', 'add', `${ip}/32`, 'dev', hostIf]);
     this.lab.neighbour(undefined, hostIf, ip, v.macA);
-    return { name, ns, ip, hostIf };
+    return { name, ns, ip, hostIf, podIf, podMac: v.macA };
+  }
+
+  /**
+   * Gives a pod's namespace a new address, as a new pod on the same veth:
+   * the agent knows pods by IP, so to it this is another pod (a rollout
+   * without a namespace and veth per pod).
+   */
+  readdress(pod: LabPod, ip: string): LabPod {
+    // Two `ip -batch` runs, not seven processes: rollouts readdress hundreds of times.
+    const inPod = [
+      `addr replace ${ip}/32 dev ${pod.podIf}`,
+      `addr del ${pod.ip}/32 dev ${pod.podIf}`,
+      `route replace default via ${GATEWAY} dev ${pod.podIf} src ${ip}`,
+    ];
+    const onNode = [
+      `route del ${pod.ip}/32 dev ${pod.hostIf}`,
+      `route add ${ip}/32 dev ${pod.hostIf}`,
+      `neigh del ${pod.ip} dev ${pod.hostIf}`,
+      `neigh replace ${ip} lladdr ${pod.podMac} dev ${pod.hostIf} nud permanent`,
+    ];
+    this.lab.exec(pod.ns, 'ip', ['-batch', '-'], inPod.join('\n'));
+    sh('ip', ['-batch', '-'], onNode.join('\n'));
+    return { ...pod, ip };
   }
 
   /** Removes a pod's namespace (its veth pair and route go with it). */

@@ -1,7 +1,7 @@
 // The tree tells the truth: src/ imports run down the data flow, never up,
 // and no file reaches itself through its imports. Stages, lowest first (a
 // stage may import only stages before it, and itself):
-//   shared files (log/, duration, backoff, version, file-read) < os < bpf < collect < k8s
+//   shared files (log/, duration, backoff, version, file-read, glob) < os < bpf < collect < k8s
 //   < events < export < agent.ts (the composer) < cli
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const SRC = fileURLToPath(new URL('../../../src/', import.meta.url));
 
 const STAGES = ['shared', 'os', 'bpf', 'collect', 'k8s', 'events', 'export', 'agent', 'cli'] as const;
-const SHARED = new Set(['log', 'duration.ts', 'backoff.ts', 'version.ts', 'file-read.ts']);
+const SHARED = new Set(['log', 'duration.ts', 'backoff.ts', 'version.ts', 'file-read.ts', 'glob.ts']);
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

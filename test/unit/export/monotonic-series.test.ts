@@ -13,7 +13,7 @@ import { AggregationTemporality, type CollectionResult, type MetricProducer, typ
 import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../../../src/bpf/contract.js';
 import type { DatapathRow } from '../../../src/collect/rows.js';
 import { DatapathProducer, OTLP_NAMING } from '../../../src/export/datapath-producer.js';
-import type { PodLabelResolver, PodLabels } from '../../../src/k8s/pod-labels.js';
+import { NO_POD_LABELS, type PodLabelResolver, type PodLabels } from '../../../src/k8s/pod-labels.js';
 
 /** Slot -> pod, changed between polls like the pod watch changes EndpointSlots. */
 class Pods implements PodLabelResolver {
@@ -23,7 +23,7 @@ class Pods implements PodLabelResolver {
   }
 }
 
-const WEB_0: PodLabels = { namespace: 'default', pod: 'web-0' };
+const WEB_0: PodLabels = { namespace: 'default', pod: 'web-0', workload: 'web', workloadKind: 'StatefulSet', uid: 'uid-web-0' };
 
 function forward(endpoint: number, packets: number, direction: 'ingress' | 'egress' = 'ingress'): DatapathRow {
   return {
@@ -172,7 +172,7 @@ describe('DatapathProducer: series stay monotonic when slots change under the sa
 
     // A slot restored from the pinned map that no pod claimed is labelled "":
     // one no-pod series (not two with the same labels), its part carried when released.
-    pods.bySlot.set(7, { namespace: '', pod: '' });
+    pods.bySlot.set(7, NO_POD_LABELS);
     poll([drop(ENDPOINT_UNATTRIBUTED, 3), drop(7, 5)]);
     assert.equal(await value(producer, 'datapath_drop_packets', { ...noPod, namespace: '', pod: '' }), 18);
     assert.equal(await value(otlp, 'datapath_drop_packets', noPod), 18);
