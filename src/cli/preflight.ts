@@ -55,3 +55,16 @@ export function preflight(opts: { needNetAdmin: boolean; bpffs: string }): void 
   const bpffs = bpffsProblem(opts.bpffs);
   if (bpffs) throw new PreflightError(bpffs);
 }
+
+/**
+ * Why bpf(2) said EPERM after preflight found the capabilities: under a
+ * seccomp filter (a container's), the filter is the likely cause — some
+ * runtimes' default profiles allow bpf(2) only with CAP_SYS_ADMIN.
+ */
+export function bpfPermissionHint(): string {
+  const seccomp = /^Seccomp:\s*(\d)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  if (seccomp === '2') {
+    return 'bpf(2) refused under a seccomp filter although the capabilities are held: the container runtime\'s default profile allows bpf only with CAP_SYS_ADMIN; set seccompProfile to Unconfined or a profile that allows bpf with CAP_BPF (see deploy/README.md, "Security")';
+  }
+  return 'missing privileges (run as root or with CAP_BPF, CAP_PERFMON)';
+}
