@@ -15,7 +15,7 @@
 // directory and KUBERNETES_SERVICE_HOST/PORT of the suite's API server.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
@@ -29,10 +29,13 @@ import { freePort } from '../support/prometheus.js';
 import { describeRun, run } from '../deploy/exec.js';
 import { renderKustomization, type KubeObject } from '../deploy/kustomize.js';
 import { deployDir, repoRoot } from '../deploy/paths.js';
+import { dockerfileImageConfig } from './dockerfile-config.js';
 import { containerRootfs, imageConfig, OciContainer, serviceAccountDir } from './oci-container.js';
 import { agentContainer, type ImageConfig, type KubeletPart, type Overrides, runtimeConfig } from './runtime-config.js';
 
 const NODE = 'image-node';
+/** The runtime image's budget, uncompressed (issue 19). */
+const SIZE_BUDGET = 250 * 1000 * 1000;
 const NAMESPACE = 'datapath-exporter';
 /** Linux capability numbers (include/uapi/linux/capability.h). */
 const CAP_NUMBERS: Readonly<Record<string, number>> = { NET_ADMIN: 12, SYSLOG: 34, PERFMON: 38, BPF: 39 };
@@ -258,5 +261,43 @@ describe('image: the DaemonSet\'s container, built from deploy/Dockerfile and ru
     await ready(c, port);
     assert.equal(await c.stop('TERM'), 0, c.output);
     assert.equal(c.output.match(/CAP_SYSLOG/g)?.length, 1, c.output);
+  });
+
+  it("has the Dockerfile's entrypoint, args and environment (what the suite derives the run config from)", () => {
+    const declared = dockerfileImageConfig();
+    assert.deepEqual(imageCfg.Entrypoint, declared.Entrypoint);
+    assert.deepEqual(imageCfg.Cmd, declared.Cmd);
+    assert.equal(imageCfg.WorkingDir, declared.WorkingDir);
+    assert.deepEqual([...(imageCfg.Env ?? [])].sort(), [...(declared.Env ?? [])].sort());
+  });
+
+  it(`is at most ${SIZE_BUDGET / 1e6} MB uncompressed and holds what the agent loads, and no compiler, npm, npm cache, sources or tests`, async function () {
+    const size = Number((await run('podman', ['image', 'inspect', '--format', '{{.Size}}', image])).stdout.trim());
+    assert.ok(size > 0 && size <= SIZE_BUDGET, `${image}: ${(size / 1e6).toFixed(1)} MB uncompressed`);
+    const rootfs = await containerRootfs(image);
+    rootfses.push(rootfs);
+    const at = (p: string) => join(rootfs.path, p);
+    // What the agent loads at run time.
+    const libdir = readdirSync(at('usr/lib')).find((d) => /-linux-gnu$/.test(d)) ?? '';
+    assert.ok(existsSync(at(`usr/lib/${libdir}/libbpf.so.1`)), 'libbpf.so.1');
+    for (const f of ['app/bpf/drops.bpf.o', 'app/bpf/forward.bpf.o', 'app/dist/src/cli/main.js', 'app/dist/vendor/kubernetes-client.js', 'usr/local/bin/node']) {
+      assert.ok(existsSync(at(f)), f);
+    }
+    const koffiArch = process.arch === 'arm64' ? 'arm64' : 'x64';
+    assert.ok(existsSync(at(`app/node_modules/@koromix/koffi-linux-${koffiArch}/linux_${koffiArch}/koffi.node`)), "koffi's native module");
+    // No compiler or build tool.
+    const compiler = /^(cc|c\+\+|cpp|gcc|g\+\+|clang|clang\+\+|llc|ld|ld\.bfd|ld\.gold|as|tcc|make)(-\d+)?$/;
+    for (const dir of ['usr/bin', 'usr/local/bin', 'usr/sbin']) {
+      assert.deepEqual(readdirSync(at(dir)).filter((f) => compiler.test(f) || /-linux-gnu-(gcc|g\+\+|ld|as)/.test(f)), [], dir);
+    }
+    // No npm, no npm cache, no sources, tests or development dependencies.
+    for (const p of ['usr/local/bin/npm', 'usr/local/bin/npx', 'usr/local/lib/node_modules', 'root/.npm', 'app/src', 'app/test', 'app/dist/test', 'app/bench', 'app/tsconfig.json']) {
+      assert.equal(existsSync(at(p)), false, `${p} in the image`);
+    }
+    const found = await run('find', [at('app'), at('root'), at('tmp'), '(', '-name', '*.test.js', '-o', '-name', '*.test.ts', '-o', '-name', '_cacache', '-o', '-name', '*.ts', '!', '-name', '*.d.ts', ')', '-print']);
+    assert.deepEqual(found.stdout.trim().split('\n').filter((l) => l !== ''), []);
+    for (const dev of ['typescript', 'mocha', 'esbuild', 'kubernetes-models', '@kubernetes/client-node', '@types/node']) {
+      assert.equal(existsSync(at(`app/node_modules/${dev}`)), false, `development dependency ${dev} in the image`);
+    }
   });
 });
