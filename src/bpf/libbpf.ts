@@ -30,7 +30,9 @@ export type Fd = number & { readonly __brand: 'fd' };
 export const LIBBPF_SONAME = 'libbpf.so.1';
 
 // int (*libbpf_print_fn_t)(enum libbpf_print_level level, const char *, va_list ap)
-// On x86-64 a va_list argument is passed as a pointer, handed to vsnprintf.
+// A va_list argument arrives as a pointer on x86-64 (an array type, so it
+// decays) and on arm64 (AAPCS64: a struct over 16 bytes is passed by reference
+// to the caller's copy); the pointer is handed on to vsnprintf as it came.
 const PrintFn = koffi.proto('int libbpf_print_fn_t(int level, const char *fmt, void *ap)');
 // int (*ring_buffer_sample_fn)(void *ctx, void *data, size_t size)
 export const RingBufferSampleFn = koffi.proto('int ring_buffer_sample_fn(void *ctx, void *data, size_t size)');
@@ -174,8 +176,15 @@ export const libbpf = lazyBinding(() => {
   };
 });
 
-/** sizeof(va_list) on x86-64 (struct __va_list_tag: gp_offset, fp_offset, overflow_arg_area, reg_save_area). */
-const VA_LIST_SIZE = 24;
+/**
+ * sizeof(va_list) by process.arch: x86-64's struct __va_list_tag (gp_offset,
+ * fp_offset, overflow_arg_area, reg_save_area) and AAPCS64's struct __va_list
+ * (__stack, __gr_top, __vr_top, __gr_offs, __vr_offs). On an arch not listed
+ * the va_list is used once, uncopied: a message longer than the buffer is cut.
+ */
+export const VA_LIST_BYTES: Readonly<Partial<Record<NodeJS.Architecture, number>>> = { x64: 24, arm64: 32 };
+const VA_LIST_SIZE = VA_LIST_BYTES[process.arch];
+
 /** Closes a file descriptor that libbpf handed out. */
 export function close(fd: Fd): void {
   libc.close(fd);
@@ -217,11 +226,11 @@ export function setLibbpfPrint(sink: (level: LibbpfPrintLevel, message: string) 
   const callback = (level: number, fmt: string, ap: bigint): number => {
     // A verifier log comes in one message and can be megabytes: a message
     // longer than buf is formatted again into a buffer of its size. A va_list
-    // is read once, so each vsnprintf gets a copy of it (va_copy: on x86-64
-    // the va_list is a 24-byte struct, and `ap` points at it).
-    const saved = Buffer.from(koffi.decode(ap, koffi.array('uint8_t', VA_LIST_SIZE)) as number[]);
-    let n = libc.vsnprintf(buf, buf.length, fmt, Buffer.from(saved));
-    if (n >= buf.length) {
+    // is read once, so each vsnprintf gets a copy of it (va_copy: `ap` points
+    // at the VA_LIST_SIZE-byte struct).
+    const saved = VA_LIST_SIZE === undefined ? undefined : Buffer.from(koffi.decode(ap, koffi.array('uint8_t', VA_LIST_SIZE)) as number[]);
+    let n = saved ? libc.vsnprintf(buf, buf.length, fmt, Buffer.from(saved)) : libc.vsnprintf(buf, buf.length, fmt, ap);
+    if (n >= buf.length && saved) {
       buf = Buffer.alloc(n + 1);
       n = libc.vsnprintf(buf, buf.length, fmt, Buffer.from(saved));
     }

@@ -29,7 +29,7 @@ import {
   parseEventRate,
   parseAgentAddress,
 } from './options.js';
-import { preflight, PreflightError } from './preflight.js';
+import { bpfPermissionHint, preflight, PreflightError } from './preflight.js';
 import { DEFAULT_DROP_EVENTS_RATE } from '../events/drop-event-reader.js';
 import { AgentUnreachable, observe, OBSERVE_FORMATS, type ObserveOptions } from './observe-command.js';
 import type { ListenAddress } from '../export/pull/http-server.js';
@@ -60,7 +60,7 @@ function explain(err: unknown): never {
     fail(`cannot serve metrics on ${e.address}:${e.port}: ${e.code === 'EADDRINUSE' ? 'it is in use' : 'no such local address'} (see --metrics-addr)`);
   }
   if (err instanceof BpfError) {
-    fail(err.isPermission ? `${err.message}: missing privileges (run as root or with CAP_BPF, CAP_PERFMON)` : err.message);
+    fail(err.isPermission ? `${err.message}: ${bpfPermissionHint()}` : err.message);
   }
   throw err;
 }

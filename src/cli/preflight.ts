@@ -31,14 +31,17 @@ function has(caps: bigint, cap: bigint): boolean {
 export function preflight(opts: { needNetAdmin: boolean; bpffs: string }): void {
   const caps = effectiveCaps();
   const admin = has(caps, CAP_SYS_ADMIN);
-  if (!admin && !(has(caps, CAP_BPF) && has(caps, CAP_PERFMON))) {
+  // Each message names the capabilities this process lacks, first, so that an
+  // operator who dropped one (a container's securityContext) sees which.
+  const lacking = [has(caps, CAP_BPF) ? '' : 'CAP_BPF', has(caps, CAP_PERFMON) ? '' : 'CAP_PERFMON'].filter((n) => n !== '');
+  if (!admin && lacking.length > 0) {
     throw new PreflightError(
-      'missing privileges: loading BPF programs needs CAP_BPF and CAP_PERFMON (or root); run as root or grant them (see README, "Privileges")',
+      `missing privileges: no ${lacking.join(' and no ')}: loading BPF programs needs CAP_BPF and CAP_PERFMON (or root); run as root or grant them (see README, "Privileges")`,
     );
   }
   // CAP_SYS_ADMIN does not stand in: tcx links and tc filters check CAP_NET_ADMIN itself.
   if (opts.needNetAdmin && !has(caps, CAP_NET_ADMIN)) {
-    throw new PreflightError('missing privileges: attaching tc programs needs CAP_NET_ADMIN (or root)');
+    throw new PreflightError('missing privileges: no CAP_NET_ADMIN: attaching tc programs needs CAP_NET_ADMIN (or root)');
   }
   if (!existsSync('/sys/kernel/btf/vmlinux')) {
     throw new PreflightError(
@@ -51,4 +54,17 @@ export function preflight(opts: { needNetAdmin: boolean; bpffs: string }): void 
   }
   const bpffs = bpffsProblem(opts.bpffs);
   if (bpffs) throw new PreflightError(bpffs);
+}
+
+/**
+ * Why bpf(2) said EPERM after preflight found the capabilities: under a
+ * seccomp filter (a container's), the filter is the likely cause — some
+ * runtimes' default profiles allow bpf(2) only with CAP_SYS_ADMIN.
+ */
+export function bpfPermissionHint(): string {
+  const seccomp = /^Seccomp:\s*(\d)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+  if (seccomp === '2') {
+    return 'bpf(2) refused under a seccomp filter although the capabilities are held: the container runtime\'s default profile allows bpf only with CAP_SYS_ADMIN; set seccompProfile to Unconfined or a profile that allows bpf with CAP_BPF (see deploy/README.md, "Security")';
+  }
+  return 'missing privileges (run as root or with CAP_BPF, CAP_PERFMON)';
 }

@@ -18,7 +18,7 @@ export const libc = lazyBinding(() => {
       buf: Buffer,
       size: number,
       fmt: string,
-      ap: Buffer,
+      ap: Buffer | bigint,
     ) => number,
     socket: lib.func('int socket(int domain, int type, int protocol)') as (domain: number, type: number, protocol: number) => number,
     bind: lib.func('int bind(int fd, const void *addr, uint32_t addrlen)') as (fd: SocketFd, addr: Buffer, addrlen: number) => number,

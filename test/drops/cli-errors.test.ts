@@ -57,7 +57,7 @@ describe('command line', function () {
       const pinDir = testPinDir();
       const r = runCli(['run', '--bpffs', pinDir, '--metrics-addr', '127.0.0.1:0'], { user: '65534' });
       assert.equal(r.status, 1);
-      assert.match(oneLine(r.stderr), /missing privileges: .*CAP_BPF and CAP_PERFMON/);
+      assert.match(oneLine(r.stderr), /missing privileges: no CAP_BPF and no CAP_PERFMON: .*needs CAP_BPF and CAP_PERFMON/);
       assert.equal(existsSync(pinDir), false, 'nothing pinned');
     });
 
@@ -88,7 +88,7 @@ describe('command line', function () {
       const pinDir = testPinDir();
       const r = spawnSync('setpriv', ['--inh-caps=-all,+bpf,+perfmon,+sys_admin,+syslog', '--ambient-caps=-all,+bpf,+perfmon,+sys_admin,+syslog', '--bounding-set=-all,+bpf,+perfmon,+sys_admin,+syslog', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'run', '--bpffs', pinDir, '--metrics-addr', '127.0.0.1:0'], { encoding: 'utf8', timeout: 30_000 });
       assert.equal(r.status, 1, r.stderr);
-      assert.match(oneLine(r.stderr), /missing privileges: attaching tc programs needs CAP_NET_ADMIN/);
+      assert.match(oneLine(r.stderr), /missing privileges: no CAP_NET_ADMIN: attaching tc programs needs CAP_NET_ADMIN/);
       assert.equal(existsSync(pinDir), false, 'nothing pinned');
     });
 
