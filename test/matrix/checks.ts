@@ -72,6 +72,7 @@ async function twice<T>(request: () => Promise<T>): Promise<T> {
     return await request();
   } catch (err) {
     if (!(err instanceof TypeError)) throw err;
+    process.stdout.write(`matrix: a request failed (${String(err.cause ?? err)}), trying once more\n`);
     return request();
   }
 }
