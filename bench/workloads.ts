@@ -16,7 +16,7 @@ import { get } from 'node:http';
 import { pino } from 'pino';
 import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../src/bpf/contract.js';
 import type { DatapathRow } from '../src/collect/rows.js';
-import { type Granularity, GRANULARITIES } from '../src/export/datapath-producer.js';
+import { type Granularity, GRANULARITIES } from '../src/export/series-options.js';
 import { Outputs } from '../src/export/outputs.js';
 import type { PodLabelResolver, PodLabels } from '../src/k8s/pod-labels.js';
 import { DropEventBuffer } from '../src/events/event-buffer.js';

@@ -24,12 +24,10 @@ import type { DatapathRow } from '../collect/rows.js';
 import type { PodLabels } from '../k8s/pod-labels.js';
 import type { Logger } from '../log/logger.js';
 import { formatCiliumTable } from './cilium-format.js';
+import type { ListFormat } from './list-formats.js';
 
 /** What the pinned names map keeps of a pod (no workload: `list` names pods). */
 type PodName = Pick<PodLabels, 'namespace' | 'pod'>;
-
-export const LIST_FORMATS = ['table', 'json', 'cilium'] as const;
-export type ListFormat = (typeof LIST_FORMATS)[number];
 
 export interface ListedRow extends DatapathRow {
   pod?: PodName;

@@ -24,16 +24,9 @@ import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../bpf/contract.js';
 import type { Logger } from '../log/logger.js';
 import { otelWorkloadAttribute } from '../k8s/workload.js';
 import { NO_POD_LABELS, type PodLabelResolver, type PodLabels } from '../k8s/pod-labels.js';
+import { DEFAULT_MAX_SERIES, type Granularity } from './series-options.js';
 
 const NO_POD = NO_POD_LABELS;
-
-/**
- * What per-pod series carry: `pod` (namespace, pod and its workload),
- * `workload` (one series per workload: the sum of its pods), `namespace`, or
- * `node` (no pod labels at all).
- */
-export const GRANULARITIES = ['pod', 'workload', 'namespace', 'node'] as const;
-export type Granularity = (typeof GRANULARITIES)[number];
 
 /** The labels a pod's rows are published under, at a granularity. */
 function coarsen(pod: PodLabels, granularity: Granularity): PodLabels {
@@ -66,7 +59,6 @@ export interface ProducerOptions {
   log?: Logger;
 }
 
-export const DEFAULT_MAX_SERIES = 50_000;
 const DEFAULT_LINGER_MS = 5 * 60_000;
 
 const FAMILIES: ReadonlyArray<{ kind: RowKind; unit: 'packets' | 'bytes'; name: string; help: string }> = [

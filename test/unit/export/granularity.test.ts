@@ -7,7 +7,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { MetricProducer, SumMetricData } from '@opentelemetry/sdk-metrics';
 import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../../../src/bpf/contract.js';
 import type { DatapathRow } from '../../../src/collect/rows.js';
-import { DatapathProducer, type Granularity, OTLP_NAMING, SERIES_OVERFLOW } from '../../../src/export/datapath-producer.js';
+import { DatapathProducer, OTLP_NAMING, SERIES_OVERFLOW } from '../../../src/export/datapath-producer.js';
+import type { Granularity } from '../../../src/export/series-options.js';
 import type { PodLabelResolver, PodLabels } from '../../../src/k8s/pod-labels.js';
 
 class Pods implements PodLabelResolver {

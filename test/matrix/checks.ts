@@ -1,0 +1,294 @@
+// The kernel matrix's checks, run in order by scenario.ts inside a VM of each
+// kernel (scripts/vm-run), each reported as its own test on the host by
+// kernels.test.ts. Under emulation an agent takes up to a minute and a half to
+// start, so the checks share one lab and two agent runs (a start, a SIGTERM,
+// a restart on the same pins). To add a check (a new kernel program's test):
+// append { name, run } here; it runs in every kernel of the matrix and shows
+// up as a test on the host. Checks throw (assert) to fail; what they return
+// is reported as their detail.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { BpfError } from '../../src/bpf/errors.js';
+import { BpfObject } from '../../src/bpf/object.js';
+import type { DropEvent } from '../../src/events/drop-event.js';
+import { ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
+import { KubeApiServer, makePod } from '../support/kube-api-server.js';
+import { Lab, sh, UDP_IPV4_OVERHEAD } from '../support/lab.js';
+import { type Sample, sumOf } from '../support/metrics-text.js';
+import { type LabPod, PodNetwork } from '../support/pod-network.js';
+import { BPF_TCX_EGRESS, BPF_TCX_INGRESS, TCX_PASS, TcxPrograms, tcxProgramCount } from '../support/tcx-programs.js';
+
+const NODE = 'matrix-node';
+/** An agent start under TCG took 30–85 s; the slowest seen plus margin. */
+const START_TIMEOUT_MS = 240_000;
+const WAIT_MS = 60_000;
+const F = 10; // datagrams a → b:5000 (received)
+const D = 7; // datagrams a → b:9 (closed: NO_SOCKET)
+const M = 5; // more to b:9 after the restart
+const PAYLOAD = 20;
+const SPORT = 40123;
+
+/** The BPF objects the product and its benchmarks load; each must pass this kernel's verifier. */
+const OBJECTS = ['bpf/drops.bpf.o', 'bpf/forward.bpf.o', 'bench/bpf/empty_tc.bpf.o', 'bench/bpf/empty_tp.bpf.o', 'bench/bpf/drop_steps.bpf.o'];
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface MatrixContext {
+  lab: Lab;
+  net: PodNetwork;
+  a: LabPod;
+  b: LabPod;
+  api: KubeApiServer;
+  kubeconfig: string;
+  pinDir: string;
+  agent?: ExporterProcess;
+  /** What the first agent said it attached: { tc, reasons, cpus }. */
+  attached?: { tc: string; reasons: number; cpus: number };
+  /** Another program sharing our hooks, as a CNI's would (clsact filter or tcx link). */
+  cni?: TcxPrograms | 'clsact';
+  /** Facts for the README's kernel table and the timing report. */
+  facts: Record<string, string | number>;
+  cleanups: Array<() => void | Promise<void>>;
+}
+
+export interface Check {
+  name: string;
+  run(ctx: MatrixContext): Promise<string | void>;
+}
+
+const fwd = (s: Sample[], ns: string, pod: string, direction: string, metric = 'datapath_forward_packets_total') =>
+  sumOf(s, metric, { source: 'tc', namespace: ns, pod, direction });
+const noSocket = (s: Sample[], metric = 'datapath_drop_packets_total') =>
+  sumOf(s, metric, { source: 'kernel', reason: 'NO_SOCKET', namespace: 'back', pod: 'server', direction: 'ingress' });
+
+/**
+ * A scrape, tried again once when the connection fails: under emulation the
+ * agent's keep-alive timeout (5 s) can close a socket just as fetch reuses it.
+ */
+async function twice<T>(request: () => Promise<T>): Promise<T> {
+  try {
+    return await request();
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    process.stdout.write(`matrix: a request failed (${String(err.cause ?? err)}), trying once more\n`);
+    return request();
+  }
+}
+const scrape = (p: ExporterProcess) => twice(() => p.scrape());
+
+function agentOf(ctx: MatrixContext): ExporterProcess {
+  if (!ctx.agent) throw new Error('no agent running (an earlier check failed to start it)');
+  return ctx.agent;
+}
+
+async function startAgent(ctx: MatrixContext): Promise<ExporterProcess> {
+  const t0 = Date.now();
+  const p = await ExporterProcess.start(
+    ['--bpffs', ctx.pinDir, '--poll-interval', '200ms', '--kubeconfig', ctx.kubeconfig, '--node-name', NODE, '--interfaces', ctx.net.interfaceGlob, '--cilium-metrics-map', 'none'],
+    process.env,
+    START_TIMEOUT_MS,
+  );
+  ctx.agent = p;
+  await waitFor(async () => sumOf(await scrape(p), 'datapath_exporter_kubernetes_synced'), (v) => v === 1, WAIT_MS);
+  await waitFor(async () => sumOf(await scrape(p), 'datapath_exporter_attached_interfaces'), (v) => v === 2, WAIT_MS);
+  const ms = Date.now() - t0;
+  ctx.facts[ctx.facts.agentStartMs === undefined ? 'agentStartMs' : 'agentRestartMs'] = ms;
+  return p;
+}
+
+/** Our clsact filters (fixed handle 0xd47a) on a device's hook. */
+function ourClsactFilters(dev: string, hook: 'ingress' | 'egress'): number {
+  return sh('tc', ['filter', 'show', 'dev', dev, hook]).split('\n').filter((l) => / handle 0xd47a /.test(l)).length;
+}
+
+/** The CNI-like matchall filters (pref 1) on a device's hook. */
+function cniFilters(dev: string, hook: 'ingress' | 'egress'): number {
+  return sh('tc', ['filter', 'show', 'dev', dev, hook]).split('\n').filter((l) => /pref 1 matchall .*handle /.test(l)).length;
+}
+
+/** Loaded programs of ours (bpftool shows 15 characters of a name). */
+function ourPrograms(): string[] {
+  const progs = JSON.parse(sh('bpftool', ['-j', 'prog', 'show'])) as Array<{ name?: string }>;
+  return progs.map((p) => p.name ?? '').filter((n) => n.startsWith('count_kernel_dr') || n.startsWith('count_host_'));
+}
+
+const ifindex = (dev: string) => Number(readFileSync(`/sys/class/net/${dev}/ifindex`, 'utf8'));
+
+export const CHECKS: readonly Check[] = [
+  {
+    name: "every BPF object is accepted by this kernel's verifier",
+    async run(ctx) {
+      const dir = testPinDir();
+      mkdirSync(dir);
+      ctx.cleanups.push(() => removePinDir(dir));
+      const rejected: string[] = [];
+      for (const rel of OBJECTS) {
+        try {
+          BpfObject.load(join(ROOT, rel), dir).close();
+        } catch (err) {
+          const tail = err instanceof BpfError && err.verifierLog ? `\n  ${err.verifierLog.slice(-12).join('\n  ')}` : '';
+          rejected.push(`${rel}: ${err instanceof Error ? err.message : String(err)}${tail}`);
+        }
+      }
+      assert.deepEqual(rejected, [], `rejected:\n${rejected.join('\n')}`);
+      return `${OBJECTS.length} objects loaded`;
+    },
+  },
+  {
+    name: 'the agent starts and chooses the tc mode of this kernel (tcx from 6.6, clsact before), beside a CNI program on the same hooks',
+    async run(ctx) {
+      const [major, minor] = (ctx.facts.kernel as string).split('.').map(Number) as [number, number];
+      const expected = major > 6 || (major === 6 && minor >= 6) ? 'tcx' : 'clsact';
+      // A CNI's program on both hooks of both pods' veths before the agent starts.
+      if (expected === 'clsact') {
+        for (const dev of [ctx.a.hostIf, ctx.b.hostIf]) {
+          sh('tc', ['qdisc', 'add', 'dev', dev, 'clsact']);
+          for (const hook of ['ingress', 'egress']) sh('tc', ['filter', 'add', 'dev', dev, hook, 'pref', '1', 'matchall', 'action', 'continue']);
+        }
+        ctx.cni = 'clsact';
+      } else {
+        const other = new TcxPrograms();
+        ctx.cleanups.push(() => other.close());
+        for (const dev of [ctx.a.hostIf, ctx.b.hostIf]) {
+          for (const hook of [BPF_TCX_INGRESS, BPF_TCX_EGRESS]) assert.equal(other.attach(ifindex(dev), hook, TCX_PASS, 'dpx_cni_like'), 0);
+        }
+        ctx.cni = other;
+      }
+      const p = await startAgent(ctx);
+      const m = /"reasons":(\d+),"cpus":(\d+),"tc":"(\w+)"/.exec(p.logs);
+      assert.ok(m, `the agent logs what it attached:\n${p.logs}`);
+      ctx.attached = { reasons: Number(m[1]), cpus: Number(m[2]), tc: m[3] ?? '' };
+      Object.assign(ctx.facts, { tcMode: ctx.attached.tc, reasons: ctx.attached.reasons, cpus: ctx.attached.cpus });
+      assert.equal(ctx.attached.tc, expected);
+      if (expected === 'clsact') {
+        for (const hook of ['ingress', 'egress'] as const) assert.equal(ourClsactFilters(ctx.a.hostIf, hook), 1, `our ${hook} filter`);
+      }
+      return `tc ${ctx.attached.tc}, ${ctx.attached.reasons} reasons named, ${ctx.attached.cpus} CPUs, started in ${ctx.facts.agentStartMs} ms`;
+    },
+  },
+  {
+    name: 'the pods lab is exact: forwarded packets and bytes per pod and direction',
+    async run(ctx) {
+      const p = agentOf(ctx);
+      ctx.lab.sendUdp(ctx.a.ns, ctx.b.ip, 5000, F, PAYLOAD);
+      const s = await waitFor(async () => scrape(p), (x) => fwd(x, 'back', 'server', 'ingress') >= F, WAIT_MS);
+      assert.equal(fwd(s, 'front', 'client', 'egress'), F, 'client egress packets');
+      assert.equal(fwd(s, 'back', 'server', 'ingress'), F, 'server ingress packets');
+      assert.equal(fwd(s, 'front', 'client', 'egress', 'datapath_forward_bytes_total'), F * (PAYLOAD + UDP_IPV4_OVERHEAD), 'client egress bytes');
+      assert.equal(fwd(s, 'back', 'server', 'ingress', 'datapath_forward_bytes_total'), F * (PAYLOAD + UDP_IPV4_OVERHEAD), 'server ingress bytes');
+      return `${F} packets each way counted once`;
+    },
+  },
+  {
+    name: 'kernel drops are counted exactly (NO_SOCKET, packets and bytes, named pod)',
+    async run(ctx) {
+      const p = agentOf(ctx);
+      ctx.lab.sendUdp(ctx.a.ns, ctx.b.ip, 9, D, PAYLOAD, SPORT);
+      const s = await waitFor(async () => scrape(p), (x) => noSocket(x) >= D, WAIT_MS);
+      assert.equal(noSocket(s), D, 'packets');
+      assert.equal(noSocket(s, 'datapath_drop_bytes_total'), D * (PAYLOAD + UDP_IPV4_OVERHEAD), 'bytes');
+      assert.equal(fwd(s, 'front', 'client', 'egress'), F + D, 'and forwarded before the socket lookup');
+      return `${D} NO_SOCKET drops`;
+    },
+  },
+  {
+    name: 'drop events name both pods',
+    async run(ctx) {
+      const p = agentOf(ctx);
+      const read = async () => (await twice(() => p.get('/api/v1/drops?reason=NO_SOCKET&pod=server'))).body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as DropEvent);
+      const events = await waitFor(read, (e) => e.length >= D, WAIT_MS);
+      assert.equal(events.length, D, 'one event per drop');
+      for (const e of events) {
+        assert.deepEqual(e.source, { ip: ctx.a.ip, port: SPORT, namespace: 'front', pod: 'client' });
+        assert.deepEqual(e.destination, { ip: ctx.b.ip, port: 9, namespace: 'back', pod: 'server' });
+      }
+      ctx.facts.events = events.length;
+      return `${events.length} events, at ${events[0]?.location}`;
+    },
+  },
+  {
+    name: "SIGTERM leaves nothing of ours attached and the CNI's program in place",
+    async run(ctx) {
+      const p = agentOf(ctx);
+      ctx.agent = undefined;
+      const { code } = await p.stop('SIGTERM');
+      assert.equal(code, 0, `exit code\n${p.logs.slice(-2000)}`);
+      for (const dev of [ctx.a.hostIf, ctx.b.hostIf]) {
+        for (const hook of ['ingress', 'egress'] as const) {
+          assert.equal(ourClsactFilters(dev, hook), 0, `no filter of ours on ${dev} ${hook}`);
+          if (ctx.cni === 'clsact') assert.equal(cniFilters(dev, hook), 1, `the CNI's filter stays on ${dev} ${hook} (so does its clsact qdisc)`);
+        }
+        if (ctx.cni !== undefined && ctx.cni !== 'clsact') {
+          for (const hook of [BPF_TCX_INGRESS, BPF_TCX_EGRESS]) assert.equal(tcxProgramCount(ifindex(dev), hook), 1, `only the CNI's program at ${dev} tcx ${hook}`);
+        }
+      }
+      // The kernel frees a detached program after an RCU grace period.
+      const left = await waitFor(() => ourPrograms(), (l) => l.length === 0, WAIT_MS);
+      assert.deepEqual(left, [], 'no program of ours loaded');
+      const links = join(ctx.pinDir, 'links');
+      assert.deepEqual(readdirSafe(links), [], 'no link pins');
+      return 'exit 0, nothing of ours attached';
+    },
+  },
+  {
+    name: 'a restarted agent continues the same counters (no reset)',
+    async run(ctx) {
+      if (!ctx.attached) throw new Error('not run: the first agent did not start');
+      const p = await startAgent(ctx);
+      const s = await waitFor(async () => scrape(p), (x) => noSocket(x) >= D && fwd(x, 'front', 'client', 'egress') >= F + D, WAIT_MS);
+      assert.equal(noSocket(s), D, 'NO_SOCKET after restart');
+      assert.equal(fwd(s, 'front', 'client', 'egress'), F + D, 'forwarded after restart');
+      ctx.lab.sendUdp(ctx.a.ns, ctx.b.ip, 9, M, PAYLOAD, SPORT);
+      const t = await waitFor(async () => scrape(p), (x) => noSocket(x) >= D + M, WAIT_MS);
+      assert.equal(noSocket(t), D + M);
+      assert.equal(fwd(t, 'front', 'client', 'egress'), F + D + M);
+      const { code } = await p.stop('SIGTERM');
+      ctx.agent = undefined;
+      assert.equal(code, 0);
+      return `${D} then ${D + M}, restarted in ${ctx.facts.agentRestartMs} ms`;
+    },
+  },
+];
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** The lab every check shares: two pods behind veths, the suite's API server naming them. */
+export async function setUp(kernel: string): Promise<MatrixContext> {
+  const lab = new Lab();
+  const net = new PodNetwork(lab);
+  const cleanups: Array<() => void | Promise<void>> = [];
+  const a = net.addPod('client', '10.213.1.2');
+  const b = net.addPod('server', '10.213.2.2');
+  await lab.udpReceiver(b.ns, 5000);
+  const api = await KubeApiServer.start();
+  const dir = mkdtempSync(join(tmpdir(), 'dpx-matrix-'));
+  api.addPod(makePod({ name: 'client', namespace: 'front', nodeName: NODE, ips: [a.ip] }));
+  api.addPod(makePod({ name: 'server', namespace: 'back', nodeName: NODE, ips: [b.ip] }));
+  const pinDir = testPinDir();
+  cleanups.push(
+    () => lab.destroy(),
+    () => api.stop(),
+    () => rmSync(dir, { recursive: true, force: true }),
+    () => removePinDir(pinDir),
+  );
+  return { lab, net, a, b, api, kubeconfig: api.writeKubeconfig(dir), pinDir, facts: { kernel }, cleanups };
+}
+
+export async function tearDown(ctx: MatrixContext): Promise<void> {
+  await ctx.agent?.stop('SIGKILL');
+  for (const c of ctx.cleanups.reverse()) {
+    try {
+      await c();
+    } catch {
+      /* best effort: the VM goes away anyway, on the host the lab's own destroy ran */
+    }
+  }
+}
