@@ -218,6 +218,20 @@ static __always_inline bool addr_eq(const addr_t *a, const addr_t *b)
 	return x[0] == y[0] && x[1] == y[1];
 }
 
+/* Which cache entry a drop's raw inputs map to: a multiplicative hash of
+ * them, its top DROP_CACHE_BITS bits (a few ALU instructions, no helper). */
+static __always_inline __u32 drop_cache_index(__u64 location, __u32 reason, __u8 direction, const addr_t *src,
+					      const addr_t *dst)
+{
+	const __u64 *s = (const __u64 *)src->addr;
+	const __u64 *d = (const __u64 *)dst->addr;
+	__u64 h = location ^ ((__u64)reason << 40) ^ ((__u64)direction << 32);
+
+	h = (h ^ s[0] ^ s[1]) * 0x9e3779b97f4a7c15ULL;
+	h = (h ^ d[0] ^ d[1]) * 0x9e3779b97f4a7c15ULL;
+	return h >> (64 - DROP_CACHE_BITS);
+}
+
 SEC("tp_btf/kfree_skb")
 int count_kernel_drop(__u64 *ctx)
 {
@@ -227,7 +241,7 @@ int count_kernel_drop(__u64 *ctx)
 	addr_t src = {}, dst = {};
 	struct l3_summary l3 = {};
 	struct drop_cache_entry *cache;
-	__u32 zero = 0, *generation, gen, slot;
+	__u32 zero = 0, *generation, gen, slot, entry;
 	__u8 direction, counted_direction;
 	__u64 bytes;
 
@@ -245,7 +259,8 @@ int count_kernel_drop(__u64 *ctx)
 	if (!read_addrs(skb, &src, &dst, &bytes, &l3))
 		bytes = skb->len;
 
-	cache = bpf_map_lookup_elem(&drop_cache, &zero);
+	entry = drop_cache_index(location, reason, direction, &src, &dst);
+	cache = bpf_map_lookup_elem(&drop_cache, &entry);
 	generation = bpf_map_lookup_elem(&drop_cache_gen, &zero);
 	if (!cache || !generation)
 		return 0;

@@ -29,6 +29,7 @@ export const MAP_NAMES = {
   endpointNames: 'endpoint_names',
   dropCache: 'drop_cache',
   dropCacheGen: 'drop_cache_gen',
+  forwardCache: 'forward_cache',
   dropEvents: 'drop_events',
   dropEventTokens: 'drop_event_tokens',
   dropEventLost: 'drop_event_lost',
@@ -61,10 +62,15 @@ export const LAYOUTS = {
     },
   },
   drop_event_tokens: { size: 8, members: { tokens: 0, enabled: 4 } },
+  forward_cache_entry: { size: 32, members: { addr: 0, ifindex: 16, generation: 20, slot: 24 } },
 } as const;
 
-/** struct drop_cache_entry: the drop program's per-CPU last-key cache (only the kernel reads it). */
+/** struct drop_cache_entry: the drop program's per-CPU recent-key cache (only the kernel reads it). */
 export const DROP_CACHE_ENTRY_SIZE = LAYOUTS.drop_cache_entry.size;
+export const DROP_CACHE_ENTRIES = 64;
+/** struct forward_cache_entry: the tc programs' per-CPU interface cache (only the kernel reads it). */
+export const FORWARD_CACHE_ENTRY_SIZE = LAYOUTS.forward_cache_entry.size;
+export const FORWARD_CACHE_ENTRIES = 64;
 
 /** Drop events: ring size, drop_event_lost indexes, drop_event.flags (datapath.h). */
 export const DROP_EVENT_RING_BYTES = 256 * 1024;

@@ -61,6 +61,9 @@ describe('kernel-to-user contract', function () {
     assert.equal(d.get('NAMESPACE_LEN'), contract.NAMESPACE_LEN);
     assert.equal(d.get('POD_NAME_LEN'), contract.POD_NAME_LEN);
     assert.equal(d.get('DROP_EVENT_RING_BYTES'), contract.DROP_EVENT_RING_BYTES);
+    assert.equal(d.get('DROP_CACHE_ENTRIES'), contract.DROP_CACHE_ENTRIES);
+    assert.equal(d.get('FORWARD_CACHE_ENTRIES'), contract.FORWARD_CACHE_ENTRIES);
+    assert.equal(1 << (d.get('DROP_CACHE_BITS') ?? 0), contract.DROP_CACHE_ENTRIES, 'DROP_CACHE_ENTRIES = 1 << DROP_CACHE_BITS');
     assert.equal(d.get('DROP_EVENT_LOST_RATE'), contract.DROP_EVENT_LOST.rate);
     assert.equal(d.get('DROP_EVENT_LOST_RING_FULL'), contract.DROP_EVENT_LOST.ring_full);
     assert.equal(d.get('DROP_EVENT_F_PORTS'), contract.DROP_EVENT_F_PORTS);
@@ -92,8 +95,9 @@ describe('kernel-to-user contract', function () {
           [contract.MAP_NAMES.dropCounts]: [4, contract.COUNTER_SIZE, contract.DROP_SLOTS + 1],
           [contract.MAP_NAMES.forwardCounts]: [4, contract.SITE_COUNTER_SIZE, contract.FORWARD_CELLS],
           [contract.MAP_NAMES.endpointNames]: [4, contract.ENDPOINT_NAME_SIZE, contract.ENDPOINT_SLOTS],
-          [contract.MAP_NAMES.dropCache]: [4, contract.DROP_CACHE_ENTRY_SIZE, 1],
+          [contract.MAP_NAMES.dropCache]: [4, contract.DROP_CACHE_ENTRY_SIZE, contract.DROP_CACHE_ENTRIES],
           [contract.MAP_NAMES.dropCacheGen]: [4, 4, 1],
+          [contract.MAP_NAMES.forwardCache]: [4, contract.FORWARD_CACHE_ENTRY_SIZE, contract.FORWARD_CACHE_ENTRIES],
           [contract.MAP_NAMES.dropEvents]: [0, 0, contract.DROP_EVENT_RING_BYTES],
           [contract.MAP_NAMES.dropEventTokens]: [4, contract.DROP_EVENT_TOKENS_SIZE, 1],
           [contract.MAP_NAMES.dropEventLost]: [4, 8, Object.keys(contract.DROP_EVENT_LOST).length],
