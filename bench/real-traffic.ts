@@ -31,6 +31,7 @@ import { existsSync, readlinkSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { encodeEndpointAddr, type EndpointSlot, forwardIndex, MAP_NAMES, SITE_COUNTER_SIZE } from '../src/bpf/contract.js';
 import { DropCacheGeneration } from '../src/bpf/drop-cache.js';
+import { DROP_PROGRAMS, type DropProgramVariant, dropProgramVariant } from '../src/bpf/kernel-drop-program.js';
 import { DropReasonNames } from '../src/bpf/drop-reasons.js';
 import { type Fd, ifNameToIndex, libbpf } from '../src/bpf/libbpf.js';
 import { perCpuStride } from '../src/bpf/map.js';
@@ -61,7 +62,7 @@ if (process.env.DPX_BENCH_NODE_NETNS !== '1') {
     const ns = `dpxb-${benchId}-${name}`;
     if (existsSync(`/run/netns/${ns}`)) spawnSync('ip', ['netns', 'del', ns]);
   }
-  for (const dir of ['rt-drops', 'rt-empty-tp', 'rt-forward', 'rt-empty-tc-in', 'rt-empty-tc-out', 'rt-links-product', 'rt-links-empty']) {
+  for (const dir of ['rt-drops', 'rt-drops-probe', 'rt-empty-tp', 'rt-forward', 'rt-empty-tc-in', 'rt-empty-tc-out', 'rt-links-product', 'rt-links-empty']) {
     rmSync(`/sys/fs/bpf/dpx-bench-${benchId}-${dir}`, { recursive: true, force: true });
   }
   if (r.error) throw r.error;
@@ -140,26 +141,37 @@ await runBenchmark(async () => {
   );
 
   // ---- Drops ----
-  const drops = BpfObject.load(repoPath('bpf/drops.bpf.o'), benchPinDir('rt-drops'));
-  onCleanup('drops.bpf.o', () => drops.close());
-  const dropTable = new DropTable(
-    {
-      slotOf: drops.map(MAP_NAMES.dropSlotOf),
-      freeSlots: drops.map(MAP_NAMES.dropFreeSlots),
-      counts: drops.map(MAP_NAMES.dropCounts),
-      cacheGeneration: new DropCacheGeneration(drops.map(MAP_NAMES.dropCacheGen)),
-    },
-    cpus,
-  );
-  dropTable.rebuildFreeQueue();
-  fillEndpoints(drops);
+  // The product as the agent loads it on this kernel (the variant it picks),
+  // and, with maps of its own, the probe-read variant that kernels before
+  // 6.2 run, so both are measured on this one.
+  const variant = dropProgramVariant();
+  const loadDrops = (v: DropProgramVariant, dir: string) => {
+    const obj = BpfObject.load(repoPath('bpf/drops.bpf.o'), benchPinDir(dir), undefined, [DROP_PROGRAMS[v === 'typed' ? 'probe' : 'typed']]);
+    onCleanup(`drops.bpf.o (${v})`, () => obj.close());
+    const t = new DropTable(
+      {
+        slotOf: obj.map(MAP_NAMES.dropSlotOf),
+        freeSlots: obj.map(MAP_NAMES.dropFreeSlots),
+        counts: obj.map(MAP_NAMES.dropCounts),
+        cacheGeneration: new DropCacheGeneration(obj.map(MAP_NAMES.dropCacheGen)),
+      },
+      cpus,
+    );
+    t.rebuildFreeQueue();
+    fillEndpoints(obj);
+    return { obj, table: t };
+  };
+  const { obj: drops, table: dropTable } = loadDrops(variant, 'rt-drops');
+  const probe = variant === 'typed' ? loadDrops('probe', 'rt-drops-probe').obj : undefined;
   const emptyTp = BpfObject.load(repoPath('bench/bpf/empty_tp.bpf.o'), benchPinDir('rt-empty-tp'));
   onCleanup('empty_tp.bpf.o', () => emptyTp.close());
   emptyTp.attach('empty_kfree_skb');
-  drops.attach('count_kernel_drop');
+  drops.attach(DROP_PROGRAMS[variant]);
+  probe?.attach(DROP_PROGRAMS.probe);
   const dropProgs: Measured[] = [
     { label: 'empty', fd: emptyTp.programFd('empty_kfree_skb') },
-    { label: 'count_kernel_drop', fd: drops.programFd('count_kernel_drop') },
+    { label: DROP_PROGRAMS[variant], fd: drops.programFd(DROP_PROGRAMS[variant]) },
+    ...(probe ? [{ label: DROP_PROGRAMS.probe, fd: probe.programFd(DROP_PROGRAMS.probe) }] : []),
   ];
 
   // What each (reason, endpoint slot, direction) counted: the exactness check.
@@ -186,9 +198,9 @@ await runBenchmark(async () => {
   noteMix(sendMix(Math.min(5_000, ROUNDS))); // warm-up: interns the keys
   let singleSent = sendOne(Math.min(20_000, DATAGRAMS)).sent;
 
-  const mixNs: number[][] = [[], []];
+  const mixNs: number[][] = dropProgs.map(() => []);
   const mixRuns: number[] = [];
-  const oneNs: number[][] = [[], []];
+  const oneNs: number[][] = dropProgs.map(() => []);
   const oneRuns: number[] = [];
   for (let r = 0; r < RUNS; r++) {
     const m = measure(dropProgs, () => sendMix(ROUNDS));
@@ -202,15 +214,17 @@ await runBenchmark(async () => {
   }
   const counted = KEYS.map((k, i) => dropCount(k.reason, k.endpoint, k.direction) - (before[i] ?? 0));
   drops.close();
+  probe?.close();
   emptyTp.close();
 
-  console.log(`### Drops (tp_btf/kfree_skb)\n`);
-  console.log(
-    table(HEAD, [
-      ratioRows(`${KEYS.length} keys interleaved (${int(ROUNDS)} rounds)`, mixNs[1] ?? [], mixNs[0] ?? [], mixRuns),
-      ratioRows(`one key: UDP flood to a closed port (${int(DATAGRAMS)} datagrams)`, oneNs[1] ?? [], oneNs[0] ?? [], oneRuns),
-    ]),
-  );
+  console.log(`### Drops (tp_btf/kfree_skb; the agent loads ${DROP_PROGRAMS[variant]} here)\n`);
+  const dropRows: string[][] = [];
+  dropProgs.slice(1).forEach((p, j) => {
+    const i = j + 1;
+    dropRows.push(ratioRows(`${p.label}: ${KEYS.length} keys interleaved (${int(ROUNDS)} rounds)`, mixNs[i] ?? [], mixNs[0] ?? [], mixRuns));
+    dropRows.push(ratioRows(`${p.label}: one key, UDP flood to a closed port (${int(DATAGRAMS)} datagrams)`, oneNs[i] ?? [], oneNs[0] ?? [], oneRuns));
+  });
+  console.log(table(HEAD, dropRows));
   console.log('\nExact counts (warm-up included; the single-key flood adds to the first key):\n');
   console.log(
     table(

@@ -46,7 +46,7 @@ int step_header(__u64 *ctx)
 	struct l3_summary l3 = {};
 	__u64 bytes = 0;
 
-	read_addrs(skb, &src, &dst, &bytes, &l3);
+	read_addrs(skb, &src, &dst, &bytes, &l3, true);
 	sink += ctx[1] + skb_reason(ctx) + skb_direction(skb) + bytes + dst.addr[15];
 	return 0;
 }
@@ -65,7 +65,7 @@ int step_no_cache(__u64 *ctx)
 	__u64 bytes;
 	__u32 slot;
 
-	if (!read_addrs(skb, &src, &dst, &bytes, &l3))
+	if (!read_addrs(skb, &src, &dst, &bytes, &l3, true))
 		bytes = skb->len;
 	key.endpoint = attribute(&key.direction, &src, &dst);
 	slot = drop_slot(&key);
