@@ -5,9 +5,9 @@
  * each step, each a program of its own on the same hook so that bench 1
  * measures them side by side in one run:
  *   step_reads     the typed reads: reason, direction, length
- *   step_header    + the IP header's probe read
+ *   step_header    + the IP header (typed loads, as count_kernel_drop)
  *   step_no_cache  + both hash lookups (endpoints, drop key) and the count:
- *                  the product's program without its last-key cache (its
+ *                  the product's program without its cache (its
  *                  cache-miss path)
  * The bench loads this object under a pin directory of its own, so these
  * programs count into maps apart from the product's.

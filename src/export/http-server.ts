@@ -1,10 +1,9 @@
-// The agent's one HTTP listener: /metrics from the OTel Prometheus exporter's
-// collect (written as text by prometheus-text.ts),
-// /healthz (liveness: the poll loop is alive) and /readyz (readiness: the
-// first poll has succeeded). With a web config it speaks TLS (see
-// tls-context.ts) and /metrics asks the access policy first (basic auth or
-// Kubernetes, see metrics-auth.ts); the probe paths never need a password or
-// a token. They cannot escape a client certificate requirement, though: with
+// The agent's one HTTP listener: /metrics (what the OTel Prometheus exporter
+// collects, written by prometheus-text.ts), /healthz (liveness: the poll
+// loop is alive) and /readyz (readiness: the first poll has succeeded).
+// With a web config it speaks TLS (see tls-context.ts) and /metrics asks
+// the access policy first (basic auth or Kubernetes, see metrics-auth.ts);
+// the probe paths never need a password or a token. They cannot escape a client certificate requirement, though: with
 // client_auth_type RequireAndVerifyClientCert or RequireAnyClientCert the TLS
 // layer refuses any connection without one before a path is read, so the
 // kubelet's probes (no client certificate) fail there too; use
