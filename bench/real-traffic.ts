@@ -25,9 +25,13 @@
 // places every run): a UDP flood p1 -> p2 at several packet sizes.
 // Every count is checked: the product must count exactly what was sent.
 //
-// Run: node dist/bench/real-traffic.js [--runs 7] [--rounds 50000] [--datagrams 200000]
+// Run: node dist/bench/real-traffic.js [--runs 7] [--rounds 50000] [--datagrams 200000] [--objects DIR]
+// --objects: load drops.bpf.o and forward.bpf.o from DIR instead of bpf/ (an
+// older build, to compare before and after with the same lab and command; an
+// object with a single drop program has no probe-read twin to measure).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeEndpointAddr, type EndpointSlot, forwardIndex, MAP_NAMES, SITE_COUNTER_SIZE } from '../src/bpf/contract.js';
 import { DropCacheGeneration } from '../src/bpf/drop-cache.js';
@@ -42,11 +46,13 @@ import { benchPinDir, enableRunTimeStats, progStats, repoPath } from './support/
 import { onCleanup, runBenchmark } from './support/cleanup.js';
 import { flood, floodBinary, senderBinary } from './support/flood.js';
 import { benchId, hostIp, inNs, namespace, sh, veth } from './support/netns.js';
-import { fmt, header, int, max, median, min, numberFlag, requireRoot, spread, table } from './support/report.js';
+import { flag, fmt, header, int, max, median, min, numberFlag, requireRoot, spread, table } from './support/report.js';
 
 const RUNS = numberFlag('runs', 7);
 const ROUNDS = numberFlag('rounds', 50_000); // interleaved: 4 drops per round
 const DATAGRAMS = numberFlag('datagrams', 200_000);
+const OBJECTS = flag('objects', '');
+const objectPath = (name: string) => (OBJECTS ? join(OBJECTS, name) : repoPath(`bpf/${name}`));
 const PODS = 110;
 const SENDER_CPU = 1;
 const CLOSED_PORT = 9;
@@ -144,9 +150,11 @@ await runBenchmark(async () => {
   // The product as the agent loads it on this kernel (the variant it picks),
   // and, with maps of its own, the probe-read variant that kernels before
   // 6.2 run, so both are measured on this one.
-  const variant = dropProgramVariant();
+  const twins = readFileSync(objectPath('drops.bpf.o')).includes(DROP_PROGRAMS.probe);
+  const variant: DropProgramVariant = twins ? dropProgramVariant() : 'typed';
   const loadDrops = (v: DropProgramVariant, dir: string) => {
-    const obj = BpfObject.load(repoPath('bpf/drops.bpf.o'), benchPinDir(dir), undefined, [DROP_PROGRAMS[v === 'typed' ? 'probe' : 'typed']]);
+    const notLoaded = twins ? [DROP_PROGRAMS[v === 'typed' ? 'probe' : 'typed']] : [];
+    const obj = BpfObject.load(objectPath('drops.bpf.o'), benchPinDir(dir), undefined, notLoaded);
     onCleanup(`drops.bpf.o (${v})`, () => obj.close());
     const t = new DropTable(
       {
@@ -162,7 +170,7 @@ await runBenchmark(async () => {
     return { obj, table: t };
   };
   const { obj: drops, table: dropTable } = loadDrops(variant, 'rt-drops');
-  const probe = variant === 'typed' ? loadDrops('probe', 'rt-drops-probe').obj : undefined;
+  const probe = twins && variant === 'typed' ? loadDrops('probe', 'rt-drops-probe').obj : undefined;
   const emptyTp = BpfObject.load(repoPath('bench/bpf/empty_tp.bpf.o'), benchPinDir('rt-empty-tp'));
   onCleanup('empty_tp.bpf.o', () => emptyTp.close());
   emptyTp.attach('empty_kfree_skb');
@@ -217,7 +225,7 @@ await runBenchmark(async () => {
   probe?.close();
   emptyTp.close();
 
-  console.log(`### Drops (tp_btf/kfree_skb; the agent loads ${DROP_PROGRAMS[variant]} here)\n`);
+  console.log(`### Drops (tp_btf/kfree_skb; ${OBJECTS ? `objects from ${OBJECTS}` : `the agent loads ${DROP_PROGRAMS[variant]} here`})\n`);
   const dropRows: string[][] = [];
   dropProgs.slice(1).forEach((p, j) => {
     const i = j + 1;
@@ -237,7 +245,7 @@ await runBenchmark(async () => {
   );
 
   // ---- Pods: the tc programs on the pods' veths ----
-  const forward = BpfObject.load(repoPath('bpf/forward.bpf.o'), benchPinDir('rt-forward'));
+  const forward = BpfObject.load(objectPath('forward.bpf.o'), benchPinDir('rt-forward'));
   onCleanup('forward.bpf.o', () => forward.close());
   fillEndpoints(forward);
   // Two copies of the empty program: one per hook, so each floor is its hook's own.
