@@ -9,9 +9,8 @@
 // 1k–100k series (benchmark 4); here label names are sanitized once per name
 // and a value is escaped only when it holds a character that needs it.
 import type { ServerResponse } from 'node:http';
-import { diag } from '@opentelemetry/api';
+import { type Attributes, type AttributeValue, diag } from '@opentelemetry/api';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { type Attributes, type AttributeValue } from '@opentelemetry/api';
 import { DataPointType, type Histogram, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 
 interface Metadata {
