@@ -93,8 +93,12 @@ static __always_inline void count_forward(struct __sk_buff *skb, int dir, __u32 
 		return;
 	c->packets++;
 	c->bytes += skb->len - ETH_HLEN; /* the IP packet, as for drops */
-	c->file = FILE_ID_FORWARD;
-	c->line = line;
+	/* The site is the same for every packet of a cell: written once, then
+	 * only read (a load of the line the counters are on, not two stores). */
+	if (c->line != line) {
+		c->file = FILE_ID_FORWARD;
+		c->line = line;
+	}
 }
 
 SEC("tc")
