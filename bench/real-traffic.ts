@@ -170,7 +170,8 @@ await runBenchmark(async () => {
     return { obj, table: t };
   };
   const { obj: drops, table: dropTable } = loadDrops(variant, 'rt-drops');
-  const probe = twins && variant === 'typed' ? loadDrops('probe', 'rt-drops-probe').obj : undefined;
+  const probeLoaded = twins && variant === 'typed' ? loadDrops('probe', 'rt-drops-probe') : undefined;
+  const probe = probeLoaded?.obj;
   const emptyTp = BpfObject.load(repoPath('bench/bpf/empty_tp.bpf.o'), benchPinDir('rt-empty-tp'));
   onCleanup('empty_tp.bpf.o', () => emptyTp.close());
   emptyTp.attach('empty_kfree_skb');
@@ -183,8 +184,8 @@ await runBenchmark(async () => {
   ];
 
   // What each (reason, endpoint slot, direction) counted: the exactness check.
-  const dropCount = (reason: string, endpoint: number, direction: string) =>
-    dropTable
+  const dropCount = (reason: string, endpoint: number, direction: string, t: DropTable = dropTable) =>
+    t
       .read()
       .cells.filter((c) => reasons.name(c.key.reason) === reason && c.key.endpoint === endpoint && c.key.direction === direction)
       .reduce((n, c) => n + Number(c.counter.packets), 0);
@@ -201,6 +202,7 @@ await runBenchmark(async () => {
   const sendOne = (count: number) => flood({ ns: p1.ns, host: p2.ip, port: CLOSED_PORT, count, seconds: 60, payload: 64, cpu: SENDER_CPU });
 
   const before = KEYS.map((k) => dropCount(k.reason, k.endpoint, k.direction));
+  const probeBefore = KEYS.map((k) => (probeLoaded ? dropCount(k.reason, k.endpoint, k.direction, probeLoaded.table) : 0));
   const sentPerKey = KEYS.map(() => 0);
   const noteMix = (r: { sent: number[] }) => r.sent.forEach((n, i) => (sentPerKey[i] = (sentPerKey[i] ?? 0) + n));
   noteMix(sendMix(Math.min(5_000, ROUNDS))); // warm-up: interns the keys
@@ -221,6 +223,7 @@ await runBenchmark(async () => {
     oneRuns.push(o.runs[1] ?? 0);
   }
   const counted = KEYS.map((k, i) => dropCount(k.reason, k.endpoint, k.direction) - (before[i] ?? 0));
+  const probeCounted = KEYS.map((k, i) => (probeLoaded ? dropCount(k.reason, k.endpoint, k.direction, probeLoaded.table) - (probeBefore[i] ?? 0) : undefined));
   drops.close();
   probe?.close();
   emptyTp.close();
@@ -236,10 +239,12 @@ await runBenchmark(async () => {
   console.log('\nExact counts (warm-up included; the single-key flood adds to the first key):\n');
   console.log(
     table(
-      ['key', 'reason', 'pod (slot), direction', 'sent', 'counted', 'exact'],
+      ['key', 'reason', 'pod (slot), direction', 'sent', 'counted', 'counted by the probe-read twin', 'exact'],
       KEYS.map((k, i) => {
         const sent = (sentPerKey[i] ?? 0) + (i === 0 ? singleSent : 0);
-        return [k.what, k.reason, `p${k.endpoint + 1} (${k.endpoint}), ${k.direction}`, int(sent), int(counted[i] ?? 0), counted[i] === sent ? 'yes' : '**NO**'];
+        const twin = probeCounted[i];
+        const exact = counted[i] === sent && (twin === undefined || twin === sent);
+        return [k.what, k.reason, `p${k.endpoint + 1} (${k.endpoint}), ${k.direction}`, int(sent), int(counted[i] ?? 0), twin === undefined ? '—' : int(twin), exact ? 'yes' : '**NO**'];
       }),
     ),
   );
