@@ -91,7 +91,7 @@ await runBenchmark(async () => {
   prepare(steps);
   const STEPS = [
     ['step_reads', '+ typed reads (reason, direction, length)'],
-    ['step_header', '+ the IP header (one probe read)'],
+    ['step_header', '+ the IP header (typed loads through bpf_rdonly_cast)'],
     ['step_no_cache', '+ endpoint and drop-key hash lookups, count (no cache)'],
   ] as const;
   for (const [name] of STEPS) steps.attach(name);
@@ -113,7 +113,7 @@ await runBenchmark(async () => {
   const progs = [
     { label: 'empty program (floor)', fd: empty.programFd('empty_kfree_skb') },
     ...STEPS.map(([name, label]) => ({ label: `${name}: ${label}`, fd: steps.programFd(name) })),
-    { label: 'count_kernel_drop: the product (last-key cache hit, count)', fd: drops.programFd('count_kernel_drop') },
+    { label: 'count_kernel_drop: the product (cache hit, count)', fd: drops.programFd('count_kernel_drop') },
     { label: 'count_kernel_drop with drop events on (bucket empty: a flood)', fd: withEvents.programFd('count_kernel_drop') },
   ];
   const product = progs.length - 2;

@@ -1,6 +1,7 @@
 // Benchmark 4 — scrape cost: how long one GET /metrics takes at 1k, 10k and
 // 100k series through the agent's real export stage (the project's
-// DatapathProducer behind the OTel PrometheusExporter, served by the agent's
+// DatapathProducer behind the OTel PrometheusExporter, collected by it and
+// written by the agent's own text writer, served by the agent's
 // MetricsServer, with the agent's exporter options), beside prom-client
 // rendering the very same series; and the process RSS (process.memoryUsage())
 // once the series are held and after the scrapes.
@@ -147,7 +148,7 @@ async function main(): Promise<void> {
   const scrapesFor = (series: number) => (scrapesFlag !== 'auto' ? Number(scrapesFlag) : series <= 1000 ? 30 : series <= 10_000 ? 15 : 7);
   const SIZES = flag('sizes', '1000,10000,100000').split(',').map(Number);
 
-  header('4. Scrape cost: OTel PrometheusExporter + DatapathProducer vs prom-client', 'node dist/bench/scrape.js');
+  header('4. Scrape cost: OTel PrometheusExporter collect + DatapathProducer (agent text writer) vs prom-client', 'node dist/bench/scrape.js');
   const results: ChildResult[] = [];
   for (const series of SIZES) {
     for (const impl of IMPLS) {
@@ -175,7 +176,7 @@ async function main(): Promise<void> {
         const ratio = r.impl === 'otel' && pc ? `${fmt(m / median(pc.scrapeMs), 2)}×` : '—';
         return [
           `${int(r.series)} (${int(r.samples)} samples)`,
-          r.impl === 'otel' ? 'OTel 0.301 + DatapathProducer' : 'prom-client',
+          r.impl === 'otel' ? 'OTel 0.301 collect + DatapathProducer, agent text writer' : 'prom-client',
           spread(r.scrapeMs, 1),
           fmt((m * 1000) / r.series, 2),
           ratio,

@@ -1,4 +1,4 @@
-// Benchmark 11 — workloads and cardinality: what --granularity costs and
+// Benchmark 12 — workloads and cardinality: what --granularity costs and
 // saves.
 //
 // A. 110 pods of 20 workloads (a busy node), through the agent's real export
@@ -145,7 +145,7 @@ async function partB(granularity: Granularity, rollouts: number): Promise<{ head
 
 const rollouts = numberFlag('rollouts', 50);
 const scrapes = numberFlag('scrapes', 30);
-header('11. Workloads: series and scrape by --granularity, and Prometheus head series across rollouts', `node dist/bench/workloads.js --rollouts ${rollouts} --scrapes ${scrapes}`);
+header('12. Workloads: series and scrape by --granularity, and Prometheus head series across rollouts', `node dist/bench/workloads.js --rollouts ${rollouts} --scrapes ${scrapes}`);
 console.log(`A. ${PODS} pods of ${WORKLOADS} workloads in ${NAMESPACES} namespaces, 8 datapath series per pod in \`pod\` mode; median of ${scrapes} scrapes, a poll before each.\n`);
 console.log(table(['--granularity', 'datapath series', '/metrics KiB', 'scrape ms (median)'], await partA(scrapes)));
 console.log(`\nB. The real Prometheus scraping every 1 s while all ${PODS} pods are replaced ${rollouts} times (2 scrapes per generation).\n`);

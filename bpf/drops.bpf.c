@@ -42,20 +42,88 @@ struct l3_summary {
 	__u8 protocol;
 };
 
-/* Reads the network header's addresses with one probe read (two for IPv6):
- * skb->head is memory the verifier does not trust in tp_btf. False when the
- * skb has no network header that parses. */
+/* bpf_rdonly_cast (kernel 6.2+): a kernel address as a read-only pointer to
+ * a BTF type, whose loads the JIT emits as plain loads that may fault
+ * (BPF_PROBE_MEM, 0 on a fault), not as a helper call. Weak: on a kernel
+ * without it libbpf leaves it unresolved, and user space loads
+ * count_kernel_drop_probe instead of the program that calls it. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
+/* The network header's fields the program uses. */
+struct l3_fields {
+	__u8 version;
+	__u8 ihl;      /* IPv4: header length in 4-byte words */
+	__u8 protocol; /* IPv4 protocol or IPv6 first next header */
+};
+
+/* Reads the network header at nh_addr: with typed loads through
+ * bpf_rdonly_cast (typed), or with one probe read (two for IPv6) where the
+ * kernel has no such cast. skb->head is memory the verifier does not trust in
+ * tp_btf either way. False when no IPv4/IPv6 header is there (or, for IPv6,
+ * the bytes for one). */
+static __always_inline bool read_l3(unsigned char *nh_addr, __s64 l3_len, addr_t *src, addr_t *dst,
+				    struct l3_fields *f, const bool typed)
+{
+	if (typed) {
+		const struct iphdr *ip = bpf_rdonly_cast(nh_addr, bpf_core_type_id_kernel(struct iphdr));
+		const struct ipv6hdr *ip6;
+		__u8 first = ip->ihl_version;
+
+		f->version = first >> 4;
+		if (f->version == 4) {
+			f->ihl = first & 0xf;
+			f->protocol = ip->protocol;
+			endpoint_addr_v4((struct endpoint_addr *)src, ip->saddr);
+			endpoint_addr_v4((struct endpoint_addr *)dst, ip->daddr);
+			return true;
+		}
+		if (f->version != 6 || l3_len < (__s64)sizeof(struct ipv6hdr))
+			return false;
+		ip6 = bpf_rdonly_cast(nh_addr, bpf_core_type_id_kernel(struct ipv6hdr));
+		f->protocol = ip6->nexthdr;
+		((__u64 *)src->addr)[0] = *(const __u64 *)&ip6->saddr[0];
+		((__u64 *)src->addr)[1] = *(const __u64 *)&ip6->saddr[8];
+		((__u64 *)dst->addr)[0] = *(const __u64 *)&ip6->daddr[0];
+		((__u64 *)dst->addr)[1] = *(const __u64 *)&ip6->daddr[8];
+		return true;
+	} else {
+		union {
+			struct iphdr v4;
+			struct ipv6hdr v6;
+		} h;
+
+		if (bpf_probe_read_kernel(&h.v4, sizeof(h.v4), nh_addr))
+			return false;
+		f->version = h.v4.ihl_version >> 4;
+		if (f->version == 4) {
+			f->ihl = h.v4.ihl_version & 0xf;
+			f->protocol = h.v4.protocol;
+			endpoint_addr_v4((struct endpoint_addr *)src, h.v4.saddr);
+			endpoint_addr_v4((struct endpoint_addr *)dst, h.v4.daddr);
+			return true;
+		}
+		/* The first 20 bytes are in h already; the addresses end at 40. */
+		if (f->version != 6 || l3_len < (__s64)sizeof(h.v6) ||
+		    bpf_probe_read_kernel((char *)&h + sizeof(h.v4), sizeof(h.v6) - sizeof(h.v4),
+					  nh_addr + sizeof(h.v4)))
+			return false;
+		f->protocol = h.v6.nexthdr;
+		__builtin_memcpy(src->addr, h.v6.saddr, 16);
+		__builtin_memcpy(dst->addr, h.v6.daddr, 16);
+		return true;
+	}
+}
+
+/* Reads the network header's addresses (see read_l3). False when the skb has
+ * no network header that parses. */
 static __always_inline bool read_addrs(struct sk_buff *skb, addr_t *src, addr_t *dst, __u64 *l3_bytes,
-				       struct l3_summary *l3)
+				       struct l3_summary *l3, const bool typed)
 {
 	unsigned char *head = skb->head;
 	unsigned char *data = skb->data;
 	__u16 nh = skb->network_header;
 	__u32 len = skb->len;
-	union {
-		struct iphdr v4;
-		struct ipv6hdr v6;
-	} h;
+	struct l3_fields f;
 
 	/* network_header is an offset from head, 0 when never set (__alloc_skb
 	 * zeroes it; only mac_header and transport_header start at ~0): head + 0
@@ -64,31 +132,18 @@ static __always_inline bool read_addrs(struct sk_buff *skb, addr_t *src, addr_t 
 	 * packet's). */
 	__s64 l3_len = (__s64)len + (data - (head + nh));
 
-	if (nh == 0 || nh == (__u16)~0U || l3_len < (__s64)sizeof(h.v4))
+	if (nh == 0 || nh == (__u16)~0U || l3_len < (__s64)sizeof(struct iphdr))
 		return false;
-	if (bpf_probe_read_kernel(&h.v4, sizeof(h.v4), head + nh))
+	if (!read_l3(head + nh, l3_len, src, dst, &f, typed))
 		return false;
-	if ((h.v4.ihl_version >> 4) == 4) {
-		endpoint_addr_v4(src, h.v4.saddr);
-		endpoint_addr_v4(dst, h.v4.daddr);
-		l3->version = 4;
-		l3->protocol = h.v4.protocol;
-		l3->l4 = head + nh + (h.v4.ihl_version & 0xf) * 4;
-		l3->l4_bytes = l3_len - (h.v4.ihl_version & 0xf) * 4;
-	} else if ((h.v4.ihl_version >> 4) == 6) {
-		/* The first 20 bytes are in h already; the addresses end at 40. */
-		if (l3_len < (__s64)sizeof(h.v6) ||
-		    bpf_probe_read_kernel((char *)&h + sizeof(h.v4), sizeof(h.v6) - sizeof(h.v4),
-					  head + nh + sizeof(h.v4)))
-			return false;
-		__builtin_memcpy(src->addr, h.v6.saddr, 16);
-		__builtin_memcpy(dst->addr, h.v6.daddr, 16);
-		l3->version = 6;
-		l3->protocol = h.v6.nexthdr;
-		l3->l4 = head + nh + sizeof(h.v6);
-		l3->l4_bytes = l3_len - (__s64)sizeof(h.v6);
+	l3->version = f.version;
+	l3->protocol = f.protocol;
+	if (f.version == 4) {
+		l3->l4 = head + nh + f.ihl * 4;
+		l3->l4_bytes = l3_len - f.ihl * 4;
 	} else {
-		return false;
+		l3->l4 = head + nh + sizeof(struct ipv6hdr);
+		l3->l4_bytes = l3_len - (__s64)sizeof(struct ipv6hdr);
 	}
 	/* The IP packet's size, whatever layer freed it (udp_rcv has already
 	 * pulled the IP header; the bytes from the network header on do not
@@ -218,8 +273,21 @@ static __always_inline bool addr_eq(const addr_t *a, const addr_t *b)
 	return x[0] == y[0] && x[1] == y[1];
 }
 
-SEC("tp_btf/kfree_skb")
-int count_kernel_drop(__u64 *ctx)
+/* Which cache entry a drop's raw inputs map to: a multiplicative hash of
+ * them, its top DROP_CACHE_BITS bits (a few ALU instructions, no helper). */
+static __always_inline __u32 drop_cache_index(__u64 location, __u32 reason, __u8 direction, const addr_t *src,
+					      const addr_t *dst)
+{
+	const __u64 *s = (const __u64 *)src->addr;
+	const __u64 *d = (const __u64 *)dst->addr;
+	__u64 h = location ^ ((__u64)reason << 40) ^ ((__u64)direction << 32);
+
+	h = (h ^ s[0] ^ s[1]) * 0x9e3779b97f4a7c15ULL;
+	h = (h ^ d[0] ^ d[1]) * 0x9e3779b97f4a7c15ULL;
+	return h >> (64 - DROP_CACHE_BITS);
+}
+
+static __always_inline int count_drop(__u64 *ctx, const bool typed)
 {
 	struct sk_buff *skb = (struct sk_buff *)ctx[0];
 	__u64 location = ctx[1];
@@ -227,7 +295,7 @@ int count_kernel_drop(__u64 *ctx)
 	addr_t src = {}, dst = {};
 	struct l3_summary l3 = {};
 	struct drop_cache_entry *cache;
-	__u32 zero = 0, *generation, gen, slot;
+	__u32 zero = 0, *generation, gen, slot, entry;
 	__u8 direction, counted_direction;
 	__u64 bytes;
 
@@ -242,10 +310,11 @@ int count_kernel_drop(__u64 *ctx)
 	else
 		direction = DIR_UNKNOWN;
 
-	if (!read_addrs(skb, &src, &dst, &bytes, &l3))
+	if (!read_addrs(skb, &src, &dst, &bytes, &l3, typed))
 		bytes = skb->len;
 
-	cache = bpf_map_lookup_elem(&drop_cache, &zero);
+	entry = drop_cache_index(location, reason, direction, &src, &dst);
+	cache = bpf_map_lookup_elem(&drop_cache, &entry);
 	generation = bpf_map_lookup_elem(&drop_cache_gen, &zero);
 	if (!cache || !generation)
 		return 0;
@@ -280,4 +349,18 @@ int count_kernel_drop(__u64 *ctx)
 	if (take_event_token())
 		emit_event(skb, location, reason, counted_direction, &src, &dst, bytes, &l3);
 	return 0;
+}
+
+/* The program user space loads where the kernel has bpf_rdonly_cast. */
+SEC("tp_btf/kfree_skb")
+int count_kernel_drop(__u64 *ctx)
+{
+	return count_drop(ctx, true);
+}
+
+/* The same with probe reads of the IP header, for kernels before 6.2. */
+SEC("tp_btf/kfree_skb")
+int count_kernel_drop_probe(__u64 *ctx)
+{
+	return count_drop(ctx, false);
 }

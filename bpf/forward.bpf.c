@@ -15,9 +15,12 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* An endpoint address on the stack, aligned so it compares as two words. */
+typedef struct endpoint_addr addr_t __attribute__((aligned(8)));
+
 /* The pod end's address of the packet: source for pod egress, destination
  * for pod ingress. False for non-IP or truncated packets. */
-static __always_inline bool pod_addr(struct __sk_buff *skb, int dir, struct endpoint_addr *a)
+static __always_inline bool pod_addr(struct __sk_buff *skb, int dir, addr_t *a)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
@@ -30,7 +33,7 @@ static __always_inline bool pod_addr(struct __sk_buff *skb, int dir, struct endp
 
 		if ((void *)(ip + 1) > data_end)
 			return false;
-		endpoint_addr_v4(a, dir == DIR_EGRESS ? ip->saddr : ip->daddr);
+		endpoint_addr_v4((struct endpoint_addr *)a, dir == DIR_EGRESS ? ip->saddr : ip->daddr);
 		return true;
 	}
 	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
@@ -44,22 +47,58 @@ static __always_inline bool pod_addr(struct __sk_buff *skb, int dir, struct endp
 	return false;
 }
 
+static __always_inline bool addr_eq(const addr_t *a, const addr_t *b)
+{
+	const __u64 *x = (const __u64 *)a->addr;
+	const __u64 *y = (const __u64 *)b->addr;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+/* The endpoint slot of the pod end's address: from this CPU's entry for the
+ * interface when it holds that address (and is of the current generation),
+ * else from the endpoints hash, remembered for the next packet. */
+static __always_inline __u32 pod_slot(struct __sk_buff *skb, const addr_t *a)
+{
+	__u32 ifindex = skb->ifindex, entry = ifindex % FORWARD_CACHE_ENTRIES, zero = 0, gen, slot;
+	struct forward_cache_entry *cache = bpf_map_lookup_elem(&forward_cache, &entry);
+	__u32 *generation = bpf_map_lookup_elem(&drop_cache_gen, &zero);
+
+	if (!cache || !generation)
+		return endpoint_slot((const struct endpoint_addr *)a);
+	gen = *generation;
+	if (cache->generation == gen && cache->ifindex == ifindex && addr_eq((const addr_t *)&cache->addr, a))
+		return cache->slot;
+	slot = endpoint_slot((const struct endpoint_addr *)a);
+	/* Tagged with the generation read before the lookup: a bump in
+	 * between leaves this entry already stale. */
+	cache->generation = gen;
+	cache->ifindex = ifindex;
+	cache->addr = *(const struct endpoint_addr *)a;
+	cache->slot = slot;
+	return slot;
+}
+
 static __always_inline void count_forward(struct __sk_buff *skb, int dir, __u32 line)
 {
-	struct endpoint_addr a;
+	addr_t a;
 	struct site_counter *c;
 	__u32 idx;
 
 	if (!pod_addr(skb, dir, &a))
 		return;
-	idx = FORWARD_INDEX(endpoint_slot(&a), dir);
+	idx = FORWARD_INDEX(pod_slot(skb, &a), dir);
 	c = bpf_map_lookup_elem(&forward_counts, &idx);
 	if (!c)
 		return;
 	c->packets++;
 	c->bytes += skb->len - ETH_HLEN; /* the IP packet, as for drops */
-	c->file = FILE_ID_FORWARD;
-	c->line = line;
+	/* The site is the same for every packet of a cell: written once, then
+	 * only read (a load of the line the counters are on, not two stores). */
+	if (c->line != line) {
+		c->file = FILE_ID_FORWARD;
+		c->line = line;
+	}
 }
 
 SEC("tc")

@@ -5,9 +5,9 @@
  * each step, each a program of its own on the same hook so that bench 1
  * measures them side by side in one run:
  *   step_reads     the typed reads: reason, direction, length
- *   step_header    + the IP header's probe read
+ *   step_header    + the IP header (typed loads, as count_kernel_drop)
  *   step_no_cache  + both hash lookups (endpoints, drop key) and the count:
- *                  the product's program without its last-key cache (its
+ *                  the product's program without its cache (its
  *                  cache-miss path)
  * The bench loads this object under a pin directory of its own, so these
  * programs count into maps apart from the product's.
@@ -46,7 +46,7 @@ int step_header(__u64 *ctx)
 	struct l3_summary l3 = {};
 	__u64 bytes = 0;
 
-	read_addrs(skb, &src, &dst, &bytes, &l3);
+	read_addrs(skb, &src, &dst, &bytes, &l3, true);
 	sink += ctx[1] + skb_reason(ctx) + skb_direction(skb) + bytes + dst.addr[15];
 	return 0;
 }
@@ -65,7 +65,7 @@ int step_no_cache(__u64 *ctx)
 	__u64 bytes;
 	__u32 slot;
 
-	if (!read_addrs(skb, &src, &dst, &bytes, &l3))
+	if (!read_addrs(skb, &src, &dst, &bytes, &l3, true))
 		bytes = skb->len;
 	key.endpoint = attribute(&key.direction, &src, &dst);
 	slot = drop_slot(&key);

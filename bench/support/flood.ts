@@ -5,12 +5,18 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { repoPath } from './bpf.js';
 import { sh } from './netns.js';
 
-let binary: string | undefined;
-
 export function floodBinary(): string {
-  if (binary) return binary;
-  const src = repoPath('bench/udp-flood.c');
-  const out = repoPath('dist/bench/udp-flood');
+  return senderBinary('udp-flood');
+}
+
+const built = new Map<string, string>();
+
+/** bench/NAME.c compiled (once, when newer than the binary) into dist/bench/NAME. */
+export function senderBinary(name: string): string {
+  const known = built.get(name);
+  if (known) return known;
+  const src = repoPath(`bench/${name}.c`);
+  const out = repoPath(`dist/bench/${name}`);
   if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
     const cc = process.env.CC ?? 'cc';
     try {
@@ -19,7 +25,7 @@ export function floodBinary(): string {
       throw new Error(`cannot compile ${src} with ${cc} (install gcc, or set CC): ${String(err)}`, { cause: err });
     }
   }
-  binary = out;
+  built.set(name, out);
   return out;
 }
 

@@ -8,7 +8,8 @@
  * Memory (per possible CPU, values rounded up to 8 bytes):
  *   drop_counts    (DROP_SLOTS + 1) x 16 B    = 65,552 B
  *   forward_counts (ENDPOINT_SLOTS + 1) x 2 x 24 B = 196,656 B
- *   drop_cache     1 x 56 B                   = 56 B
+ *   drop_cache     DROP_CACHE_ENTRIES x 56 B  = 3,584 B
+ *   forward_cache  FORWARD_CACHE_ENTRIES x 32 B = 2,048 B
  *   drop_event_tokens 1 x 8 B, drop_event_lost 2 x 8 B
  * plus the drop event ring buffer (DROP_EVENT_RING_BYTES, shared, not per CPU)
  * plus the shared (not per-CPU) hash tables: drop_slot_of
@@ -51,14 +52,18 @@ struct drop_key {
 	__u8 pad[7];
 };
 
-/* The per-CPU one-entry cache of the drop program: the last drop's raw
- * inputs (location, reason, direction before attribution, addresses) and the
- * counter slot they resolved to. A flood repeats one such key, so a hit skips
- * both hash lookups (endpoints, drop_slot_of). An entry is valid only while
- * its generation equals drop_cache_gen[0]: user space bumps that after every
- * change that could make the cached slot wrong (an endpoint added or removed,
- * a drop key retired), always after the change itself, so no CPU can cache a
- * slot that was already retired. */
+/* The per-CPU cache of the drop program: DROP_CACHE_ENTRIES recent drops'
+ * raw inputs (location, reason, direction before attribution, addresses) and
+ * the counter slot they resolved to, direct-mapped by a hash of those inputs.
+ * A hit skips both hash lookups (endpoints, drop_slot_of); several entries
+ * keep the hits when drops of different keys interleave, as on a node (one
+ * entry lost them as soon as two kinds of drop alternated). An entry is valid
+ * only while its generation equals drop_cache_gen[0]: user space bumps that
+ * after every change that could make a cached slot wrong (an endpoint added
+ * or removed, a drop key retired), always after the change itself, so no CPU
+ * can cache a slot that was already retired. */
+#define DROP_CACHE_BITS 6
+#define DROP_CACHE_ENTRIES 64 /* 1 << DROP_CACHE_BITS */
 struct drop_cache_entry {
 	__u64 location;
 	__u32 reason;
@@ -69,6 +74,22 @@ struct drop_cache_entry {
 	__u8 counted_direction; /* DIR_* after it: the key's */
 	__u8 pad[2];
 	__u32 slot;      /* drop_counts slot the key resolved to */
+};
+
+/* The per-CPU cache of the tc programs: the pod a host-side interface last
+ * counted for, by ifindex (direct-mapped: ifindex modulo the entries). The
+ * agent gives each pod its own veth, so the pod end's address on an interface
+ * seldom changes and a hit skips the endpoints hash lookup; the address is
+ * still compared (a veth that carries several pods' addresses, or an ifindex
+ * reused, only misses). Valid while its generation equals drop_cache_gen[0],
+ * which user space bumps after every endpoint change (as for drop_cache). */
+#define FORWARD_CACHE_ENTRIES 64
+struct forward_cache_entry {
+	struct endpoint_addr addr;
+	__u32 ifindex;
+	__u32 generation;
+	__u32 slot;      /* endpoint slot of addr, or ENDPOINT_UNATTRIBUTED */
+	__u32 pad;
 };
 
 /* Drop events: one per drop, into a ring buffer, as many as a per-CPU token

@@ -55,14 +55,23 @@ struct {
 	__type(value, __u64);
 } drop_event_lost SEC(".maps");
 
-/* The drop program's last-key cache (see struct drop_cache_entry) and its
- * generation, which user space bumps to invalidate every CPU's entry. */
+/* The drop program's recent-key cache (see struct drop_cache_entry) and its
+ * generation, which user space bumps to invalidate every CPU's entries. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, DROP_CACHE_ENTRIES);
 	__type(key, __u32);
 	__type(value, struct drop_cache_entry);
 } drop_cache SEC(".maps");
+
+/* The tc programs' interface cache (see struct forward_cache_entry); it
+ * shares drop_cache_gen, bumped on every endpoint change. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FORWARD_CACHE_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct forward_cache_entry);
+} forward_cache SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

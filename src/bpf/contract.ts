@@ -29,6 +29,7 @@ export const MAP_NAMES = {
   endpointNames: 'endpoint_names',
   dropCache: 'drop_cache',
   dropCacheGen: 'drop_cache_gen',
+  forwardCache: 'forward_cache',
   dropEvents: 'drop_events',
   dropEventTokens: 'drop_event_tokens',
   dropEventLost: 'drop_event_lost',
@@ -78,6 +79,11 @@ export const LAYOUTS = {
     },
   },
   drop_event_tokens: { size: 8, members: { tokens: 0, enabled: 4 }, sizes: { tokens: 4, enabled: 4 } },
+  forward_cache_entry: {
+    size: 32,
+    members: { addr: 0, ifindex: 16, generation: 20, slot: 24, pad: 28 },
+    sizes: { addr: 16, ifindex: 4, generation: 4, slot: 4, pad: 4 },
+  },
 } as const;
 
 /** BPF_MAP_TYPE_* (linux/bpf.h) of the map types the objects declare. */
@@ -91,8 +97,12 @@ export interface MapSpec {
   flags: number;
 }
 
-/** struct drop_cache_entry: the drop program's per-CPU last-key cache (only the kernel reads it). */
+/** struct drop_cache_entry: the drop program's per-CPU recent-key cache (only the kernel reads it). */
 export const DROP_CACHE_ENTRY_SIZE = LAYOUTS.drop_cache_entry.size;
+export const DROP_CACHE_ENTRIES = 64;
+/** struct forward_cache_entry: the tc programs' per-CPU interface cache (only the kernel reads it). */
+export const FORWARD_CACHE_ENTRY_SIZE = LAYOUTS.forward_cache_entry.size;
+export const FORWARD_CACHE_ENTRIES = 64;
 
 /** Drop events: ring size, drop_event_lost indexes, drop_event.flags (datapath.h). */
 export const DROP_EVENT_RING_BYTES = 256 * 1024;
@@ -285,7 +295,8 @@ export const MAP_SPECS: Readonly<Record<(typeof MAP_NAMES)[keyof typeof MAP_NAME
   drop_counts: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: COUNTER_SIZE, maxEntries: DROP_SLOTS + 1, flags: 0 },
   forward_counts: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: SITE_COUNTER_SIZE, maxEntries: FORWARD_CELLS, flags: 0 },
   endpoint_names: { type: BPF_MAP_TYPE.array, keySize: 4, valueSize: ENDPOINT_NAME_SIZE, maxEntries: ENDPOINT_SLOTS, flags: 0 },
-  drop_cache: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: DROP_CACHE_ENTRY_SIZE, maxEntries: 1, flags: 0 },
+  drop_cache: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: DROP_CACHE_ENTRY_SIZE, maxEntries: DROP_CACHE_ENTRIES, flags: 0 },
+  forward_cache: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: FORWARD_CACHE_ENTRY_SIZE, maxEntries: FORWARD_CACHE_ENTRIES, flags: 0 },
   drop_cache_gen: { type: BPF_MAP_TYPE.array, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0 },
   drop_events: { type: BPF_MAP_TYPE.ringbuf, keySize: 0, valueSize: 0, maxEntries: DROP_EVENT_RING_BYTES, flags: 0 },
   drop_event_tokens: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: DROP_EVENT_TOKENS_SIZE, maxEntries: 1, flags: 0 },

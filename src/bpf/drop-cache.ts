@@ -1,7 +1,8 @@
-// The generation of the drop program's per-CPU last-key cache
-// (drop_cache_gen, see struct drop_cache_entry in bpf/include/datapath.h).
-// A cached entry counts only while its generation is the current one, so
-// bumping it invalidates every CPU's entry at once. Bump after, never before,
+// The generation of the programs' per-CPU caches (drop_cache_gen, see
+// struct drop_cache_entry and struct forward_cache_entry in
+// bpf/include/datapath.h: the drop program's recent keys, the tc programs'
+// pod per interface). A cached entry counts only while its generation is the
+// current one, so bumping it invalidates every CPU's entries at once. Bump after, never before,
 // each change that could make a cached slot wrong: an endpoint IP added or
 // removed, a drop key retired, the free-slot queue rebuilt. Then a program
 // that read the old generation tags its entry stale, and one that reads the

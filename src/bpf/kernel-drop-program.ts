@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { MAP_NAMES } from './contract.js';
 import { BpfObject } from './object.js';
 import { DropCacheGeneration } from './drop-cache.js';
+import { kernelHasFunction } from './kernel-functions.js';
 import type { BpfMap } from './map.js';
 
 /** Compiled objects live in bpf/ at the package root (dist/src/bpf/ -> ../../../bpf). */
@@ -10,12 +11,30 @@ export function bpfObjectPath(name: string): string {
   return fileURLToPath(new URL(`../../../bpf/${name}`, import.meta.url));
 }
 
-export class KernelDropProgram {
-  private constructor(private readonly obj: BpfObject) {}
+/**
+ * The object's two variants of one program: typed reads of the IP header
+ * through the bpf_rdonly_cast kfunc (6.2+), or probe reads (any kernel).
+ * Both count the same into the same maps; the typed one is cheaper.
+ */
+export const DROP_PROGRAMS = { typed: 'count_kernel_drop', probe: 'count_kernel_drop_probe' } as const;
+export type DropProgramVariant = keyof typeof DROP_PROGRAMS;
 
-  /** Loads the object, reusing maps pinned in pinDir. Does not attach yet. */
+/** The variant the running kernel can load. */
+export function dropProgramVariant(): DropProgramVariant {
+  return kernelHasFunction('bpf_rdonly_cast') ? 'typed' : 'probe';
+}
+
+export class KernelDropProgram {
+  private constructor(
+    private readonly obj: BpfObject,
+    readonly variant: DropProgramVariant,
+  ) {}
+
+  /** Loads the object (the variant this kernel can run), reusing maps pinned in pinDir. Does not attach yet. */
   static load(pinDir: string, onLayoutChange?: (map: string) => void): KernelDropProgram {
-    return new KernelDropProgram(BpfObject.load(bpfObjectPath('drops.bpf.o'), pinDir, onLayoutChange));
+    const variant = dropProgramVariant();
+    const other = variant === 'typed' ? DROP_PROGRAMS.probe : DROP_PROGRAMS.typed;
+    return new KernelDropProgram(BpfObject.load(bpfObjectPath('drops.bpf.o'), pinDir, onLayoutChange, [other]), variant);
   }
 
   get maps(): {
@@ -43,7 +62,7 @@ export class KernelDropProgram {
   }
 
   attach(): void {
-    this.obj.attach('count_kernel_drop');
+    this.obj.attach(DROP_PROGRAMS[this.variant]);
   }
 
   /** Detaches and frees the program; the pinned maps keep the counts. */

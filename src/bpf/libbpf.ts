@@ -76,6 +76,10 @@ export const libbpf = lazyBinding(() => {
     bpf_map__is_internal: lib.func('bool bpf_map__is_internal(void *map)') as (map: BpfMapPtr) => boolean,
 
     bpf_program__fd: lib.func('int bpf_program__fd(void *prog)') as (prog: BpfProgramPtr) => Fd,
+    bpf_program__set_autoload: lib.func('int bpf_program__set_autoload(void *prog, bool autoload)') as (
+      prog: BpfProgramPtr,
+      autoload: boolean,
+    ) => number,
     bpf_program__attach: lib.func('void *bpf_program__attach(void *prog)') as (
       prog: BpfProgramPtr,
     ) => BpfLinkPtr | null,

@@ -50,8 +50,11 @@ export class BpfObject {
     private readonly obj: BpfObjectPtr,
   ) {}
 
-  /** Opens and loads `path`, pinning (or reusing) its maps under `pinDir`. */
-  static load(path: string, pinDir: string, onLayoutChange?: (map: string) => void): BpfObject {
+  /**
+   * Opens and loads `path`, pinning (or reusing) its maps under `pinDir`.
+   * Programs named in `notLoaded` are left out (variants for other kernels).
+   */
+  static load(path: string, pinDir: string, onLayoutChange?: (map: string) => void, notLoaded: readonly string[] = []): BpfObject {
     if (!existsSync(path)) throw new BpfError(`BPF object ${path} not found (run the build: npm run build)`, 2);
     const obj = libbpf.bpf_object__open_file(path, null);
     if (obj === null) throw BpfError.fromErrno(`open ${path}`, lastErrno());
@@ -69,6 +72,10 @@ export class BpfObject {
         }
         const err = libbpf.bpf_map__set_pin_path(map, pin);
         if (err < 0) throw BpfError.fromErrno(`set pin path of ${name}`, -err);
+      }
+      for (const name of notLoaded) {
+        const err = libbpf.bpf_program__set_autoload(loaded.program(name), false);
+        if (err < 0) throw BpfError.fromErrno(`leave out program ${name}`, -err);
       }
       takeVerifierLog(); // a stale one from an earlier object
       const err = libbpf.bpf_object__load(obj);

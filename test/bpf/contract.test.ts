@@ -123,6 +123,9 @@ const DEFINES: Record<string, number> = {
   NAMESPACE_LEN: contract.NAMESPACE_LEN,
   POD_NAME_LEN: contract.POD_NAME_LEN,
   FORWARD_CELLS: contract.FORWARD_CELLS,
+  DROP_CACHE_BITS: Math.log2(contract.DROP_CACHE_ENTRIES),
+  DROP_CACHE_ENTRIES: contract.DROP_CACHE_ENTRIES,
+  FORWARD_CACHE_ENTRIES: contract.FORWARD_CACHE_ENTRIES,
 };
 
 describe('kernel-to-user contract', function () {

@@ -1,9 +1,9 @@
-// The agent's one HTTP listener: /metrics from the OTel Prometheus exporter,
-// /healthz (liveness: the poll loop is alive) and /readyz (readiness: the
-// first poll has succeeded). With a web config it speaks TLS (see
-// tls-context.ts) and /metrics asks the access policy first (basic auth or
-// Kubernetes, see metrics-auth.ts); the probe paths never need a password or
-// a token. They cannot escape a client certificate requirement, though: with
+// The agent's one HTTP listener: /metrics (what the OTel Prometheus exporter
+// collects, written by prometheus-text.ts), /healthz (liveness: the poll
+// loop is alive) and /readyz (readiness: the first poll has succeeded).
+// With a web config it speaks TLS (see tls-context.ts) and /metrics asks
+// the access policy first (basic auth or Kubernetes, see metrics-auth.ts);
+// the probe paths never need a password or a token. They cannot escape a client certificate requirement, though: with
 // client_auth_type RequireAndVerifyClientCert or RequireAnyClientCert the TLS
 // layer refuses any connection without one before a path is read, so the
 // kubelet's probes (no client certificate) fail there too; use
@@ -15,6 +15,7 @@ import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { DropEventBuffer } from '../../events/event-buffer.js';
 import { DROPS_PATH, serveDrops } from './drops-api.js';
 import { type MetricsAccess, OPEN_ACCESS, UNGUARDED_PATHS } from '../access/metrics-auth.js';
+import { PrometheusText, serveMetrics } from './prometheus-text.js';
 
 export interface HealthProbe {
   live(): boolean;
@@ -36,6 +37,7 @@ function internalError(res: ServerResponse, err: unknown): void {
 
 export class MetricsServer {
   private readonly server: Server;
+  private readonly text = new PrometheusText();
 
   constructor(
     private readonly exporter: PrometheusExporter,
@@ -68,7 +70,7 @@ export class MetricsServer {
       res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' }).end(`${req.method ?? ''} is not served here: GET ${path}\n`);
     } else if (path === '/metrics' || (path === DROPS_PATH && this.drops)) {
       const drops = this.drops;
-      const handler = path === DROPS_PATH && drops ? () => serveDrops(req, res, drops) : () => this.exporter.getMetricsRequestHandler(req, res);
+      const handler = path === DROPS_PATH && drops ? () => serveDrops(req, res, drops) : () => serveMetrics(this.exporter, this.text, res);
       // A request that fails is answered 500; it must never end the agent.
       const serve = () => {
         try {
