@@ -24,9 +24,8 @@ import type { DatapathRow } from '../collect/rows.js';
 import type { PodLabels } from '../export/pod-labels.js';
 import type { Logger } from '../log/logger.js';
 import { formatCiliumTable } from './cilium-format.js';
+import type { ListFormat } from './list-formats.js';
 
-export const LIST_FORMATS = ['table', 'json', 'cilium'] as const;
-export type ListFormat = (typeof LIST_FORMATS)[number];
 
 export interface ListedRow extends DatapathRow {
   pod?: PodLabels;

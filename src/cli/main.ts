@@ -1,22 +1,22 @@
 #!/usr/bin/env node
-// datapath-exporter: the command line. Usage errors exit 2, missing
-// privileges or kernel features exit 1, each with one line on stderr.
+// datapath-exporter: the command line. Usage errors and a kernel too old to
+// run on exit 2, missing privileges or kernel features exit 1, each with one
+// line on stderr. Only light modules are imported here: each command loads
+// its own code when it runs, so `run` on an old kernel is refused in moments.
 import { Command, CommanderError, Option } from 'commander';
-import { OtelConfigError, parseOutputs, parseResource } from '../export/otel-config.js';
-import { Agent } from '../agent.js';
-import { BpfError } from '../bpf/errors.js';
-import { PinDirError } from '../bpf/pin-dir.js';
-import { createLogger, type LogLevel } from '../log/logger.js';
-import { VERSION } from '../version.js';
-import { hostname } from 'node:os';
 import { ENDPOINT_SLOTS } from '../bpf/contract.js';
-import { TcAttachError, type TcModeOption } from '../bpf/datapath-programs.js';
-import { CILIUM_METRICS_PIN } from '../collect/cilium/cilium-source.js';
-import { CILIUM_RELEASES, type CiliumRelease, DEFAULT_CILIUM_RELEASE } from '../collect/cilium/source-files.js';
-import { formatRows, LIST_FORMATS, type ListFormat, readCiliumRows, readPinnedRows } from './list-command.js';
+import { kernelTooOld } from '../bpf/kernel-version.js';
+import { CILIUM_METRICS_PIN, CILIUM_RELEASES, type CiliumRelease, DEFAULT_CILIUM_RELEASE } from '../collect/cilium/source-files.js';
+import { DEFAULT_DROP_EVENTS_RATE } from '../events/drop-event.js';
+import { METRICS_AUTH_MODES } from '../export/metrics-auth-mode.js';
+import { VERSION } from '../version.js';
+import { fail, usage } from './exit.js';
+import { LIST_FORMATS, type ListFormat } from './list-formats.js';
 import {
+  parseAgentAddress,
   parseChoice,
   parseDuration,
+  parseEventRate,
   parseGlobList,
   parseListenAddress,
   parseLogLevel,
@@ -24,42 +24,12 @@ import {
   parseMetricsAddr,
   parseOtlpEndpoint,
   parsePollInterval,
-  parseEventRate,
-  parseAgentAddress,
 } from './options.js';
-import { preflight, PreflightError } from './preflight.js';
-import { DEFAULT_DROP_EVENTS_RATE } from '../events/drop-event-reader.js';
+import type { RunFlags } from './run-command.js';
+// observe needs only Node's http and tls: loaded with the command line.
 import { AgentUnreachable, observe, OBSERVE_FORMATS, type ObserveOptions } from './observe-command.js';
-import type { ListenAddress } from '../export/http-server.js';
-import { buildMetricsAccess, METRICS_AUTH_MODES, type MetricsAccess, type MetricsAuthMode } from '../export/metrics-auth.js';
-import { WebConfigError } from '../export/web-config.js';
 
 const DEFAULT_BPFFS = '/sys/fs/bpf/datapath-exporter';
-const SHUTDOWN_DEADLINE_MS = 2000;
-
-function usage(message: string): never {
-  process.stderr.write(`datapath-exporter: ${message}\n`);
-  process.exit(2);
-}
-
-function fail(message: string): never {
-  process.stderr.write(`datapath-exporter: ${message}\n`);
-  process.exit(1);
-}
-
-/** Known failures (privileges, bpffs, kernel) become one line and exit 1. */
-function explain(err: unknown): never {
-  if (err instanceof PreflightError || err instanceof PinDirError || err instanceof TcAttachError) fail(err.message);
-  if (err instanceof BpfError && err.verifierLog) fail(err.message);
-  if (err instanceof Error && 'code' in err && (err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL')) {
-    const e = err as Error & { address?: string; port?: number; code: string };
-    fail(`cannot serve metrics on ${e.address}:${e.port}: ${e.code === 'EADDRINUSE' ? 'it is in use' : 'no such local address'} (see --metrics-addr)`);
-  }
-  if (err instanceof BpfError) {
-    fail(err.isPermission ? `${err.message}: missing privileges (run as root or with CAP_BPF, CAP_PERFMON)` : err.message);
-  }
-  throw err;
-}
 
 const program = new Command()
   .name('datapath-exporter')
@@ -74,27 +44,6 @@ const ciliumReleaseOption = () =>
   new Option('--cilium-release <version>', "the Cilium release on this node (names its BPF file ids)")
     .choices([...CILIUM_RELEASES])
     .default(DEFAULT_CILIUM_RELEASE);
-
-interface RunFlags {
-  metricsAddr: ListenAddress | 'none';
-  otlpEndpoint?: string;
-  pollInterval: number;
-  bpffs: string;
-  nodeName?: string;
-  interfaces?: string[];
-  tcMode: TcModeOption;
-  kubeconfig?: string;
-  maxEndpoints: number;
-  deletedPodGrace: number;
-  dropEventsRate: number;
-  ciliumMetricsMap: string;
-  ciliumRelease: CiliumRelease;
-  logLevel: LogLevel;
-  webConfigFile?: string;
-  metricsAuth: MetricsAuthMode;
-  metricsAuthAllowedTtl: number;
-  metricsAuthDeniedTtl: number;
-}
 
 program
   .command('run')
@@ -130,86 +79,10 @@ program
   .addOption(new Option('--metrics-auth-allowed-ttl <duration>', 'how long an allowed token is remembered (0s: ask every time)').argParser(parseDuration).default(120_000, '2m'))
   .addOption(new Option('--metrics-auth-denied-ttl <duration>', 'how long a refused token is remembered (0s: ask every time)').argParser(parseDuration).default(30_000, '30s'))
   .action(async (opts: RunFlags, cmd: Command) => {
-    let outputs;
-    let resource;
-    try {
-      outputs = parseOutputs(process.env, {
-        otlpEndpoint: opts.otlpEndpoint,
-        metricsAddrNone: opts.metricsAddr === 'none',
-        metricsAddrGiven: cmd.getOptionValueSource('metricsAddr') === 'cli',
-      });
-      resource = parseResource(process.env, { version: VERSION, nodeName: opts.nodeName ?? hostname(), hostName: hostname() });
-    } catch (err) {
-      if (err instanceof OtelConfigError) usage(err.message);
-      throw err;
-    }
-    if (!outputs.pull && !outputs.push) {
-      usage('no output: Prometheus pull is off (--metrics-addr none or OTEL_METRICS_EXPORTER) and OTLP push is off (set --otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT)');
-    }
-    let kubeConfig;
-    // The Kubernetes client is loaded only where some configuration can exist.
-    if (opts.kubeconfig || process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST) {
-      const { loadKubeConfig } = await import('../k8s/kube-config.js');
-      try {
-        kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig });
-      } catch (err) {
-        usage(err instanceof Error ? err.message : String(err));
-      }
-    }
-    const log = createLogger(opts.logLevel);
-    let access: MetricsAccess;
-    try {
-      access = await buildMetricsAccess({
-        webConfigFile: opts.webConfigFile,
-        auth: opts.metricsAuth,
-        kubeConfig,
-        allowedTtlMs: opts.metricsAuthAllowedTtl,
-        deniedTtlMs: opts.metricsAuthDeniedTtl,
-        log,
-      });
-    } catch (err) {
-      if (err instanceof WebConfigError) usage(err.message);
-      throw err;
-    }
-    let agent: Agent;
-    try {
-      preflight({ needNetAdmin: true, bpffs: opts.bpffs });
-      agent = await Agent.start(
-        {
-          metricsAddr: outputs.pull && opts.metricsAddr !== 'none' ? opts.metricsAddr : undefined,
-          otlp: outputs.push,
-          resource,
-          pollIntervalMs: opts.pollInterval,
-          bpffs: opts.bpffs,
-          nodeName: opts.nodeName ?? hostname(),
-          interfaces: opts.interfaces,
-          tcMode: opts.tcMode,
-          kubeConfig,
-          maxEndpoints: opts.maxEndpoints,
-          deletedPodGraceMs: opts.deletedPodGrace,
-          dropEventsRate: opts.dropEventsRate,
-          cilium: opts.ciliumMetricsMap === 'none' ? undefined : { path: opts.ciliumMetricsMap, release: opts.ciliumRelease },
-          access,
-        },
-        log,
-      );
-    } catch (err) {
-      if (err instanceof BpfError && err.verifierLog) log.debug({ verifierLog: err.verifierLog }, 'verifier log of the rejected program');
-      explain(err);
-    }
-    const shutdown = (signal: string) => {
-      log.info({ signal }, 'shutting down');
-      setTimeout(() => process.exit(1), SHUTDOWN_DEADLINE_MS).unref();
-      agent.stop().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err: String(err) }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', shutdown);
-    process.once('SIGINT', shutdown);
+    const old = kernelTooOld();
+    if (old) usage(old);
+    const { runCommand } = await import('./run-command.js');
+    await runCommand(opts, cmd);
   });
 
 program
@@ -219,7 +92,13 @@ program
   .addOption(new Option('-o, --output <format>', 'table, json, or cilium (the layout of `cilium bpf metrics list`)').argParser(parseChoice(LIST_FORMATS)).default('table'))
   .addOption(ciliumMapOption())
   .addOption(ciliumReleaseOption())
-  .action((opts: { bpffs: string; output: ListFormat; ciliumMetricsMap: string; ciliumRelease: CiliumRelease }) => {
+  .action(async (opts: { bpffs: string; output: ListFormat; ciliumMetricsMap: string; ciliumRelease: CiliumRelease }) => {
+    const [{ formatRows, readCiliumRows, readPinnedRows }, { BpfError }, { explain }, { createLogger }] = await Promise.all([
+      import('./list-command.js'),
+      import('../bpf/errors.js'),
+      import('./known-failures.js'),
+      import('../log/logger.js'),
+    ]);
     try {
       const log = createLogger('warn');
       const rows = [

@@ -6,7 +6,7 @@ import { ENDPOINT_SLOTS } from '../bpf/contract.js';
 import { durationMs } from '../duration.js';
 import type { ListenAddress } from '../export/http-server.js';
 import { checkOtlpUrl } from '../export/otel-config.js';
-import { LOG_LEVELS, type LogLevel } from '../log/logger.js';
+import { LOG_LEVELS, type LogLevel } from '../log/log-levels.js';
 
 /** "5s", "500ms", "1m30s" -> milliseconds. */
 export function parseDuration(text: string): number {

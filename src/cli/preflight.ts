@@ -1,17 +1,13 @@
 // Checks made before anything is loaded, so that a missing privilege or an
 // old kernel is one clear line instead of a libbpf error half-way through.
 import { existsSync, readFileSync } from 'node:fs';
-import { release } from 'node:os';
-import { kernelVersion } from '../bpf/kernel-version.js';
+import { kernelTooOld } from '../bpf/kernel-version.js';
 import { bpffsProblem } from '../bpf/pin-dir.js';
 
 const CAP_SYS_ADMIN = 21n;
 const CAP_PERFMON = 38n;
 const CAP_BPF = 39n;
 const CAP_NET_ADMIN = 12n;
-
-/** Per-CPU array batch lookups need 5.13; the reason field needs 5.17 (warned, not required). */
-const MIN_KERNEL: readonly [number, number] = [5, 13];
 
 export class PreflightError extends Error {}
 
@@ -45,10 +41,9 @@ export function preflight(opts: { needNetAdmin: boolean; bpffs: string }): void 
       'this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): the CO-RE programs need a kernel built with CONFIG_DEBUG_INFO_BTF=y',
     );
   }
-  const [major, minor] = kernelVersion();
-  if (major < MIN_KERNEL[0] || (major === MIN_KERNEL[0] && minor < MIN_KERNEL[1])) {
-    throw new PreflightError(`kernel ${release()} is too old: ${MIN_KERNEL.join('.')} or newer is needed`);
-  }
+  // The CLI refuses an old kernel before this (exit 2); kept for callers that start the agent themselves.
+  const old = kernelTooOld();
+  if (old) throw new PreflightError(old);
   const bpffs = bpffsProblem(opts.bpffs);
   if (bpffs) throw new PreflightError(bpffs);
 }

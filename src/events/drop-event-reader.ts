@@ -21,7 +21,6 @@ import type { PodLabelResolver } from '../export/pod-labels.js';
 import { type DropEvent, DropEventNamer } from './drop-event.js';
 import type { DropEventBuffer } from './event-buffer.js';
 
-export const DEFAULT_DROP_EVENTS_RATE = 1000;
 /** How often the ring is drained: events reach readers within this. */
 export const DRAIN_INTERVAL_MS = 100;
 /** Events handed on at once; the rest of a drain follows on the next turn of the event loop, so sockets flush between. */

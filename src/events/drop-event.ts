@@ -6,6 +6,9 @@ import type { DropReasonNames } from '../bpf/drop-reasons.js';
 import type { Kallsyms } from '../collect/kallsyms.js';
 import type { PodLabelResolver } from '../export/pod-labels.js';
 
+/** Drop events per second for the node unless --drop-events-rate says otherwise. */
+export const DEFAULT_DROP_EVENTS_RATE = 1000;
+
 /** One end of a dropped packet. */
 export interface DropEventPeer {
   /** Absent when the packet had no IP header that could be read. */

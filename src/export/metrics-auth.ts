@@ -14,11 +14,10 @@ import type { KubeConfig } from '#kubernetes-client';
 import { BasicAuth } from './basic-auth.js';
 import { TlsContext, type TlsLog } from './tls-context.js';
 import { loadWebConfig, WebConfigError } from './web-config.js';
+import type { MetricsAuthMode } from './metrics-auth-mode.js';
 
 export type AccessDecision = { allowed: true } | { allowed: false; status: 401 | 403 | 503; message: string };
 
-export const METRICS_AUTH_MODES = ['none', 'kubernetes'] as const;
-export type MetricsAuthMode = (typeof METRICS_AUTH_MODES)[number];
 
 /** The listener's protection; the default (no web config, no auth) is plain HTTP, open. */
 export interface MetricsAccess {

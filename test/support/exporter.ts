@@ -40,7 +40,8 @@ export class ExporterProcess {
     this.exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   }
 
-  static async start(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ExporterProcess> {
+  /** startTimeoutMs: long under emulation (the kernel matrix's VMs take a minute). */
+  static async start(args: string[], env: NodeJS.ProcessEnv = process.env, startTimeoutMs = 20_000): Promise<ExporterProcess> {
     const child = spawn(process.execPath, [CLI, 'run', '--metrics-addr', '127.0.0.1:0', ...args], {
       env,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -49,7 +50,7 @@ export class ExporterProcess {
     // Push-only (the last --metrics-addr is none): no listener, ready once it says it pushes.
     const addrAt = args.lastIndexOf('--metrics-addr');
     const pullOff = addrAt >= 0 && args[addrAt + 1] === 'none';
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + startTimeoutMs;
     while (Date.now() < deadline) {
       const m = /"addr":"127\.0\.0\.1:(\d+)".*serving \/metrics/.exec(p.stderrText);
       if (m) {

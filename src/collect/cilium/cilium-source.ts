@@ -23,7 +23,6 @@ import {
 import type { CiliumRelease } from './source-files.js';
 
 /** Where Cilium pins its metrics map. */
-export const CILIUM_METRICS_PIN = '/sys/fs/bpf/tc/globals/cilium_metrics';
 
 const ENOENT = 2;
 

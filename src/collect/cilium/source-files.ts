@@ -5,6 +5,9 @@
 // Cilium runs (the metrics map carries no version). Keys carry file ids
 // since Cilium 1.16; earlier releases store 0, which no table names.
 
+/** Where Cilium pins its metrics map. */
+export const CILIUM_METRICS_PIN = '/sys/fs/bpf/tc/globals/cilium_metrics';
+
 export const CILIUM_RELEASES = ['1.16', '1.17', '1.18'] as const;
 export type CiliumRelease = (typeof CILIUM_RELEASES)[number];
 /** The newest release known here; its table also fits later main branches seen. */
