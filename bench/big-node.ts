@@ -88,15 +88,19 @@ async function guest(): Promise<void> {
   log(`maximum reached after ${s(t0)} s (${events} events)`);
   const setupS = (Date.now() - t0) / 1000;
 
-  // Polls at the maximum.
-  await waitPolls(agent, 2);
+  // Polls at the maximum. Every look at the histogram is a scrape of
+  // ~3.8 MB (seconds under emulation, competing with the polls), so look
+  // rarely: a first estimate of a poll's length, then one look per window.
+  const hA = await agent.pollHistogram();
+  await sleep(5000);
   const h0 = await agent.pollHistogram();
-  const h1 = await waitPolls(agent, POLLS, h0.count);
+  const estimateMs = h0.count > hA.count ? Math.max(1000, ((h0.sum - hA.sum) / (h0.count - hA.count)) * 1000) : 5000;
+  const h1 = await waitPolls(agent, POLLS, h0.count, estimateMs);
   const polls = h1.count - h0.count;
   log(`${polls} polls, mean ${fmt(((h1.sum - h0.sum) / polls) * 1000, 1)} ms`);
 
   // The syscalls of the agent (all its threads) over a window of polls.
-  const sys = await straceWindow(agent, POLLS);
+  const sys = await straceWindow(agent, POLLS, estimateMs);
   log(`strace: ${sys.polls} polls, ${fmt(sys.total / sys.polls, 0)} syscalls per poll`);
 
   const ts = process.hrtime.bigint();
@@ -132,19 +136,23 @@ async function guest(): Promise<void> {
   console.log(table(HEAD, [row(result, result)]));
 }
 
-/** Waits until the agent's poll histogram counted `n` more polls than `from` (now, when absent). */
-async function waitPolls(agent: Agent, n: number, from?: number) {
-  const start = from ?? (await agent.pollHistogram()).count;
+/** Waits until the agent's poll histogram counted `n` polls more than `from`, looking once per expected window. */
+async function waitPolls(agent: Agent, n: number, from: number, pollMs: number) {
   const deadline = Date.now() + SLOW_MS;
   for (;;) {
     const h = await agent.pollHistogram();
-    if (h.count - start >= n || Date.now() > deadline) return h;
-    await sleep(500);
+    const left = n - (h.count - from);
+    if (left <= 0 || Date.now() > deadline) return h;
+    await sleep(left * pollMs);
   }
 }
 
-/** strace -c -f on the agent until it has polled `n` times: syscalls per poll (all, and bpf()). */
-async function straceWindow(agent: Agent, n: number): Promise<{ polls: number; total: number; bpf: number; top: string }> {
+/**
+ * strace -c -f on the agent until it has polled `n` times: syscalls per poll
+ * (all, and bpf()). The window holds its two looks at the histogram (two
+ * scrapes of /metrics) besides the polls.
+ */
+async function straceWindow(agent: Agent, n: number, pollMs: number): Promise<{ polls: number; total: number; bpf: number; top: string }> {
   const out = join(tmpdir(), `dpx-bench-strace-${process.pid}.txt`);
   onCleanup('strace output', () => rmSync(out, { force: true }));
   const strace = spawn('strace', ['-c', '-f', '-o', out, '-p', String(agent.pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -156,7 +164,8 @@ async function straceWindow(agent: Agent, n: number): Promise<{ polls: number; t
   await waitFor(async () => /Process \d+ attached/.test(err), SLOW_MS, 'strace attached');
   await sleep(1000);
   const h0 = await agent.pollHistogram();
-  const h1 = await waitPolls(agent, n, h0.count);
+  // strace slows every syscall: expect longer polls.
+  const h1 = await waitPolls(agent, n, h0.count, 2 * pollMs);
   strace.kill('SIGINT');
   await exited;
   const text = readFileSync(out, 'utf8');
