@@ -13,7 +13,7 @@
 // sum was. (What the doors publish is a double: above 2^53 it rounds there,
 // not here.)
 import { endianness } from 'node:os';
-import { type Counter, LAYOUTS } from '../bpf/contract.js';
+import { COUNTER_SIZE, type Counter, LAYOUTS } from '../bpf/contract.js';
 import { perCpuStride } from '../bpf/map.js';
 
 const C = LAYOUTS.counter.members;
@@ -85,6 +85,11 @@ export class PerCpuCells {
   counter(index: number): Counter {
     return { packets: this.sumU64(index, C.packets), bytes: this.sumU64(index, C.bytes) };
   }
+}
+
+/** Entry `index` of a struct counter per-CPU lookup result, summed (a view per call: keep a PerCpuCells for whole tables). */
+export function sumPerCpu(values: Buffer, index: number, cpus: number): Counter {
+  return new PerCpuCells(values, COUNTER_SIZE, cpus).counter(index);
 }
 
 export function add(a: Counter, b: Counter): Counter {

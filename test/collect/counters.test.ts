@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { COUNTER_SIZE, LAYOUTS, SITE_COUNTER_SIZE } from '../../src/bpf/contract.js';
 import { perCpuStride } from '../../src/bpf/map.js';
-import { joinHalves, PerCpuCells } from '../../src/collect/counters.js';
+import { joinHalves, PerCpuCells, sumPerCpu } from '../../src/collect/counters.js';
 
 const U64_MAX = 2n ** 64n - 1n;
 
@@ -46,6 +46,7 @@ describe('PerCpuCells: summing per-CPU u64 cells', function () {
     const cells = new PerCpuCells(buf, COUNTER_SIZE, 4);
     assert.deepEqual(cells.counter(0), { packets: 60n, bytes: 92n });
     assert.deepEqual(cells.counter(2), { packets: 8060n, bytes: 8092n });
+    assert.deepEqual(sumPerCpu(buf, 2, 4), { packets: 8060n, bytes: 8092n });
   });
 
   it('carries between the 32-bit halves: low halves near 2^32 summing past it', function () {
