@@ -21,7 +21,7 @@ import {
 } from '../bpf/contract.js';
 import type { DropCacheGeneration } from '../bpf/drop-cache.js';
 import { BatchRead, type MapAccess, perCpuStride, u32Key } from '../bpf/map.js';
-import { sumPerCpu } from './counters.js';
+import { PerCpuCells } from './counters.js';
 
 export interface DropCell {
   key: DropKey;
@@ -55,14 +55,16 @@ export class DropTable {
 
   private readonly keyBatch: BatchRead;
   private readonly countBatch: BatchRead;
+  private readonly countCells: PerCpuCells;
 
   constructor(
     private readonly maps: DropMaps,
-    private readonly cpus: number,
+    cpus: number,
   ) {
     this.zeroCells = Buffer.alloc(perCpuStride(COUNTER_SIZE, cpus));
     this.keyBatch = new BatchRead(maps.slotOf, DROP_KEY_SIZE, 4, DROP_SLOTS);
     this.countBatch = new BatchRead(maps.counts, 4, perCpuStride(COUNTER_SIZE, cpus), DROP_SLOTS + 1);
+    this.countCells = new PerCpuCells(this.countBatch.values, COUNTER_SIZE, cpus);
   }
 
   /**
@@ -88,11 +90,9 @@ export class DropTable {
 
   read(): DropTableRead {
     this.recycle();
-    const keys = this.readKeys();
+    const count = this.keyBatch.read();
     this.countBatch.read();
-    const counts = this.countBatch.values;
-    const cells: DropCell[] = keys.map(([key, slot]) => ({ key, slot, counter: sumPerCpu(counts, slot, this.cpus) }));
-    return { cells, overflow: sumPerCpu(counts, DROP_OVERFLOW_SLOT, this.cpus), used: keys.length };
+    return decodeDropTable(this.keyBatch.keys, this.keyBatch.values, count, this.countCells);
   }
 
   /**
@@ -134,11 +134,23 @@ export class DropTable {
 
   private readKeys(): Array<[DropKey, DropSlot]> {
     const count = this.keyBatch.read();
-    const { keys, values } = this.keyBatch;
-    const out: Array<[DropKey, DropSlot]> = [];
-    for (let i = 0; i < count; i++) {
-      out.push([decodeDropKey(keys, i * DROP_KEY_SIZE), values.readUInt32LE(i * 4) as DropSlot]);
-    }
-    return out;
+    return decodeKeys(this.keyBatch.keys, this.keyBatch.values, count);
   }
+}
+
+/**
+ * One read of the table, decoded: `count` keys and their slots (drop_slot_of's
+ * batch) and the per-CPU counters of every slot (drop_counts'), summed.
+ */
+export function decodeDropTable(keys: Buffer, slots: Buffer, count: number, counts: PerCpuCells): DropTableRead {
+  const cells: DropCell[] = decodeKeys(keys, slots, count).map(([key, slot]) => ({ key, slot, counter: counts.counter(slot) }));
+  return { cells, overflow: counts.counter(DROP_OVERFLOW_SLOT), used: count };
+}
+
+function decodeKeys(keys: Buffer, slots: Buffer, count: number): Array<[DropKey, DropSlot]> {
+  const out: Array<[DropKey, DropSlot]> = [];
+  for (let i = 0; i < count; i++) {
+    out.push([decodeDropKey(keys, i * DROP_KEY_SIZE), slots.readUInt32LE(i * 4) as DropSlot]);
+  }
+  return out;
 }

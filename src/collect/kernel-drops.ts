@@ -18,36 +18,41 @@ export class KernelDropSource implements CounterSource {
 
   read(): DatapathRow[] {
     this.last = this.table.read();
-    const rows = this.last.cells.map((cell) => this.decode(cell));
-    const { overflow } = this.last;
-    if (overflow.packets > 0n) {
-      rows.push({
-        kind: 'drop',
-        source: 'kernel',
-        reason: SLOT_OVERFLOW_REASON,
-        direction: 'unknown',
-        site: { file: 'overflow', line: 0 },
-        location: 'overflow',
-        packets: overflow.packets,
-        bytes: overflow.bytes,
-      });
-    }
-    return rows;
+    return kernelDropRows(this.last, this.reasons, this.kallsyms);
   }
+}
 
-  decode(cell: DropCell): DatapathRow {
-    const sym = this.kallsyms.resolve(cell.key.location);
-    const file = sym?.name ?? `0x${cell.key.location.toString(16)}`;
-    return {
+/** A read of the drop table as rows: reasons named, locations symbolized. */
+export function kernelDropRows(read: DropTableRead, reasons: DropReasonNames, kallsyms: Kallsyms): DatapathRow[] {
+  const rows = read.cells.map((cell) => kernelDropRow(cell, reasons, kallsyms));
+  const { overflow } = read;
+  if (overflow.packets > 0n) {
+    rows.push({
       kind: 'drop',
       source: 'kernel',
-      reason: this.reasons.name(cell.key.reason),
-      direction: cell.key.direction,
-      site: { file, line: sym?.offset ?? 0 },
-      location: file,
-      endpoint: cell.key.endpoint,
-      packets: cell.counter.packets,
-      bytes: cell.counter.bytes,
-    };
+      reason: SLOT_OVERFLOW_REASON,
+      direction: 'unknown',
+      site: { file: 'overflow', line: 0 },
+      location: 'overflow',
+      packets: overflow.packets,
+      bytes: overflow.bytes,
+    });
   }
+  return rows;
+}
+
+function kernelDropRow(cell: DropCell, reasons: DropReasonNames, kallsyms: Kallsyms): DatapathRow {
+  const sym = kallsyms.resolve(cell.key.location);
+  const file = sym?.name ?? `0x${cell.key.location.toString(16)}`;
+  return {
+    kind: 'drop',
+    source: 'kernel',
+    reason: reasons.name(cell.key.reason),
+    direction: cell.key.direction,
+    site: { file, line: sym?.offset ?? 0 },
+    location: file,
+    endpoint: cell.key.endpoint,
+    packets: cell.counter.packets,
+    bytes: cell.counter.bytes,
+  };
 }

@@ -12,7 +12,7 @@ import { type Stats, statSync } from 'node:fs';
 import { BpfError } from '../../bpf/errors.js';
 import { BatchRead, BpfMap, type MapInfo, perCpuStride } from '../../bpf/map.js';
 import type { Logger } from '../../log/logger.js';
-import { sumPerCpu } from '../counters.js';
+import { PerCpuCells } from '../counters.js';
 import type { CounterSource } from '../rows.js';
 import { type CiliumRow, ciliumRow } from './cilium-row.js';
 import {
@@ -75,10 +75,11 @@ export class CiliumMetricsSource implements CounterSource {
     const { cpus, release } = this.opts;
     const count = batch.read();
     const { keys, values } = batch;
+    const cells = new PerCpuCells(values, CILIUM_METRICS_VALUE_SIZE, cpus);
     const rows: CiliumRow[] = [];
     for (let i = 0; i < count; i++) {
       const key = decodeCiliumMetricsKey(keys, i * CILIUM_METRICS_KEY_SIZE);
-      rows.push(ciliumRow(key, sumPerCpu(values, i, cpus), release));
+      rows.push(ciliumRow(key, cells.counter(i), release));
     }
     return rows;
   }

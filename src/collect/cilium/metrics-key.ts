@@ -13,7 +13,7 @@
 //   5  u8  reserved[3]             } so one decoder reads both layouts
 //                                    (old keys decode as line 0, file 0).
 //
-// The value is the agent's own `struct counter` layout, so sumPerCpu sums it.
+// The value is the agent's own `struct counter` layout, so PerCpuCells.counter sums it.
 
 export const CILIUM_METRICS_MAP_TYPE = 5; // BPF_MAP_TYPE_PERCPU_HASH
 export const CILIUM_METRICS_KEY_SIZE = 8;
