@@ -5,13 +5,17 @@ import type { KubeConfig } from '#kubernetes-client';
 import { DROP_SLOTS } from './bpf/contract.js';
 import { DatapathPrograms, type TcModeOption } from './bpf/datapath-programs.js';
 import { setLibbpfPrint } from './bpf/libbpf.js';
-import { closePodInterfaces, listPodInterfaces } from './os/pod-interfaces.js';
+import { closePodInterfaces, lastLinkDump, listPodInterfaces } from './os/pod-interfaces.js';
 import { CiliumMetricsSource } from './collect/cilium/cilium-source.js';
 import type { CiliumRelease } from './collect/cilium/source-files.js';
 import { DropTable } from './collect/drop-table.js';
 import { ForwardSource } from './collect/forward-table.js';
 import { Kallsyms } from './collect/kallsyms.js';
 import { KernelDropSource } from './collect/kernel-drops.js';
+import { ConntrackSource } from './collect/node/conntrack.js';
+import { InterfaceLossSource } from './collect/node/interface-loss.js';
+import type { NodeSample } from './collect/node/node-samples.js';
+import { SoftnetSource } from './collect/node/softnet.js';
 import { Poller } from './collect/poller.js';
 import type { CounterSource } from './collect/rows.js';
 import type { ListenAddress } from './export/pull/http-server.js';
@@ -53,6 +57,8 @@ export class Agent {
   private kernel: KernelDropSource | undefined;
   private forward: ForwardSource | undefined;
   private poller: Poller | undefined;
+  /** The node's loss counters kfree_skb cannot show: read in the same poll, each failing alone. */
+  private nodePoller: Poller<NodeSample> | undefined;
   private events: DropEventReader | undefined;
   /** The last drop events, served at /api/v1/drops. */
   readonly dropEvents = new DropEventBuffer();
@@ -127,6 +133,7 @@ export class Agent {
       sources.push(this.cilium);
     }
     this.poller = new Poller(sources, log);
+    this.nodePoller = new Poller<NodeSample>([new InterfaceLossSource(lastLinkDump), new SoftnetSource(), new ConntrackSource()], log);
 
     const { endpoints, names, cacheGeneration } = programs.drops.maps;
     const endpointMaps = { endpoints, names, cacheGeneration };
@@ -185,8 +192,8 @@ export class Agent {
 
   /** One poll interval: interfaces, expired pods, counters, publication. */
   private cycle(): void {
-    const { programs, kernel, forward, poller } = this;
-    if (!programs || !kernel || !forward || !poller) return;
+    const { programs, kernel, forward, poller, nodePoller } = this;
+    if (!programs || !kernel || !forward || !poller || !nodePoller) return;
     try {
       programs.syncInterfaces(listPodInterfaces(this.opts.interfaces));
     } catch (err) {
@@ -204,8 +211,9 @@ export class Agent {
       }
     }
     const result = poller.poll();
-    for (const name of result.failed) this.outputs.health.pollFailed(name);
-    this.outputs.health.pollDone(result.seconds);
+    const node = nodePoller.poll();
+    for (const name of [...result.failed, ...node.failed]) this.outputs.health.pollFailed(name);
+    this.outputs.health.pollDone(result.seconds + node.seconds);
     const state = this.outputs.health.state;
     state.slotsUsed.drop_keys = kernel.last.used;
     state.slotOverflowPackets.drop_keys = Number(kernel.last.overflow.packets);
@@ -218,6 +226,7 @@ export class Agent {
       state.kubernetes = { synced: k.synced, restarts: k.restarts };
     }
     this.outputs.producer.update(result.rows, this.pods?.slots ?? NO_PODS);
+    this.outputs.producer.updateNode(node.rows);
     this.lastPollAt = Date.now();
     if (result.failed.length === 0) this.polledOnce = true;
   }

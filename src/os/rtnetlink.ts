@@ -2,7 +2,8 @@
 // an rtnetlink RTM_GETLINK dump (what `ip link show` does) over a
 // NETLINK_ROUTE socket of our own, in-process. Used every poll to find pod
 // interfaces, so no child process is spawned per poll. Only the few fields
-// the agent needs are parsed: index, name and link kind (IFLA_INFO_KIND).
+// the agent needs are parsed: index, name, link kind (IFLA_INFO_KIND) and
+// the loss counters of IFLA_STATS64 (what `ip -s -s link` prints).
 //
 // Wire format (include/uapi/linux/netlink.h, rtnetlink.h, if_link.h), all
 // host byte order (little-endian here):
@@ -33,6 +34,7 @@ const RTM_GETLINK = 18;
 const IFINFOMSG_LEN = 16;
 const IFLA_IFNAME = 3;
 const IFLA_LINKINFO = 18;
+const IFLA_STATS64 = 23;
 const IFLA_INFO_KIND = 1;
 /** nla_type without NLA_F_NESTED / NLA_F_NET_BYTEORDER. */
 const NLA_TYPE_MASK = 0x3fff;
@@ -46,7 +48,34 @@ export interface Link {
   name: string;
   /** IFLA_INFO_KIND of IFLA_LINKINFO ("veth", "bridge", ...); undefined for a device without one (a NIC, lo). */
   kind: string | undefined;
+  /** The loss counters of IFLA_STATS64; undefined when the kernel sent none. */
+  stats: LinkLossStats | undefined;
 }
+
+/**
+ * The loss counters of struct rtnl_link_stats64 (include/uapi/linux/if_link.h),
+ * named as the kernel's fields are. Kept as numbers: exact below 2^53.
+ */
+export interface LinkLossStats {
+  rx_dropped: number;
+  tx_dropped: number;
+  rx_over_errors: number;
+  rx_fifo_errors: number;
+  rx_missed_errors: number;
+  tx_fifo_errors: number;
+  rx_nohandler: number;
+}
+
+/** Each counter's index among the u64 fields of struct rtnl_link_stats64. */
+export const LINK_LOSS_FIELDS: Readonly<Record<keyof LinkLossStats, number>> = {
+  rx_dropped: 6,
+  tx_dropped: 7,
+  rx_over_errors: 11,
+  rx_fifo_errors: 14,
+  rx_missed_errors: 15,
+  tx_fifo_errors: 18,
+  rx_nohandler: 23,
+};
 
 /** A netlink error the kernel answered with (NLMSG_ERROR, or a failed dump's NLMSG_DONE). */
 export class NetlinkError extends Error {
@@ -126,6 +155,7 @@ function parseNewLink(buf: Buffer, start: number, end: number): Link | undefined
   const ifindex = buf.readInt32LE(start + 4);
   let name: string | undefined;
   let kind: string | undefined;
+  let stats: LinkLossStats | undefined;
   // Plain loops, no per-attribute objects: a link carries ~40 attributes
   // and a node hundreds of links, every poll.
   for (let off = start + IFINFOMSG_LEN; off + 4 <= end; ) {
@@ -134,9 +164,24 @@ function parseNewLink(buf: Buffer, start: number, end: number): Link | undefined
     const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
     if (type === IFLA_IFNAME) name = cString(buf, off + 4, off + len);
     else if (type === IFLA_LINKINFO) kind = linkKind(buf, off + 4, off + len);
+    else if (type === IFLA_STATS64) stats = lossStats(buf, off + 4, off + len);
     off += align4(len);
   }
-  return name === undefined ? undefined : { ifindex, name, kind };
+  return name === undefined ? undefined : { ifindex, name, kind, stats };
+}
+
+/** The loss counters of an IFLA_STATS64 payload in buf[start, end); fields an older kernel's struct lacks read 0. */
+function lossStats(buf: Buffer, start: number, end: number): LinkLossStats {
+  const u64 = (index: number) => (start + index * 8 + 8 <= end ? Number(buf.readBigUInt64LE(start + index * 8)) : 0);
+  return {
+    rx_dropped: u64(LINK_LOSS_FIELDS.rx_dropped),
+    tx_dropped: u64(LINK_LOSS_FIELDS.tx_dropped),
+    rx_over_errors: u64(LINK_LOSS_FIELDS.rx_over_errors),
+    rx_fifo_errors: u64(LINK_LOSS_FIELDS.rx_fifo_errors),
+    rx_missed_errors: u64(LINK_LOSS_FIELDS.rx_missed_errors),
+    tx_fifo_errors: u64(LINK_LOSS_FIELDS.tx_fifo_errors),
+    rx_nohandler: u64(LINK_LOSS_FIELDS.rx_nohandler),
+  };
 }
 
 /** IFLA_INFO_KIND inside IFLA_LINKINFO's nested attributes in buf[start, end). */

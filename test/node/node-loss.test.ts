@@ -1,0 +1,283 @@
+// The node's loss counters that kfree_skb's reasons cannot show, end to end:
+// the real agent, real loss in the lab (frames of a protocol nothing handles,
+// a transmit while the veth's peer is down), compared exactly with what
+// iproute2 and procfs say, through both doors (/metrics and OTLP); an
+// interface deleted takes its series with it; and a source that cannot be
+// read (conntrack's limit file, over-mounted with text that is no count, in
+// a mount namespace of the agent's own) counts in the poll error metric and
+// logs once, while the others go on.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConntrackStat } from '../../src/collect/node/conntrack.js';
+import { parseSoftnetStat } from '../../src/collect/node/softnet.js';
+import { CLI, ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
+import { Lab, sh } from '../support/lab.js';
+import { parseExposition, type Sample, sumOf } from '../support/metrics-text.js';
+import { OtlpReceiver } from '../support/otlp-receiver.js';
+import { requireBpf } from '../support/privileges.js';
+
+const COUNTERS = [
+  'rx_dropped',
+  'tx_dropped',
+  'rx_over_errors',
+  'rx_fifo_errors',
+  'rx_missed_errors',
+  'tx_fifo_errors',
+  'rx_nohandler',
+] as const;
+
+interface IpStats {
+  dropped: number;
+  over_errors?: number;
+  fifo_errors: number;
+  missed_errors?: number;
+  nohandler?: number;
+}
+/** One interface's loss counters as `ip -j -s -s link` prints them (nohandler only when not 0). */
+function ipLoss(dev: string): Record<(typeof COUNTERS)[number], number> {
+  const [link] = JSON.parse(sh('ip', ['-j', '-s', '-s', 'link', 'show', dev])) as Array<{ stats64: { rx: IpStats; tx: IpStats } }>;
+  const { rx, tx } = link?.stats64 ?? { rx: { dropped: -1, fifo_errors: -1 }, tx: { dropped: -1, fifo_errors: -1 } };
+  return {
+    rx_dropped: rx.dropped,
+    tx_dropped: tx.dropped,
+    rx_over_errors: rx.over_errors ?? 0,
+    rx_fifo_errors: rx.fifo_errors,
+    rx_missed_errors: rx.missed_errors ?? 0,
+    tx_fifo_errors: tx.fifo_errors,
+    rx_nohandler: rx.nohandler ?? 0,
+  };
+}
+
+/** Sends n Ethernet frames of EtherType 0x88b5 (local experimental: no handler) out of dev. */
+function unhandledFrames(lab: Lab, ns: string | undefined, dev: string, dstMac: string, n: number): void {
+  lab.exec(ns, 'python3', [
+    '-c',
+    `
+import socket
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('${dev}', 0))
+for _ in range(${n}): s.send(bytes.fromhex('${dstMac.replace(/:/g, '')}') + s.getsockname()[4] + b'\\x88\\xb5' + bytes(50))
+`,
+  ]);
+}
+
+const interfaceDrops = (s: Sample[], dev: string, counter: string) =>
+  s.filter((x) => x.name === 'datapath_interface_drop_packets_total' && x.labels.interface === dev && x.labels.counter === counter);
+
+describe('loss the drop reasons cannot show (interfaces, softnet, conntrack)', function () {
+  let lab: Lab;
+  let pinDir = '';
+  let receiver: OtlpReceiver | undefined;
+  let agent: ExporterProcess | undefined;
+
+  before(function () {
+    requireBpf(this);
+    lab = new Lab();
+  });
+
+  afterEach(async function () {
+    await agent?.stop();
+    agent = undefined;
+    await receiver?.stop();
+    receiver = undefined;
+    if (pinDir) removePinDir(pinDir);
+  });
+
+  after(function () {
+    lab?.destroy();
+  });
+
+  it("publishes an interface's real rx_dropped and tx_dropped exactly as ip -s -s link shows them, on both doors; a deleted interface's series go", async function () {
+    receiver = await OtlpReceiver.start('http');
+    pinDir = testPinDir();
+    agent = await ExporterProcess.start(
+      [
+        '--bpffs',
+        pinDir,
+        '--poll-interval',
+        '200ms',
+        '--cilium-metrics-map',
+        'none',
+        '--interfaces',
+        'none-such*',
+        '--otlp-endpoint',
+        receiver.url,
+      ],
+      { ...process.env, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_METRIC_EXPORT_INTERVAL: '300' },
+    );
+    const ns = lab.namespace('pod');
+    const v = lab.veth(undefined, '', ns, '');
+    const RX = 7;
+    const TX = 5;
+    unhandledFrames(lab, ns, v.b, v.macA, RX); // host side: rx_dropped (no protocol handler)
+    lab.exec(ns, 'ip', ['link', 'set', v.b, 'down']);
+    unhandledFrames(lab, undefined, v.a, v.macB, TX); // host side: tx_dropped (the peer is down)
+    const ip = ipLoss(v.a);
+    assert.equal(ip.rx_dropped, RX);
+    assert.equal(ip.tx_dropped, TX);
+
+    await agent.nextPoll();
+    const scraped = await agent.scrape();
+    for (const counter of COUNTERS) {
+      const series = interfaceDrops(scraped, v.a, counter);
+      assert.equal(series.length, 1, `one series of ${counter}`);
+      assert.equal(series[0]?.value, ip[counter], counter);
+    }
+    // The OTLP door: the same values, a monotonic cumulative sum without _total.
+    const r = receiver;
+    await waitFor(
+      () => r.latest('datapath_interface_drop_packets', { interface: v.a, counter: 'tx_dropped' }),
+      (x) => x === TX,
+    );
+    const pushed = r.metric('datapath_interface_drop_packets');
+    assert.equal(pushed?.kind, 'sum');
+    assert.equal(pushed?.isMonotonic, true);
+    assert.equal(pushed?.unit, '{packet}');
+    for (const counter of COUNTERS)
+      assert.equal(r.latest('datapath_interface_drop_packets', { interface: v.a, counter }), ip[counter], counter);
+
+    sh('ip', ['link', 'del', v.a]);
+    await agent.nextPoll();
+    assert.deepEqual(interfaceDrops(await agent.scrape(), v.a, 'rx_dropped'), [], 'the deleted interface has no series');
+  });
+
+  it("publishes softnet_stat per CPU and conntrack as procfs has them between a poll's neighbours", async function () {
+    pinDir = testPinDir();
+    agent = await ExporterProcess.start([
+      '--bpffs',
+      pinDir,
+      '--poll-interval',
+      '200ms',
+      '--cilium-metrics-map',
+      'none',
+      '--interfaces',
+      'none-such*',
+    ]);
+    const a = agent;
+    await a.nextPoll();
+    // These counters move with the machine's traffic: what a poll read lies between a read before and after it.
+    const before = parseSoftnetStat(readFileSync('/proc/net/softnet_stat', 'utf8'));
+    const conntrackBefore = existsSync('/proc/net/stat/nf_conntrack')
+      ? parseConntrackStat(readFileSync('/proc/net/stat/nf_conntrack', 'utf8'))
+      : undefined;
+    await a.nextPoll();
+    const s = await a.scrape();
+    const after = parseSoftnetStat(readFileSync('/proc/net/softnet_stat', 'utf8'));
+    const conntrackAfter = existsSync('/proc/net/stat/nf_conntrack')
+      ? parseConntrackStat(readFileSync('/proc/net/stat/nf_conntrack', 'utf8'))
+      : undefined;
+    assert.deepEqual(
+      after.map((c) => c.cpu),
+      before.map((c) => c.cpu),
+    );
+    const between = (metric: string, labels: Record<string, string>, lo: number, hi: number) => {
+      const v = sumOf(s, metric, labels);
+      assert.ok(v >= lo && v <= hi, `${metric} ${JSON.stringify(labels)}: ${v} not in [${lo}, ${hi}]`);
+    };
+    for (const [i, cpu] of after.entries()) {
+      const b = before[i];
+      assert.ok(b);
+      const labels = { cpu: String(cpu.cpu) };
+      assert.equal(s.filter((x) => x.name === 'datapath_softnet_drop_packets_total' && x.labels.cpu === labels.cpu).length, 1);
+      between('datapath_softnet_processed_packets_total', labels, b.processed, cpu.processed);
+      between('datapath_softnet_drop_packets_total', labels, b.dropped, cpu.dropped);
+      between('datapath_softnet_time_squeezes_total', labels, b.timeSqueeze, cpu.timeSqueeze);
+      between('datapath_softnet_flow_limit_packets_total', labels, b.flowLimit ?? 0, cpu.flowLimit ?? 0);
+    }
+    if (conntrackBefore && conntrackAfter) {
+      assert.equal(sumOf(s, 'datapath_conntrack_entries_limit'), Number(readFileSync('/proc/sys/net/netfilter/nf_conntrack_max', 'utf8')));
+      for (const [event, column] of [
+        ['insert_failed', 'insert_failed'],
+        ['drop', 'drop'],
+        ['early_drop', 'early_drop'],
+        ['invalid', 'invalid'],
+      ] as const) {
+        between('datapath_conntrack_events_total', { event }, conntrackBefore.get(column) ?? -1, conntrackAfter.get(column) ?? -1);
+      }
+      assert.equal(s.filter((x) => x.name === 'datapath_conntrack_entries').length, 1);
+    } else {
+      assert.deepEqual(
+        s.filter((x) => x.name.startsWith('datapath_conntrack_')),
+        [],
+        'absent, not zero, without conntrack',
+      );
+    }
+  });
+
+  it('a source that cannot be read counts in datapath_exporter_poll_errors_total and logs once; the others go on', async function () {
+    if (!existsSync('/proc/sys/net/netfilter/nf_conntrack_max')) this.skip(); // no conntrack here: nothing to break
+    pinDir = testPinDir();
+    const dir = mkdtempSync(join(tmpdir(), 'dpx-loss-'));
+    let child: ChildProcess | undefined;
+    try {
+      const garbage = join(dir, 'nf_conntrack_max');
+      writeFileSync(garbage, 'not a number\n');
+      // In a mount namespace of its own, the agent reads text that is no count where the limit is.
+      child = spawn(
+        'unshare',
+        [
+          '--mount',
+          '--propagation',
+          'private',
+          '--',
+          'sh',
+          '-c',
+          `mount --bind "$0" /proc/sys/net/netfilter/nf_conntrack_max && exec "$@"`,
+          garbage,
+          process.execPath,
+          CLI,
+          'run',
+          '--metrics-addr',
+          '127.0.0.1:0',
+          '--bpffs',
+          pinDir,
+          '--poll-interval',
+          '200ms',
+          '--cilium-metrics-map',
+          'none',
+          '--interfaces',
+          'none-such*',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const port = await waitFor(
+        () => Number(/"addr":"127\.0\.0\.1:(\d+)".*serving \/metrics/.exec(stderr)?.[1] ?? 0),
+        (p) => p > 0,
+        20_000,
+      );
+      assert.ok(port > 0, stderr);
+      const scrape = async () => parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+      const errors = (s: Sample[]) => sumOf(s, 'datapath_exporter_poll_errors_total', { source: 'conntrack' });
+      const s = await waitFor(scrape, (x) => errors(x) >= 3);
+      assert.ok(errors(s) >= 3, 'counted every poll');
+      assert.equal(sumOf(s, 'datapath_exporter_poll_errors_total', { source: 'softnet' }), 0);
+      assert.equal(sumOf(s, 'datapath_exporter_poll_errors_total', { source: 'interfaces' }), 0);
+      assert.ok(
+        s.some((x) => x.name === 'datapath_softnet_processed_packets_total'),
+        'softnet goes on',
+      );
+      assert.ok(
+        s.some((x) => x.name === 'datapath_interface_drop_packets_total' && x.labels.interface === 'lo'),
+        'interfaces go on',
+      );
+      assert.deepEqual(
+        s.filter((x) => x.name.startsWith('datapath_conntrack_')),
+        [],
+        'no conntrack values it could not read',
+      );
+      assert.equal(stderr.match(/reading counters failed/g)?.length, 1, 'logged once');
+      assert.match(stderr, /"source":"conntrack".*nf_conntrack_max is not a count/);
+    } finally {
+      if (child && child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child?.once('exit', r));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
