@@ -5,17 +5,14 @@ import type { KubeConfig } from '#kubernetes-client';
 import { DROP_SLOTS } from './bpf/contract.js';
 import { DatapathPrograms, type TcModeOption } from './bpf/datapath-programs.js';
 import { setLibbpfPrint } from './bpf/libbpf.js';
-import { closePodInterfaces, lastLinkDump, listPodInterfaces } from './os/pod-interfaces.js';
+import { closePodInterfaces, listPodInterfaces } from './os/pod-interfaces.js';
 import { CiliumMetricsSource } from './collect/cilium/cilium-source.js';
 import type { CiliumRelease } from './collect/cilium/source-files.js';
 import { DropTable } from './collect/drop-table.js';
 import { ForwardSource } from './collect/forward-table.js';
 import { Kallsyms } from './collect/kallsyms.js';
 import { KernelDropSource } from './collect/kernel-drops.js';
-import { ConntrackSource } from './collect/node/conntrack.js';
-import { InterfaceLossSource } from './collect/node/interface-loss.js';
-import type { NodeSample } from './collect/node/node-samples.js';
-import { SoftnetSource } from './collect/node/softnet.js';
+import { NodeLoss } from './collect/node/node-loss.js';
 import { Poller } from './collect/poller.js';
 import type { CounterSource } from './collect/rows.js';
 import type { ListenAddress } from './export/pull/http-server.js';
@@ -58,7 +55,7 @@ export class Agent {
   private forward: ForwardSource | undefined;
   private poller: Poller | undefined;
   /** The node's loss counters kfree_skb cannot show: read in the same poll, each failing alone. */
-  private nodePoller: Poller<NodeSample> | undefined;
+  private nodeLoss: NodeLoss | undefined;
   private events: DropEventReader | undefined;
   /** The last drop events, served at /api/v1/drops. */
   readonly dropEvents = new DropEventBuffer();
@@ -133,7 +130,7 @@ export class Agent {
       sources.push(this.cilium);
     }
     this.poller = new Poller(sources, log);
-    this.nodePoller = new Poller<NodeSample>([new InterfaceLossSource(lastLinkDump), new SoftnetSource(), new ConntrackSource()], log);
+    this.nodeLoss = new NodeLoss(log);
 
     const { endpoints, names, cacheGeneration } = programs.drops.maps;
     const endpointMaps = { endpoints, names, cacheGeneration };
@@ -192,8 +189,8 @@ export class Agent {
 
   /** One poll interval: interfaces, expired pods, counters, publication. */
   private cycle(): void {
-    const { programs, kernel, forward, poller, nodePoller } = this;
-    if (!programs || !kernel || !forward || !poller || !nodePoller) return;
+    const { programs, kernel, forward, poller, nodeLoss } = this;
+    if (!programs || !kernel || !forward || !poller || !nodeLoss) return;
     try {
       programs.syncInterfaces(listPodInterfaces(this.opts.interfaces));
     } catch (err) {
@@ -211,7 +208,7 @@ export class Agent {
       }
     }
     const result = poller.poll();
-    const node = nodePoller.poll();
+    const node = nodeLoss.poll(); // after the interface listing: it reads the same link dump
     for (const name of [...result.failed, ...node.failed]) this.outputs.health.pollFailed(name);
     this.outputs.health.pollDone(result.seconds + node.seconds);
     const state = this.outputs.health.state;
@@ -242,6 +239,7 @@ export class Agent {
     this.events?.stop();
     this.programs?.close();
     closePodInterfaces(); // the netlink socket of the interface listing
+    this.nodeLoss?.close();
     await this.outputs.close();
     if (wasRunning) this.log.info('stopped: programs detached, counters kept in pinned maps');
   }
