@@ -10,7 +10,7 @@ if [ ! -f dist/bench/kernel-drops.js ] || [ ! -f bench/bpf/empty_tc.bpf.o ]; the
   echo "build first: npm run build" >&2
   exit 2
 fi
-for b in kernel-drops tc-test-run forward-pps scrape agent scrape-secure otlp-export; do
+for b in kernel-drops tc-test-run forward-pps scrape agent scrape-secure otlp-export node-loss; do
   node "dist/bench/$b.js"
   echo
 done
