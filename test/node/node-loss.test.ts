@@ -1,11 +1,12 @@
 // The node's loss counters that kfree_skb's reasons cannot show, end to end:
 // the real agent, real loss in the lab (frames of a protocol nothing handles,
-// a transmit while the veth's peer is down), compared exactly with what
-// iproute2 and procfs say, through both doors (/metrics and OTLP); an
-// interface deleted takes its series with it; and a source that cannot be
-// read (conntrack's limit file, over-mounted with text that is no count, in
-// a mount namespace of the agent's own) counts in the poll error metric and
-// logs once, while the others go on.
+// a transmit while the veth's peer is down, a tbf that overflows, conntrack
+// invalid packets and entries in a namespace the agent runs in), compared
+// exactly with what iproute2, tc and procfs say, through both doors
+// (/metrics and OTLP); an interface deleted takes its series with it; and a
+// source that cannot be read (conntrack's limit file, over-mounted with text
+// that is no count, in a mount namespace of the agent's own) counts in the
+// poll error metric and logs once, while the others go on.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -229,6 +230,81 @@ describe('loss the drop reasons cannot show (interfaces, qdiscs, softnet, conntr
         [],
         'absent, not zero, without conntrack',
       );
+    }
+  });
+
+  it("counts a namespace's real conntrack entries and invalid packets exactly as its procfs does (the agent in that namespace)", async function () {
+    if (!existsSync('/proc/sys/net/netfilter/nf_conntrack_count')) this.skip(); // no conntrack module on this machine
+    // Conntrack state is per network namespace: the agent runs in one of the test's own, where nothing else counts.
+    const ns = lab.namespace('ct');
+    lab.veth(undefined, '10.231.0.1/24', ns, '10.231.0.2/24');
+    // A conntrack match in the namespace makes its conntrack track.
+    lab.exec(ns, 'iptables', ['-A', 'INPUT', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP']);
+    pinDir = testPinDir();
+    const child = spawn(
+      'nsenter',
+      [
+        `--net=/run/netns/${ns}`,
+        process.execPath,
+        CLI,
+        'run',
+        '--metrics-addr',
+        '10.231.0.2:0',
+        '--bpffs',
+        pinDir,
+        '--poll-interval',
+        '200ms',
+        '--cilium-metrics-map',
+        'none',
+        '--interfaces',
+        'none-such*',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    try {
+      const port = await waitFor(
+        () => Number(/"addr":"10\.231\.0\.2:(\d+)".*serving \/metrics/.exec(stderr)?.[1] ?? 0),
+        (p) => p > 0 || child.exitCode !== null,
+        20_000,
+      );
+      assert.ok(port > 0, stderr);
+      const scrape = async () => parseExposition(await (await fetch(`http://10.231.0.2:${port}/metrics`)).text());
+      const stat = () => parseConntrackStat(lab.exec(ns, 'cat', ['/proc/net/stat/nf_conntrack']));
+      const invalidBefore = stat().get('invalid') ?? -1;
+      // N TCP segments with SYN and FIN both set: conntrack calls them invalid (and the rule drops them).
+      const N = 9;
+      lab.exec(undefined, 'python3', [
+        '-c',
+        `
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+tcp = (40000).to_bytes(2, 'big') + (80).to_bytes(2, 'big') + bytes(8) + bytes([0x50, 0x03]) + (1024).to_bytes(2, 'big') + bytes(4)
+for _ in range(${N}): s.sendto(tcp, ('10.231.0.2', 0))
+`,
+      ]);
+      // M UDP flows (one source port each) to a closed port: M unreplied entries, alive for 30 s.
+      const M = 4;
+      for (let i = 0; i < M; i++) lab.sendUdp(undefined, '10.231.0.2', 9, 1, 10, 41000 + i);
+      const invalid = stat().get('invalid') ?? -1;
+      assert.equal(invalid - invalidBefore, N, 'the kernel counted each as invalid');
+      const entries = (x: Sample[]) => sumOf(x, 'datapath_conntrack_entries');
+      const s = await waitFor(
+        scrape,
+        (x) => sumOf(x, 'datapath_conntrack_events_total', { event: 'invalid' }) === invalid && entries(x) >= M,
+        10_000,
+      );
+      assert.equal(sumOf(s, 'datapath_conntrack_events_total', { event: 'invalid' }), invalid);
+      // The scrapes' own TCP connections are tracked too, so entries only grow here: a poll's count lies between M and the count after the scrape.
+      const count = Number(lab.exec(ns, 'cat', ['/proc/sys/net/netfilter/nf_conntrack_count']));
+      assert.ok(entries(s) >= M && entries(s) <= count, `${entries(s)} entries published, ${count} after`);
+      assert.equal(sumOf(s, 'datapath_conntrack_entries_limit'), Number(lab.exec(ns, 'cat', ['/proc/sys/net/netfilter/nf_conntrack_max'])));
+    } finally {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
     }
   });
 
