@@ -12,6 +12,7 @@ import { DropTable } from './collect/drop-table.js';
 import { ForwardSource } from './collect/forward-table.js';
 import { Kallsyms } from './collect/kallsyms.js';
 import { KernelDropSource } from './collect/kernel-drops.js';
+import { NodeLoss } from './collect/node/node-loss.js';
 import { Poller } from './collect/poller.js';
 import type { CounterSource } from './collect/rows.js';
 import type { ListenAddress } from './export/pull/http-server.js';
@@ -53,6 +54,8 @@ export class Agent {
   private kernel: KernelDropSource | undefined;
   private forward: ForwardSource | undefined;
   private poller: Poller | undefined;
+  /** The node's loss counters kfree_skb cannot show: read in the same poll, each failing alone. */
+  private nodeLoss: NodeLoss | undefined;
   private events: DropEventReader | undefined;
   /** The last drop events, served at /api/v1/drops. */
   readonly dropEvents = new DropEventBuffer();
@@ -127,6 +130,7 @@ export class Agent {
       sources.push(this.cilium);
     }
     this.poller = new Poller(sources, log);
+    this.nodeLoss = new NodeLoss(log);
 
     const { endpoints, names, cacheGeneration } = programs.drops.maps;
     const endpointMaps = { endpoints, names, cacheGeneration };
@@ -185,8 +189,8 @@ export class Agent {
 
   /** One poll interval: interfaces, expired pods, counters, publication. */
   private cycle(): void {
-    const { programs, kernel, forward, poller } = this;
-    if (!programs || !kernel || !forward || !poller) return;
+    const { programs, kernel, forward, poller, nodeLoss } = this;
+    if (!programs || !kernel || !forward || !poller || !nodeLoss) return;
     try {
       programs.syncInterfaces(listPodInterfaces(this.opts.interfaces));
     } catch (err) {
@@ -204,8 +208,9 @@ export class Agent {
       }
     }
     const result = poller.poll();
-    for (const name of result.failed) this.outputs.health.pollFailed(name);
-    this.outputs.health.pollDone(result.seconds);
+    const node = nodeLoss.poll(); // after the interface listing: it reads the same link dump
+    for (const name of [...result.failed, ...node.failed]) this.outputs.health.pollFailed(name);
+    this.outputs.health.pollDone(result.seconds + node.seconds);
     const state = this.outputs.health.state;
     state.slotsUsed.drop_keys = kernel.last.used;
     state.slotOverflowPackets.drop_keys = Number(kernel.last.overflow.packets);
@@ -218,6 +223,7 @@ export class Agent {
       state.kubernetes = { synced: k.synced, restarts: k.restarts };
     }
     this.outputs.producer.update(result.rows, this.pods?.slots ?? NO_PODS);
+    this.outputs.producer.updateNode(node.rows);
     this.lastPollAt = Date.now();
     if (result.failed.length === 0) this.polledOnce = true;
   }
@@ -233,6 +239,7 @@ export class Agent {
     this.events?.stop();
     this.programs?.close();
     closePodInterfaces(); // the netlink socket of the interface listing
+    this.nodeLoss?.close();
     await this.outputs.close();
     if (wasRunning) this.log.info('stopped: programs detached, counters kept in pinned maps');
   }

@@ -16,10 +16,12 @@ import {
   type CollectionResult,
   type DataPoint,
   DataPointType,
+  type MetricData,
   type MetricProducer,
-  type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
 import type { DatapathRow, RowKind } from '../collect/rows.js';
+import type { NodeSample } from '../collect/node/node-samples.js';
+import { nodeMetrics } from './node-metrics.js';
 import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../bpf/contract.js';
 import type { Logger } from '../log/logger.js';
 import { otelWorkloadAttribute } from '../k8s/workload.js';
@@ -162,6 +164,8 @@ export class DatapathProducer implements MetricProducer {
   /** The last poll's rows, built into series at the first collect after it (once for every door). */
   private rows: readonly DatapathRow[] = [];
   private built = true;
+  /** The last poll's node loss samples (interfaces, softnet, conntrack, qdiscs), published beside the rows. */
+  private nodeSamples: readonly NodeSample[] = [];
   private readonly startTime: HrTime = hrTime();
 
   constructor(
@@ -191,6 +195,11 @@ export class DatapathProducer implements MetricProducer {
     this.rows = rows;
     this.pods = pods;
     this.built = false;
+  }
+
+  /** Called after each poll with the node's loss samples: every door publishes them as they are (node-metrics.ts). */
+  updateNode(samples: readonly NodeSample[]): void {
+    this.nodeSamples = samples;
   }
 
   private build(): void {
@@ -260,7 +269,7 @@ export class DatapathProducer implements MetricProducer {
   private collectAs(naming: Naming): CollectionResult {
     this.build();
     const now = hrTime();
-    const metrics: SumMetricData[] = FAMILIES.map((f) => ({
+    const metrics: MetricData[] = FAMILIES.map((f) => ({
       descriptor: { name: f.name, description: f.help, unit: naming.units[f.unit], valueType: ValueType.DOUBLE },
       aggregationTemporality: AggregationTemporality.CUMULATIVE,
       dataPointType: DataPointType.SUM,
@@ -274,6 +283,9 @@ export class DatapathProducer implements MetricProducer {
         }),
       ),
     }));
+    // A door that names units (OTLP) names the node families' too.
+    const units = naming.units.packets !== '';
+    metrics.push(...nodeMetrics(this.nodeSamples, units, this.startTime, now));
     return {
       resourceMetrics: { resource: this.resource, scopeMetrics: [{ scope: { name: 'datapath-exporter' }, metrics }] },
       errors: [],

@@ -3,7 +3,7 @@
 // --interfaces, the names matching any of its globs, whatever their type.
 // Listed every poll by an rtnetlink dump in-process (no `ip` child process).
 import { globMatcher } from '../glob.js';
-import { RtnetlinkSocket } from './rtnetlink.js';
+import { type Link, RtnetlinkSocket } from './rtnetlink.js';
 
 export interface NetInterface {
   name: string;
@@ -13,14 +13,27 @@ export interface NetInterface {
 // One socket for the process, reused by every poll; closePodInterfaces()
 // closes it when the agent stops (a later call opens another).
 const links = new RtnetlinkSocket();
+/** The last dump's links, or why it failed: the interface loss counters read the same dump. */
+let lastDump: { links: Link[] } | { error: unknown } = { links: [] };
 
 /** Lists the interfaces to attach to: one RTM_GETLINK dump, tens of µs. */
 export function listPodInterfaces(globs: readonly string[] | undefined): NetInterface[] {
   const match = globs && globs.length > 0 ? globMatcher(globs) : undefined;
-  return links
-    .dumpLinks()
-    .filter((l) => (match ? match(l.name) : l.kind === 'veth'))
-    .map((l) => ({ name: l.name, ifindex: l.ifindex }));
+  let all: Link[];
+  try {
+    all = links.dumpLinks();
+    lastDump = { links: all };
+  } catch (error) {
+    lastDump = { error };
+    throw error;
+  }
+  return all.filter((l) => (match ? match(l.name) : l.kind === 'veth')).map((l) => ({ name: l.name, ifindex: l.ifindex }));
+}
+
+/** Every link of the last listPodInterfaces dump (this poll's); throws what made it fail. */
+export function lastLinkDump(): Link[] {
+  if ('error' in lastDump) throw lastDump.error;
+  return lastDump.links;
 }
 
 /** Closes the netlink socket of listPodInterfaces (on agent stop). */

@@ -2,7 +2,8 @@
 // an rtnetlink RTM_GETLINK dump (what `ip link show` does) over a
 // NETLINK_ROUTE socket of our own, in-process. Used every poll to find pod
 // interfaces, so no child process is spawned per poll. Only the few fields
-// the agent needs are parsed: index, name and link kind (IFLA_INFO_KIND).
+// the agent needs are parsed: index, name, link kind (IFLA_INFO_KIND) and
+// the loss counters of IFLA_STATS64 (what `ip -s -s link` prints).
 //
 // Wire format (include/uapi/linux/netlink.h, rtnetlink.h, if_link.h), all
 // host byte order (little-endian here):
@@ -13,29 +14,30 @@ import { constants } from 'node:os';
 import { closeSocket, lastErrno, libc as sockets, type SocketFd } from './libc.js';
 
 const AF_NETLINK = 16;
-const AF_UNSPEC = 0;
+export const AF_UNSPEC = 0;
 const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0o2000000;
 const NETLINK_ROUTE = 0;
 const SOL_SOCKET = 1;
 const SO_RCVTIMEO = 20;
 
-const NLMSG_HDRLEN = 16;
+export const NLMSG_HDRLEN = 16;
 const NLMSG_ERROR = 2;
 const NLMSG_DONE = 3;
 const NLMSG_OVERRUN = 4;
-const NLM_F_REQUEST = 0x1;
+export const NLM_F_REQUEST = 0x1;
 const NLM_F_DUMP_INTR = 0x10;
-const NLM_F_DUMP = 0x300; // NLM_F_ROOT | NLM_F_MATCH
+export const NLM_F_DUMP = 0x300; // NLM_F_ROOT | NLM_F_MATCH
 
 const RTM_NEWLINK = 16;
 const RTM_GETLINK = 18;
 const IFINFOMSG_LEN = 16;
 const IFLA_IFNAME = 3;
 const IFLA_LINKINFO = 18;
+const IFLA_STATS64 = 23;
 const IFLA_INFO_KIND = 1;
 /** nla_type without NLA_F_NESTED / NLA_F_NET_BYTEORDER. */
-const NLA_TYPE_MASK = 0x3fff;
+export const NLA_TYPE_MASK = 0x3fff;
 
 const SOCKADDR_NL_LEN = 12; // { u16 family; u16 pad; u32 pid; u32 groups; }
 
@@ -46,7 +48,34 @@ export interface Link {
   name: string;
   /** IFLA_INFO_KIND of IFLA_LINKINFO ("veth", "bridge", ...); undefined for a device without one (a NIC, lo). */
   kind: string | undefined;
+  /** The loss counters of IFLA_STATS64; undefined when the kernel sent none. */
+  stats: LinkLossStats | undefined;
 }
+
+/**
+ * The loss counters of struct rtnl_link_stats64 (include/uapi/linux/if_link.h),
+ * named as the kernel's fields are. Kept as numbers: exact below 2^53.
+ */
+export interface LinkLossStats {
+  rx_dropped: number;
+  tx_dropped: number;
+  rx_over_errors: number;
+  rx_fifo_errors: number;
+  rx_missed_errors: number;
+  tx_fifo_errors: number;
+  rx_nohandler: number;
+}
+
+/** Each counter's index among the u64 fields of struct rtnl_link_stats64. */
+export const LINK_LOSS_FIELDS: Readonly<Record<keyof LinkLossStats, number>> = {
+  rx_dropped: 6,
+  tx_dropped: 7,
+  rx_over_errors: 11,
+  rx_fifo_errors: 14,
+  rx_missed_errors: 15,
+  tx_fifo_errors: 18,
+  rx_nohandler: 23,
+};
 
 /** A netlink error the kernel answered with (NLMSG_ERROR, or a failed dump's NLMSG_DONE). */
 export class NetlinkError extends Error {
@@ -58,7 +87,8 @@ export class NetlinkError extends Error {
   }
 }
 
-const align4 = (n: number) => (n + 3) & ~3;
+/** Netlink messages and attributes are padded to 4 bytes. */
+export const align4 = (n: number) => (n + 3) & ~3;
 
 /** The RTM_GETLINK dump request: nlmsghdr + an all-zero ifinfomsg (every family, every link). */
 export function getLinkDumpRequest(seq: number): Buffer {
@@ -81,6 +111,18 @@ export interface DumpChunk {
   interrupted: boolean;
 }
 
+/** One kind of rtnetlink dump: its request, the message type of its answers and how one is read. */
+export interface DumpKind<T> {
+  /** For errors: "RTM_GETLINK". */
+  readonly name: string;
+  request(seq: number): Buffer;
+  readonly replyType: number;
+  /** One answer's payload (after nlmsghdr) in buf[start, end); undefined: not one to keep. */
+  parse(buf: Buffer, start: number, end: number): T | undefined;
+}
+
+export const LINK_DUMP: DumpKind<Link> = { name: 'RTM_GETLINK', request: getLinkDumpRequest, replyType: RTM_NEWLINK, parse: parseNewLink };
+
 /**
  * Parses one received datagram of an RTM_GETLINK dump (several netlink
  * messages back to back). Messages of another sequence number (left over
@@ -88,7 +130,13 @@ export interface DumpChunk {
  * kernel answered with an error.
  */
 export function parseLinkDump(buf: Buffer, length: number, seq: number): DumpChunk {
-  const chunk: DumpChunk = { links: [], done: false, interrupted: false };
+  const { items, done, interrupted } = parseDumpChunk(LINK_DUMP, buf, length, seq);
+  return { links: items, done, interrupted };
+}
+
+/** parseLinkDump for any kind of dump. */
+export function parseDumpChunk<T>(kind: DumpKind<T>, buf: Buffer, length: number, seq: number): { items: T[]; done: boolean; interrupted: boolean } {
+  const chunk = { items: [] as T[], done: false, interrupted: false };
   let off = 0;
   while (off + NLMSG_HDRLEN <= length) {
     const len = buf.readUInt32LE(off);
@@ -101,19 +149,19 @@ export function parseLinkDump(buf: Buffer, length: number, seq: number): DumpChu
       if (type === NLMSG_DONE) {
         // A dump that failed part-way ends with DONE carrying -errno.
         const err = len >= NLMSG_HDRLEN + 4 ? buf.readInt32LE(off + NLMSG_HDRLEN) : 0;
-        if (err < 0) throw new NetlinkError(-err, 'RTM_GETLINK dump failed');
+        if (err < 0) throw new NetlinkError(-err, `${kind.name} dump failed`);
         chunk.done = true;
         return chunk;
       }
       if (type === NLMSG_ERROR) {
         const err = buf.readInt32LE(off + NLMSG_HDRLEN);
-        if (err < 0) throw new NetlinkError(-err, 'RTM_GETLINK refused');
+        if (err < 0) throw new NetlinkError(-err, `${kind.name} refused`);
       } else if (type === NLMSG_OVERRUN) {
-        throw new Error('netlink overrun: link dump lost data');
-      } else if (type === RTM_NEWLINK) {
-        const link = parseNewLink(buf, off + NLMSG_HDRLEN, off + len);
-        if (link) chunk.links.push(link);
-      } // NLMSG_NOOP and anything else: nothing a link dump needs.
+        throw new Error(`netlink overrun: ${kind.name} dump lost data`);
+      } else if (type === kind.replyType) {
+        const item = kind.parse(buf, off + NLMSG_HDRLEN, off + len);
+        if (item !== undefined) chunk.items.push(item);
+      } // NLMSG_NOOP and anything else: nothing a dump needs.
     }
     off += align4(len);
   }
@@ -126,6 +174,7 @@ function parseNewLink(buf: Buffer, start: number, end: number): Link | undefined
   const ifindex = buf.readInt32LE(start + 4);
   let name: string | undefined;
   let kind: string | undefined;
+  let stats: LinkLossStats | undefined;
   // Plain loops, no per-attribute objects: a link carries ~40 attributes
   // and a node hundreds of links, every poll.
   for (let off = start + IFINFOMSG_LEN; off + 4 <= end; ) {
@@ -134,9 +183,24 @@ function parseNewLink(buf: Buffer, start: number, end: number): Link | undefined
     const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
     if (type === IFLA_IFNAME) name = cString(buf, off + 4, off + len);
     else if (type === IFLA_LINKINFO) kind = linkKind(buf, off + 4, off + len);
+    else if (type === IFLA_STATS64) stats = lossStats(buf, off + 4, off + len);
     off += align4(len);
   }
-  return name === undefined ? undefined : { ifindex, name, kind };
+  return name === undefined ? undefined : { ifindex, name, kind, stats };
+}
+
+/** The loss counters of an IFLA_STATS64 payload in buf[start, end); fields an older kernel's struct lacks read 0. */
+function lossStats(buf: Buffer, start: number, end: number): LinkLossStats {
+  const u64 = (index: number) => (start + index * 8 + 8 <= end ? Number(buf.readBigUInt64LE(start + index * 8)) : 0);
+  return {
+    rx_dropped: u64(LINK_LOSS_FIELDS.rx_dropped),
+    tx_dropped: u64(LINK_LOSS_FIELDS.tx_dropped),
+    rx_over_errors: u64(LINK_LOSS_FIELDS.rx_over_errors),
+    rx_fifo_errors: u64(LINK_LOSS_FIELDS.rx_fifo_errors),
+    rx_missed_errors: u64(LINK_LOSS_FIELDS.rx_missed_errors),
+    tx_fifo_errors: u64(LINK_LOSS_FIELDS.tx_fifo_errors),
+    rx_nohandler: u64(LINK_LOSS_FIELDS.rx_nohandler),
+  };
 }
 
 /** IFLA_INFO_KIND inside IFLA_LINKINFO's nested attributes in buf[start, end). */
@@ -151,7 +215,7 @@ function linkKind(buf: Buffer, start: number, end: number): string | undefined {
 }
 
 /** A NUL-terminated string attribute. */
-function cString(buf: Buffer, from: number, to: number): string {
+export function cString(buf: Buffer, from: number, to: number): string {
   const nul = buf.indexOf(0, from);
   return buf.toString('utf8', from, nul >= from && nul < to ? nul : to);
 }
@@ -184,16 +248,21 @@ export class RtnetlinkSocket {
 
   /** Every link of the namespace, in the kernel's order. */
   dumpLinks(): Link[] {
+    return this.dump(LINK_DUMP);
+  }
+
+  /** Every answer of one kind of dump, in the kernel's order. */
+  dump<T>(kind: DumpKind<T>): T[] {
     for (let attempt = 1; ; attempt++) {
-      let result: { links: Link[]; interrupted: boolean };
+      let result: { items: T[]; interrupted: boolean };
       try {
-        result = this.dumpOnce(this.fd ?? this.open());
+        result = this.dumpOnce(kind, this.fd ?? this.open());
       } catch (err) {
         this.close();
         if (err instanceof TruncatedDatagram && attempt < DUMP_ATTEMPTS) continue;
         throw err;
       }
-      if (!result.interrupted || attempt >= DUMP_ATTEMPTS) return result.links;
+      if (!result.interrupted || attempt >= DUMP_ATTEMPTS) return result.items;
     }
   }
 
@@ -220,32 +289,32 @@ export class RtnetlinkSocket {
     return fd;
   }
 
-  private dumpOnce(fd: SocketFd): { links: Link[]; interrupted: boolean } {
+  private dumpOnce<T>(kind: DumpKind<T>, fd: SocketFd): { items: T[]; interrupted: boolean } {
     this.seq = (this.seq + 1) >>> 0 || 1;
-    const req = getLinkDumpRequest(this.seq);
+    const req = kind.request(this.seq);
     const kernel = Buffer.alloc(SOCKADDR_NL_LEN);
     kernel.writeUInt16LE(AF_NETLINK, 0);
     if (sockets.sendto(fd, req, req.length, 0, kernel, kernel.length) !== req.length) {
-      throw new NetlinkError(lastErrno(), 'sendto(RTM_GETLINK)');
+      throw new NetlinkError(lastErrno(), `sendto(${kind.name})`);
     }
-    const links: Link[] = [];
+    const items: T[] = [];
     let interrupted = false;
     for (;;) {
       const n = sockets.recv(fd, this.buf, this.buf.length, MSG_TRUNC);
       if (n < 0) {
         const errno = lastErrno();
         if (errno === EINTR) continue;
-        throw new NetlinkError(errno, 'recv(RTM_GETLINK dump)');
+        throw new NetlinkError(errno, `recv(${kind.name} dump)`);
       }
-      if (n === 0) throw new Error('netlink socket closed during a link dump');
+      if (n === 0) throw new Error(`netlink socket closed during a ${kind.name} dump`);
       if (n > this.buf.length) {
         this.buf = Buffer.alloc(align4(n) * 2);
-        throw new TruncatedDatagram(`link dump datagram of ${n} bytes exceeded the receive buffer`);
+        throw new TruncatedDatagram(`${kind.name} dump datagram of ${n} bytes exceeded the receive buffer`);
       }
-      const chunk = parseLinkDump(this.buf, n, this.seq);
-      for (const l of chunk.links) links.push(l);
+      const chunk = parseDumpChunk(kind, this.buf, n, this.seq);
+      for (const item of chunk.items) items.push(item);
       interrupted ||= chunk.interrupted;
-      if (chunk.done) return { links, interrupted };
+      if (chunk.done) return { items, interrupted };
     }
   }
 }

@@ -31,6 +31,14 @@ export const LAB_EXPECTATIONS: readonly LabExpectation[] = [
   { dashboard: 'datapath-overview', panel: 'Cilium drops by reason', expectData: false, note: 'no Cilium in the lab (source="cilium" comes from Cilium\'s pinned metrics map)' },
   { dashboard: 'datapath-overview', panel: 'Cilium drop locations', expectData: false, note: 'no Cilium in the lab' },
 
+  { dashboard: 'datapath-loss', panel: 'Pod drops by source and reason', expectData: true, note: `drops of a pod (NO_SOCKET); ${POD_ATTRIBUTION}` },
+  { dashboard: 'datapath-loss', panel: 'Kernel drops by reason (node)', expectData: true, note: 'kernel drops' },
+  { dashboard: 'datapath-loss', panel: 'Interface loss', expectData: true, note: 'every interface of the agent\'s namespace has its counters, lost packets or not' },
+  { dashboard: 'datapath-loss', panel: 'Qdisc drops and overlimits', expectData: true, note: 'every interface has a root qdisc (noqueue on a veth) with counters' },
+  { dashboard: 'datapath-loss', panel: 'Softnet backlog drops and squeezes per CPU', expectData: true, note: '/proc/net/softnet_stat, one line per CPU' },
+  { dashboard: 'datapath-loss', panel: 'Conntrack table fill', expectData: false, note: 'only on a node with conntrack (nf_conntrack loaded); without it the agent publishes no conntrack series' },
+  { dashboard: 'datapath-loss', panel: 'Conntrack events', expectData: false, note: 'only on a node with conntrack' },
+
   { dashboard: 'datapath-exporter-health', panel: 'Agents and versions', expectData: true, note: 'build_info' },
   { dashboard: 'datapath-exporter-health', panel: 'Scrape status', expectData: true, note: 'up of job datapath-exporter (the test Prometheus uses that job name)' },
   { dashboard: 'datapath-exporter-health', panel: 'Kubernetes API sync', expectData: true, note: 'the lab runs the agent against the test suite\'s pods API (absent without Kubernetes)' },

@@ -40,8 +40,8 @@ describe('dashboards: structure', () => {
     dashboards = await loadDashboards();
   });
 
-  it('ships the overview and the exporter health dashboards', () => {
-    assert.deepEqual(dashboards.map((d) => d.dashboard.uid).sort(), ['datapath-exporter-health', 'datapath-overview']);
+  it('ships the overview, the exporter health and the where-packets-are-lost dashboards', () => {
+    assert.deepEqual(dashboards.map((d) => d.dashboard.uid).sort(), ['datapath-exporter-health', 'datapath-loss', 'datapath-overview']);
   });
 
   it('use a current schema and no export-time inputs', () => {
@@ -151,6 +151,13 @@ describe('dashboards: structure', () => {
       'Kubernetes API sync',
       'Agents and versions',
       'Cilium datapath',
+      'Pod drops by source and reason',
+      'Kernel drops by reason (node)',
+      'Interface loss',
+      'Qdisc drops and overlimits',
+      'Softnet backlog drops and squeezes per CPU',
+      'Conntrack table fill',
+      'Conntrack events',
     ]) {
       assert.ok(titles.includes(wanted), wanted);
     }

@@ -76,6 +76,10 @@ describe('deploy: alert rules', () => {
       'DatapathExporterPollErrors',
       'DatapathExporterSlotOverflow',
       'DatapathExporterKubernetesSyncLost',
+      'DatapathConntrackTableNearlyFull',
+      'DatapathConntrackInsertFailures',
+      'DatapathSoftnetBacklogDrops',
+      'DatapathNicMissedPackets',
     ]) {
       assert.ok(names.includes(wanted), wanted);
     }

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { globMatcher } from '../../src/glob.js';
 import { listPodInterfaces } from '../../src/os/pod-interfaces.js';
-import { getLinkDumpRequest, type Link, NetlinkError, parseLinkDump, RtnetlinkSocket } from '../../src/os/rtnetlink.js';
+import { getLinkDumpRequest, type Link, type LinkLossStats, NetlinkError, parseLinkDump, RtnetlinkSocket } from '../../src/os/rtnetlink.js';
 import { Lab, sh } from '../support/lab.js';
 import { requireBpf } from '../support/privileges.js';
 
@@ -86,14 +86,38 @@ describe('rtnetlink link dump: the messages', function () {
     ]);
     assert.deepEqual(parse(datagram, 5), {
       links: [
-        { ifindex: 1, name: 'lo', kind: undefined },
-        { ifindex: 7, name: 'lxc12ab', kind: 'veth' },
-        { ifindex: 9, name: 'eth0', kind: undefined },
-        { ifindex: 12, name: 'cilium_host', kind: 'veth' },
+        { ifindex: 1, name: 'lo', kind: undefined, stats: undefined },
+        { ifindex: 7, name: 'lxc12ab', kind: 'veth', stats: undefined },
+        { ifindex: 9, name: 'eth0', kind: undefined, stats: undefined },
+        { ifindex: 12, name: 'cilium_host', kind: 'veth', stats: undefined },
       ],
       done: false,
       interrupted: false,
     });
+  });
+
+  it('reads the loss counters of IFLA_STATS64 by field position; fields past a shorter struct read 0', function () {
+    const stats = Buffer.alloc(25 * 8);
+    for (let i = 0; i < 25; i++) stats.writeBigUInt64LE(BigInt(1000 + i), i * 8);
+    stats.writeBigUInt64LE(2n ** 40n + 3n, 6 * 8); // past 32 bits
+    const withStats = (b: Buffer) => {
+      const m = newLink(4, 3, 'eth0');
+      const a = attr(23 /* IFLA_STATS64 */, b);
+      const out = Buffer.concat([m, a]);
+      out.writeUInt32LE(out.length, 0);
+      return out;
+    };
+    assert.deepEqual(parse(withStats(stats), 4).links[0]?.stats, {
+      rx_dropped: 2 ** 40 + 3,
+      tx_dropped: 1007,
+      rx_over_errors: 1011,
+      rx_fifo_errors: 1014,
+      rx_missed_errors: 1015,
+      tx_fifo_errors: 1018,
+      rx_nohandler: 1023,
+    });
+    // A kernel before rx_nohandler (4.6) sends 23 fields.
+    assert.equal(parse(withStats(stats.subarray(0, 23 * 8)), 4).links[0]?.stats?.rx_nohandler, 0);
   });
 
   it('ends at NLMSG_DONE, also when DONE shares the datagram with links', function () {
@@ -104,7 +128,7 @@ describe('rtnetlink link dump: the messages', function () {
 
   it('skips replies of another sequence number (an earlier, abandoned dump)', function () {
     const chunk = parse(Buffer.concat([newLink(2, 4, 'old0', 'veth'), done(2), newLink(3, 5, 'new0', 'veth')]), 3);
-    assert.deepEqual(chunk, { links: [{ ifindex: 5, name: 'new0', kind: 'veth' }], done: false, interrupted: false });
+    assert.deepEqual(chunk, { links: [{ ifindex: 5, name: 'new0', kind: 'veth', stats: undefined }], done: false, interrupted: false });
   });
 
   it('flags a dump the kernel marked interrupted (NLM_F_DUMP_INTR)', function () {
@@ -124,16 +148,36 @@ describe('rtnetlink link dump: the messages', function () {
 
 // ---- the kernel's answer ----
 
+interface IpStats {
+  dropped: number;
+  over_errors?: number;
+  fifo_errors: number;
+  missed_errors?: number;
+  /** Printed only when not zero. */
+  nohandler?: number;
+}
 interface IpLink {
   ifindex: number;
   ifname: string;
   linkinfo?: { info_kind?: string };
+  stats64?: { rx: IpStats; tx: IpStats };
 }
+/** The loss counters as `ip -s -s` prints them, named as the kernel's fields. */
+export const ipLossStats = ({ rx, tx }: { rx: IpStats; tx: IpStats }): LinkLossStats => ({
+  rx_dropped: rx.dropped,
+  tx_dropped: tx.dropped,
+  rx_over_errors: rx.over_errors ?? 0,
+  rx_fifo_errors: rx.fifo_errors,
+  rx_missed_errors: rx.missed_errors ?? 0,
+  tx_fifo_errors: tx.fifo_errors,
+  rx_nohandler: rx.nohandler ?? 0,
+});
 const ipLinks = (ns?: string): Link[] =>
-  (JSON.parse(sh('ip', [...(ns ? ['-n', ns] : []), '-j', '-d', 'link', 'show'])) as IpLink[]).map((l) => ({
+  (JSON.parse(sh('ip', [...(ns ? ['-n', ns] : []), '-j', '-d', '-s', '-s', 'link', 'show'])) as IpLink[]).map((l) => ({
     ifindex: l.ifindex,
     name: l.ifname,
     kind: l.linkinfo?.info_kind,
+    stats: l.stats64 && ipLossStats(l.stats64),
   }));
 const byIndex = (links: Link[]) => [...links].sort((a, b) => a.ifindex - b.ifindex);
 
@@ -220,11 +264,34 @@ describe('rtnetlink link dump: the kernel', function () {
     const expected = byIndex(ipLinks(ns));
     assert.equal(expected.length, 2 * PAIRS + 3);
     // JSON drops kind: undefined; ip's side has no kind key for lo either.
-    const norm = (ls: Link[]) => byIndex(ls).map((l) => ({ ifindex: l.ifindex, name: l.name, kind: l.kind ?? null }));
+    // No traffic in ns: the loss counters (all zero) are compared exactly too.
+    const norm = (ls: Link[]) => byIndex(ls).map((l) => ({ ifindex: l.ifindex, name: l.name, kind: l.kind ?? null, stats: l.stats }));
     assert.deepEqual(norm(a), norm(expected));
     assert.deepEqual(norm(b), norm(expected), 'the reused socket dumps the same again');
     assert.equal(a.find((l) => l.name === 'dxv0')?.kind, 'veth', 'a bridge port is still a veth');
     assert.equal(a.find((l) => l.name === 'dxbr')?.kind, 'bridge');
+  });
+
+  it('counts real loss as ip -s -s link does: rx_dropped (a protocol no one handles), tx_dropped (the peer is down)', function () {
+    const ns = lab.namespace('loss');
+    const v = lab.veth(undefined, '', ns, '');
+    const frames = (where: string | undefined, dev: string, dst: string, n: number) =>
+      lab.exec(where, 'python3', ['-c', `
+import socket
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('${dev}', 0))
+for _ in range(${n}): s.send(bytes.fromhex('${dst.replace(/:/g, '')}') + s.getsockname()[4] + b'\\x88\\xb5' + bytes(50))
+`]);
+    // EtherType 0x88b5 (local experimental): no protocol handler, the host side counts rx_dropped.
+    frames(ns, v.b, v.macA, 7);
+    // The pod side down: the host side's transmissions are dropped by veth_xmit, tx_dropped.
+    lab.exec(ns, 'ip', ['link', 'set', v.b, 'down']);
+    frames(undefined, v.a, v.macB, 5);
+    const dumped = sock.dumpLinks().find((l) => l.name === v.a);
+    const ip = ipLinks().find((l) => l.name === v.a);
+    assert.deepEqual(dumped, ip);
+    assert.equal(dumped?.stats?.rx_dropped, 7);
+    assert.equal(dumped?.stats?.tx_dropped, 5);
   });
 
   it('reopens after close: a closed lister lists again', function () {

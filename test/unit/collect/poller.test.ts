@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { Poller } from '../../../src/collect/poller.js';
 import type { CounterSource, DatapathRow } from '../../../src/collect/rows.js';
+import type { NodeSample, NodeSource } from '../../../src/collect/node/node-samples.js';
 
 const row = (packets: bigint): DatapathRow => ({
   kind: 'drop',
@@ -40,5 +41,45 @@ describe('poller (unit)', function () {
     );
     broken = false;
     assert.equal(poller.poll().rows[0]?.packets, 2n);
+  });
+});
+
+describe('poller of node sources (unit)', function () {
+  it('a failing node source is counted every poll, logged once per streak, and keeps its last samples; the others go on', function () {
+    const family = { name: 'datapath_test_packets', help: 'h', type: 'counter' as const, unit: '{packet}' };
+    let broken = false;
+    let n = 0;
+    const flaky: NodeSource = {
+      name: 'softnet',
+      families: [family],
+      read: () => {
+        if (broken) throw new Error('EACCES');
+        return [{ family, labels: { cpu: '0' }, value: ++n }];
+      },
+    };
+    const steady: NodeSource = { name: 'conntrack', families: [family], read: () => [{ family, labels: { cpu: '1' }, value: 5 }] };
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const poller = new Poller<NodeSample>([flaky, steady], log);
+    poller.poll();
+    broken = true;
+    const failedTwice = [poller.poll(), poller.poll()];
+    assert.deepEqual(
+      failedTwice.map((r) => r.failed),
+      [['softnet'], ['softnet']],
+    );
+    assert.deepEqual(
+      failedTwice[1]?.rows.map((s) => s.value),
+      [1, 5],
+    );
+    assert.equal(lines.filter((l) => l.includes('reading counters failed')).length, 1);
+    broken = false;
+    assert.deepEqual(
+      poller.poll().rows.map((s) => s.value),
+      [2, 5],
+    );
+    broken = true;
+    poller.poll();
+    assert.equal(lines.filter((l) => l.includes('reading counters failed')).length, 2, 'a new streak logs again');
   });
 });

@@ -1,0 +1,46 @@
+// Benchmark 12's probe, run inside a network namespace (nsenter --net=...)
+// so that the links and qdiscs it reads are only the benchmark's: each node
+// loss source read alone, `runs` times after a warm-up, as a poll reads it
+// (the link dump first: the interfaces source reads the same dump).
+// Prints JSON: { links, samples: {source: n}, ms: {step: number[]} }.
+//   node dist/bench/support/node-loss-probe.js [--runs 200]
+import { ConntrackSource } from '../../src/collect/node/conntrack.js';
+import { InterfaceLossSource } from '../../src/collect/node/interface-loss.js';
+import type { NodeSource } from '../../src/collect/node/node-samples.js';
+import { QdiscLossSource } from '../../src/collect/node/qdisc-loss.js';
+import { SoftnetSource } from '../../src/collect/node/softnet.js';
+import { closePodInterfaces, lastLinkDump, listPodInterfaces } from '../../src/os/pod-interfaces.js';
+import { QDISC_DUMP } from '../../src/os/qdisc-dump.js';
+import { RtnetlinkSocket } from '../../src/os/rtnetlink.js';
+import { numberFlag } from './report.js';
+
+const RUNS = numberFlag('runs', 200);
+const qdiscSocket = new RtnetlinkSocket();
+const sources: NodeSource[] = [
+  new InterfaceLossSource(lastLinkDump),
+  new QdiscLossSource(() => qdiscSocket.dump(QDISC_DUMP), lastLinkDump),
+  new SoftnetSource(),
+  new ConntrackSource(),
+];
+
+const time = (fn: () => unknown): number => {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+};
+
+const ms: Record<string, number[]> = { 'link dump (already made each poll)': [] };
+for (const s of sources) ms[s.name] = [];
+for (let i = 0; i < 20 + RUNS; i++) {
+  const dump = time(() => listPodInterfaces(undefined));
+  if (i >= 20) ms['link dump (already made each poll)']?.push(dump);
+  for (const s of sources) {
+    const t = time(() => s.read());
+    if (i >= 20) ms[s.name]?.push(t);
+  }
+}
+const samples = Object.fromEntries(sources.map((s) => [s.name, s.read().length]));
+const links = lastLinkDump().length;
+closePodInterfaces();
+qdiscSocket.close();
+process.stdout.write(JSON.stringify({ links, samples, ms }));
