@@ -43,7 +43,18 @@ import { Poller } from '../src/collect/poller.js';
 import { createLogger } from '../src/log/logger.js';
 import { KubeApiServer } from '../test/support/kube-api-server.js';
 import { makeRealisticPod } from '../test/support/realistic-pod.js';
-import { Agent, AGENT_MAIN, fillDropTable, fillEventBuffer, fillForwardCounts, quantile, type Runtime, runtimeOf, sleep, waitFor } from './support/agent-process.js';
+import {
+  Agent,
+  AGENT_MAIN,
+  fillDropTable,
+  fillEventBuffer,
+  fillForwardCounts,
+  quantile,
+  type Runtime,
+  runtimeOf,
+  sleep,
+  waitFor,
+} from './support/agent-process.js';
 import { benchPinDir, repoPath } from './support/bpf.js';
 import { onCleanup, runBenchmark } from './support/cleanup.js';
 import { hostIp, namespace } from './support/netns.js';
@@ -62,7 +73,6 @@ const NODE = 'bench-node';
 const SMALL_PODS = 110;
 const SMALL_NODE = 'bench-node-110';
 const POLL = '1s';
-
 
 interface StateRow {
   runtime: Runtime;
@@ -84,10 +94,24 @@ async function main(): Promise<void> {
   const api = await KubeApiServer.start();
   onCleanup('kube api server', () => void api.stop());
   for (let i = 0; i < PODS; i++) {
-    api.addPod(makeRealisticPod({ name: `checkout-api-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`, namespace: `team-${i % 20}-prod`, nodeName: NODE, ips: [hostIp(230, i)] }));
+    api.addPod(
+      makeRealisticPod({
+        name: `checkout-api-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`,
+        namespace: `team-${i % 20}-prod`,
+        nodeName: NODE,
+        ips: [hostIp(230, i)],
+      }),
+    );
   }
   for (let i = 0; i < SMALL_PODS; i++) {
-    api.addPod(makeRealisticPod({ name: `cart-api-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`, namespace: `team-${i % 20}-prod`, nodeName: SMALL_NODE, ips: [hostIp(231, i)] }));
+    api.addPod(
+      makeRealisticPod({
+        name: `cart-api-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`,
+        namespace: `team-${i % 20}-prod`,
+        nodeName: SMALL_NODE,
+        ips: [hostIp(231, i)],
+      }),
+    );
   }
   const podBytes = JSON.stringify(api.listPods()[0]).length;
   const dir = mkdtempSync(join(tmpdir(), 'dpx-bench-agent-'));
@@ -109,19 +133,35 @@ async function main(): Promise<void> {
     await bare.stop();
 
     // Idle with Kubernetes and 110 pods.
-    const small = await Agent.start(['--bpffs', benchPinDir(`agent-110-${runtime.name}`), ...common, '--kubeconfig', kubeconfig, '--node-name', SMALL_NODE], runtime, AGENT);
+    const small = await Agent.start(
+      ['--bpffs', benchPinDir(`agent-110-${runtime.name}`), ...common, '--kubeconfig', kubeconfig, '--node-name', SMALL_NODE],
+      runtime,
+      AGENT,
+    );
     onCleanup('agent with 110 pods', () => small.kill());
-    await waitFor(async () => (await small.metric('datapath_exporter_slots_used', 'table="endpoints"')) === SMALL_PODS, 60_000, '110 pods placed');
+    await waitFor(
+      async () => (await small.metric('datapath_exporter_slots_used', 'table="endpoints"')) === SMALL_PODS,
+      60_000,
+      '110 pods placed',
+    );
     await sleep(IDLE_S * 1000);
     states.push({ runtime, state: `idle, ${SMALL_PODS} pods synced`, m: await measure(small, SCRAPES) });
     await small.stop();
 
     const pinDir = benchPinDir(`agent-${runtime.name}`);
-    const agent = await Agent.start([...common, '--bpffs', pinDir, '--kubeconfig', kubeconfig, '--node-name', NODE, '--max-endpoints', String(PODS)], runtime, AGENT);
+    const agent = await Agent.start(
+      [...common, '--bpffs', pinDir, '--kubeconfig', kubeconfig, '--node-name', NODE, '--max-endpoints', String(PODS)],
+      runtime,
+      AGENT,
+    );
     onCleanup('agent', () => agent.kill());
 
     // Started, 4,096 pods synced, little counted yet.
-    await waitFor(async () => (await agent.metric('datapath_exporter_slots_used', 'table="endpoints"')) === PODS, 60_000, 'all pods placed in endpoint slots');
+    await waitFor(
+      async () => (await agent.metric('datapath_exporter_slots_used', 'table="endpoints"')) === PODS,
+      60_000,
+      'all pods placed in endpoint slots',
+    );
     await sleep(3000);
     states.push({ runtime, state: '4,096 pods synced', m: await measure(agent, SCRAPES) });
     const [startPoll, startInProcess] = await sideBySide(agent, pinDir);
@@ -132,7 +172,11 @@ async function main(): Promise<void> {
     // interns them (slot from the free queue, key -> slot).
     fillForwardCounts(pinDir);
     const interned = fillDropTable(pinDir);
-    await waitFor(async () => (await agent.metric('datapath_exporter_slots_used', 'table="drop_keys"')) >= DROP_SLOTS - 1, 30_000, 'drop table full');
+    await waitFor(
+      async () => (await agent.metric('datapath_exporter_slots_used', 'table="drop_keys"')) >= DROP_SLOTS - 1,
+      30_000,
+      'drop table full',
+    );
     // And the drop event buffer full: real drops (UDP to a closed port on
     // loopback) at 1.5× the default event rate until it holds its 10,000.
     events = await fillEventBuffer(agent);
@@ -166,7 +210,9 @@ async function main(): Promise<void> {
       ]),
     ),
   );
-  console.log(`\nAt the maximum the drop event buffer (/api/v1/drops) held ${int(events)} events. Agent stopped with SIGTERM: exit ${stopped.code} in ${int(stopped.ms)} ms.\n`);
+  console.log(
+    `\nAt the maximum the drop event buffer (/api/v1/drops) held ${int(events)} events. Agent stopped with SIGTERM: exit ${stopped.code} in ${int(stopped.ms)} ms.\n`,
+  );
 
   console.log(
     `Poll cycle: the agent's own datapath_exporter_poll_duration_seconds over ${WINDOW_S} s (poll interval ${POLL}; ` +
@@ -176,7 +222,17 @@ async function main(): Promise<void> {
   );
   console.log(
     table(
-      ['runtime', 'state', 'drop keys', 'agent polls', 'agent mean ms', 'agent p50 / p99 ms', 'in-process ms', 'in-process mean ms', 'agent mean / in-process mean'],
+      [
+        'runtime',
+        'state',
+        'drop keys',
+        'agent polls',
+        'agent mean ms',
+        'agent p50 / p99 ms',
+        'in-process ms',
+        'in-process mean ms',
+        'agent mean / in-process mean',
+      ],
       polls.map(({ runtime, state, agent: a, inProcess: b }) => [
         runtime.name,
         state,
@@ -201,14 +257,24 @@ async function main(): Promise<void> {
   console.log(
     table(
       ['links', 'veths', 'rtnetlink dump ms', '`ip` spawn ms', 'ip / dump'],
-      listing.map((l) => [int(l.links), int(l.veths), spread(l.dumpMs, 3), spread(l.ipMs, 2), `${fmt(median(l.ipMs) / median(l.dumpMs), 0)}×`]),
+      listing.map((l) => [
+        int(l.links),
+        int(l.veths),
+        spread(l.dumpMs, 3),
+        spread(l.ipMs, 2),
+        `${fmt(median(l.ipMs) / median(l.dumpMs), 0)}×`,
+      ]),
     ),
   );
   console.log('');
 
   // Where the start-up RSS goes (a fresh process importing step by step), under each runtime.
   const stepsBy = runtimes.map((rt) => {
-    const r = spawnSync(process.execPath, [...rt.flags, repoPath('dist/bench/support/rss-steps.js')], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...rt.env } });
+    const r = spawnSync(process.execPath, [...rt.flags, repoPath('dist/bench/support/rss-steps.js')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, ...rt.env },
+    });
     if (r.status !== 0) throw new Error(`rss-steps failed: ${r.stderr}`);
     return JSON.parse(r.stdout) as Array<{ step: string; rssMb: number }>;
   });
@@ -260,7 +326,6 @@ async function sideBySide(agent: Agent, pinDir: string): Promise<[PollWindow, In
   }
 }
 
-
 interface InProcessPolls {
   keys: number;
   ms: number[];
@@ -275,10 +340,19 @@ class InProcessPoller {
 
   constructor(pinDir: string) {
     const open = (name: string) => BpfMap.fromPin(join(pinDir, name), name);
-    this.maps = { slotOf: open(MAP_NAMES.dropSlotOf), freeSlots: open(MAP_NAMES.dropFreeSlots), counts: open(MAP_NAMES.dropCounts), gen: open(MAP_NAMES.dropCacheGen), forward: open(MAP_NAMES.forwardCounts) };
+    this.maps = {
+      slotOf: open(MAP_NAMES.dropSlotOf),
+      freeSlots: open(MAP_NAMES.dropFreeSlots),
+      counts: open(MAP_NAMES.dropCounts),
+      gen: open(MAP_NAMES.dropCacheGen),
+      forward: open(MAP_NAMES.forwardCounts),
+    };
     const cpus = libbpf.libbpf_num_possible_cpus();
     const m = this.maps;
-    const table = new DropTable({ slotOf: m.slotOf, freeSlots: m.freeSlots, counts: m.counts, cacheGeneration: new DropCacheGeneration(m.gen) }, cpus);
+    const table = new DropTable(
+      { slotOf: m.slotOf, freeSlots: m.freeSlots, counts: m.counts, cacheGeneration: new DropCacheGeneration(m.gen) },
+      cpus,
+    );
     this.kernel = new KernelDropSource(table, DropReasonNames.fromRunningKernel(), new Kallsyms());
     this.poller = new Poller([this.kernel, new ForwardSource(m.forward, cpus)], createLogger('silent'));
     for (let i = 0; i < 3; i++) this.poller.poll(); // warm-up (kallsyms read, JIT)
@@ -307,11 +381,15 @@ function linkListing(pairs: number): { links: number; veths: number; dumpMs: num
     const r = spawnSync('ip', ['-n', ns, '-batch', '-'], { input: `${batch.join('\n')}\n`, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`ip -batch in ${ns}: ${r.stderr}`);
   }
-  const r = spawnSync('nsenter', [`--net=/run/netns/${ns}`, process.execPath, repoPath('dist/bench/support/link-listing.js'), '--runs', String(LIST_RUNS)], {
-    encoding: 'utf8',
-    timeout: 300_000,
-    maxBuffer: 16 << 20,
-  });
+  const r = spawnSync(
+    'nsenter',
+    [`--net=/run/netns/${ns}`, process.execPath, repoPath('dist/bench/support/link-listing.js'), '--runs', String(LIST_RUNS)],
+    {
+      encoding: 'utf8',
+      timeout: 300_000,
+      maxBuffer: 16 << 20,
+    },
+  );
   if (r.status !== 0) throw new Error(`link-listing in ${ns} failed: ${r.stderr}`);
   return JSON.parse(r.stdout) as { links: number; veths: number; dumpMs: number[]; ipMs: number[] };
 }
@@ -330,6 +408,5 @@ async function measure(agent: Agent, scrapes: number) {
   const mb = (field: string) => (kb(field) * 1024) / 1e6;
   return { ms, series, bytes: body.length, rssMb: mb('VmRSS'), anonMb: mb('RssAnon'), fileMb: mb('RssFile'), hwmMb: mb('VmHWM') };
 }
-
 
 await runBenchmark(main);

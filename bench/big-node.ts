@@ -68,7 +68,14 @@ async function guest(): Promise<void> {
   const api = await KubeApiServer.start();
   onCleanup('kube api server', () => void api.stop());
   for (let i = 0; i < ENDPOINT_SLOTS; i++) {
-    api.addPod(makeRealisticPod({ name: `checkout-api-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`, namespace: `team-${i % 20}-prod`, nodeName: NODE, ips: [hostIp(230, i)] }));
+    api.addPod(
+      makeRealisticPod({
+        name: `checkout-api-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`,
+        namespace: `team-${i % 20}-prod`,
+        nodeName: NODE,
+        ips: [hostIp(230, i)],
+      }),
+    );
   }
   const dir = mkdtempSync(join(tmpdir(), 'dpx-bench-bignode-'));
   onCleanup(`temp dir ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
@@ -79,11 +86,19 @@ async function guest(): Promise<void> {
   const agent = await Agent.start(args, launcherRuntime(), undefined, SLOW_MS);
   onCleanup('agent', () => agent.kill());
   log(`agent serving after ${s(t0)} s`);
-  await waitFor(async () => (await agent.metric('datapath_exporter_slots_used', 'table="endpoints"')) === ENDPOINT_SLOTS, SLOW_MS, 'all pods placed');
+  await waitFor(
+    async () => (await agent.metric('datapath_exporter_slots_used', 'table="endpoints"')) === ENDPOINT_SLOTS,
+    SLOW_MS,
+    'all pods placed',
+  );
   log(`pods placed after ${s(t0)} s`);
   fillForwardCounts(pinDir);
   const dropKeys = fillDropTable(pinDir);
-  await waitFor(async () => (await agent.metric('datapath_exporter_slots_used', 'table="drop_keys"')) >= DROP_SLOTS - 1, SLOW_MS, 'drop table full');
+  await waitFor(
+    async () => (await agent.metric('datapath_exporter_slots_used', 'table="drop_keys"')) >= DROP_SLOTS - 1,
+    SLOW_MS,
+    'drop table full',
+  );
   const events = await fillEventBuffer(agent);
   log(`maximum reached after ${s(t0)} s (${events} events)`);
   const setupS = (Date.now() - t0) / 1000;
@@ -185,7 +200,18 @@ async function straceWindow(agent: Agent, n: number, pollMs: number): Promise<{ 
   return { polls, total, bpf: calls.get('bpf') ?? 0, top };
 }
 
-const HEAD = ['vCPUs (possible)', 'series', 'poll mean ms', '× 2 vCPU', 'syscalls per poll (bpf)', '× 2 vCPU', 'RSS MB (anon / file)', 'peak MB', '× 2 vCPU (RSS)', 'busiest syscalls per poll'];
+const HEAD = [
+  'vCPUs (possible)',
+  'series',
+  'poll mean ms',
+  '× 2 vCPU',
+  'syscalls per poll (bpf)',
+  '× 2 vCPU',
+  'RSS MB (anon / file)',
+  'peak MB',
+  '× 2 vCPU (RSS)',
+  'busiest syscalls per poll',
+];
 
 function row(r: GuestResult, base: GuestResult): string[] {
   return [
@@ -204,7 +230,10 @@ function row(r: GuestResult, base: GuestResult): string[] {
 
 async function host(): Promise<void> {
   requireRoot();
-  header(`11. Big nodes in VMs: the agent at its maximum on ${VCPUS.join(', ')} vCPUs`, `node dist/bench/big-node.js --vcpus ${VCPUS.join(',')} --kernel ${KERNEL}`);
+  header(
+    `11. Big nodes in VMs: the agent at its maximum on ${VCPUS.join(', ')} vCPUs`,
+    `node dist/bench/big-node.js --vcpus ${VCPUS.join(',')} --kernel ${KERNEL}`,
+  );
   const results: Array<{ vcpus: number; r?: GuestResult; status: number | null; wallS: number; note: string }> = [];
   for (const vcpus of VCPUS) {
     const dir = mkdtempSync(join(tmpdir(), 'dpx-bench-bignode-vm-'));
@@ -213,8 +242,26 @@ async function host(): Promise<void> {
     log(`booting ${KERNEL} with ${vcpus} vCPUs, ${MEMORY_MB} MiB (time limit ${TIMEOUT_S} s)`);
     const run = spawnSync(
       RUNNER,
-      ['--kernel', KERNEL, '--cpus', String(vcpus), '--memory', String(MEMORY_MB), '--timeout', String(TIMEOUT_S), '--result-dir', dir, '--',
-        process.execPath, repoPath('dist/bench/big-node.js'), '--guest', '--polls', String(POLLS), '--out', '/run/vm-result/big-node.json'],
+      [
+        '--kernel',
+        KERNEL,
+        '--cpus',
+        String(vcpus),
+        '--memory',
+        String(MEMORY_MB),
+        '--timeout',
+        String(TIMEOUT_S),
+        '--result-dir',
+        dir,
+        '--',
+        process.execPath,
+        repoPath('dist/bench/big-node.js'),
+        '--guest',
+        '--polls',
+        String(POLLS),
+        '--out',
+        '/run/vm-result/big-node.json',
+      ],
       { stdio: ['ignore', 'inherit', 'inherit'], cwd: repoPath('.') },
     );
     const wallS = (Date.now() - t0) / 1000;
@@ -235,12 +282,26 @@ async function host(): Promise<void> {
       `per poll counted in that window (strace slows the agent, so the poll mean is taken without it); RSS: VmRSS (RssAnon / RssFile) and VmHWM after both windows. ` +
       `Ratios to the first run that finished.\n`,
   );
-  console.log(table(HEAD, results.filter((x) => x.r !== undefined && base !== undefined).map((x) => row(x.r as GuestResult, base as GuestResult))));
+  console.log(
+    table(
+      HEAD,
+      results.filter((x) => x.r !== undefined && base !== undefined).map((x) => row(x.r as GuestResult, base as GuestResult)),
+    ),
+  );
   console.log('');
   console.log(
     table(
       ['vCPUs', 'VM result', 'VM wall time s', 'guest: start to maximum s', 'scrape ms', 'events held', 'drop keys added', 'kernel'],
-      results.map((x) => [int(x.vcpus), x.note, fmt(x.wallS, 0), x.r ? fmt(x.r.setupS, 0) : '—', x.r ? fmt(x.r.scrapeMs, 0) : '—', x.r ? int(x.r.events) : '—', x.r ? int(x.r.dropKeys) : '—', x.r?.kernel ?? '—']),
+      results.map((x) => [
+        int(x.vcpus),
+        x.note,
+        fmt(x.wallS, 0),
+        x.r ? fmt(x.r.setupS, 0) : '—',
+        x.r ? fmt(x.r.scrapeMs, 0) : '—',
+        x.r ? int(x.r.events) : '—',
+        x.r ? int(x.r.dropKeys) : '—',
+        x.r?.kernel ?? '—',
+      ]),
     ),
   );
   if (results.some((x) => x.r === undefined)) process.exitCode = 1;

@@ -55,7 +55,10 @@ if (process.env.DPX_BENCH_NODE_NETNS !== '1') {
   // then make sure nothing of it is left, whatever happened to the child.
   requireRoot();
   const env = { ...process.env, DPX_BENCH_NODE_NETNS: '1', DPX_BENCH_ID: benchId, DPX_BENCH_HOST_NETNS: readlinkSync('/proc/self/ns/net') };
-  const r = spawnSync('unshare', ['--net', process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env });
+  const r = spawnSync('unshare', ['--net', process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env,
+  });
   for (const name of ['src', 'dst']) {
     const ns = `dpxb-${benchId}-${name}`;
     if (existsSync(`/run/netns/${ns}`)) spawnSync('ip', ['netns', 'del', ns]);
@@ -202,7 +205,8 @@ await runBenchmark(async () => {
       if (r === 0) {
         // The accounting really counted this flow.
         if (c.kind === 'iptables') checks.set(c.label, `last rule counted ${int(lastRulePackets())} of ${int(m.forwarded)}`);
-        if (c.kind.startsWith('tc')) checks.set(c.label, `pod slot counted ${int(dstSlotPackets(c.n - 1) - slotBefore)} of ${int(m.forwarded)}`);
+        if (c.kind.startsWith('tc'))
+          checks.set(c.label, `pod slot counted ${int(dstSlotPackets(c.n - 1) - slotBefore)} of ${int(m.forwarded)}`);
       }
     }
   }
@@ -217,10 +221,21 @@ await runBenchmark(async () => {
   const col = (label: string, f: (x: Sample) => number) => (samples.get(label) ?? []).map(f);
   console.log(
     table(
-      ['configuration', 'pps per CPU-second', 'ratio to baseline (paired)', 'added ns/packet (paired)', 'wall-clock pps', 'in ksoftirqd', 'check (round 1)'],
+      [
+        'configuration',
+        'pps per CPU-second',
+        'ratio to baseline (paired)',
+        'added ns/packet (paired)',
+        'wall-clock pps',
+        'in ksoftirqd',
+        'check (round 1)',
+      ],
       CONFIGS.map((c) => [
         c.label,
-        spread(col(c.label, (x) => x.pps), 0),
+        spread(
+          col(c.label, (x) => x.pps),
+          0,
+        ),
         c === baseline ? '1.00×' : `${fmt(median(ratios.get(c.label) ?? []), 2)}×`,
         c === baseline ? '—' : spread(added.get(c.label) ?? [], 0),
         int(median(col(c.label, (x) => x.wallPps))),

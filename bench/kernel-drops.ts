@@ -156,7 +156,13 @@ await runBenchmark(async () => {
       ['program (tp_btf/kfree_skb)', 'invocations per run', 'ns per drop', 'ratio to floor', 'above floor, ns'],
       progs.map((p, i) => {
         const m = median(nsPerRun[i] ?? []);
-        return [p.label, int(median(runCounts[i] ?? [])), spread(nsPerRun[i] ?? []), `${fmt(m / floor, 2)}×`, i === 0 ? '—' : fmt(m - floor)];
+        return [
+          p.label,
+          int(median(runCounts[i] ?? [])),
+          spread(nsPerRun[i] ?? []),
+          `${fmt(m / floor, 2)}×`,
+          i === 0 ? '—' : fmt(m - floor),
+        ];
       }),
     ),
   );

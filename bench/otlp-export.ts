@@ -56,7 +56,12 @@ async function child(door: Door, series: number, exports: number, url: string): 
   let failed = 0;
   let rssHeldMb: number;
   if (door === 'prometheus') {
-    const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [producer] });
+    const exporter = new PrometheusExporter({
+      preventServerStart: true,
+      withoutScopeInfo: true,
+      withoutTargetInfo: true,
+      metricProducers: [producer],
+    });
     const meterProvider = new MeterProvider({ resource, readers: [exporter] });
     const server = new MetricsServer(exporter, { live: () => true, ready: () => true });
     const port = (await server.listen({ host: '127.0.0.1', port: 0 })).port;
@@ -111,10 +116,9 @@ function scrape(port: number): Promise<{ ms: number; bytes: number }> {
 async function collector(door: OtlpProtocol): Promise<{ port: number; close: () => void }> {
   if (door === 'grpc') {
     const server = new grpc.Server();
-    server.addService(
-      METRICS_EXPORT_SERVICE,
-      { Export: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) => callback(null, Buffer.alloc(0)) },
-    );
+    server.addService(METRICS_EXPORT_SERVICE, {
+      Export: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) => callback(null, Buffer.alloc(0)),
+    });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
     );
@@ -122,7 +126,11 @@ async function collector(door: OtlpProtocol): Promise<{ port: number; close: () 
   }
   const server = createServer((req, res) => {
     req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': door === 'http/json' ? 'application/json' : 'application/x-protobuf' }).end(door === 'http/json' ? '{}' : ''));
+    req.on('end', () =>
+      res
+        .writeHead(200, { 'content-type': door === 'http/json' ? 'application/json' : 'application/x-protobuf' })
+        .end(door === 'http/json' ? '{}' : ''),
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { port: (server.address() as AddressInfo).port, close: () => server.close() };
@@ -146,12 +154,16 @@ async function countingForwarder(port: number): Promise<{ port: number; bytes: (
 
 function runChild(args: string[]): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
     c.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    c.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as ChildResult) : reject(new Error(`child ${args.join(' ')} failed: ${err}`))));
+    c.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as ChildResult) : reject(new Error(`child ${args.join(' ')} failed: ${err}`)),
+    );
   });
 }
 

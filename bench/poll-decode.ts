@@ -45,7 +45,10 @@ const POLLS = numberFlag('polls', 15);
 const SC = LAYOUTS.site_counter.members;
 
 await runBenchmark(async () => {
-  header('10. Big nodes: the poll\'s decoding and summing at the maximum, 2 … 192 CPUs', `node ${process.execArgv.join(' ')} dist/bench/poll-decode.js`.replace(/\s+/g, ' '));
+  header(
+    "10. Big nodes: the poll's decoding and summing at the maximum, 2 … 192 CPUs",
+    `node ${process.execArgv.join(' ')} dist/bench/poll-decode.js`.replace(/\s+/g, ' '),
+  );
   const reasons = DropReasonNames.fromRunningKernel();
   const kallsyms = new Kallsyms();
   const locations = kernelTextAddresses(DROP_SLOTS);
@@ -90,16 +93,36 @@ await runBenchmark(async () => {
     const a = totals(poll());
     const b = totals(before());
     const exact = a.packets === b.packets && a.bytes === b.bytes && a.rows === b.rows;
-    if (!exact) throw new Error(`${cpus} CPUs: the sums differ from the BigInt sums (${JSON.stringify([a, b], (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))})`);
+    if (!exact)
+      throw new Error(
+        `${cpus} CPUs: the sums differ from the BigInt sums (${JSON.stringify([a, b], (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))})`,
+      );
 
     const now = time(poll);
     const old = time(before);
     const sumNow = time(() => sumAll(dropCells, forwardCells));
     const sumOld = time(() => bigintSumAll(drops, forward, cpus));
     const mb = (drops.length + forward.length) / 1e6;
-    out.push([int(cpus), fmt(mb, 1), int(a.rows), spread(now.cpu, 1), spread(now.wall, 1), spread(old.cpu, 1), spread(old.wall, 1), `${fmt(median(old.cpu) / median(now.cpu), 1)}×`, exact ? 'yes' : 'NO']);
+    out.push([
+      int(cpus),
+      fmt(mb, 1),
+      int(a.rows),
+      spread(now.cpu, 1),
+      spread(now.wall, 1),
+      spread(old.cpu, 1),
+      spread(old.wall, 1),
+      `${fmt(median(old.cpu) / median(now.cpu), 1)}×`,
+      exact ? 'yes' : 'NO',
+    ]);
     const u64s = (DROP_SLOTS + 1 + FORWARD_CELLS) * cpus * 2;
-    sumOut.push([int(cpus), int(u64s), spread(sumNow.cpu, 2), spread(sumOld.cpu, 2), fmt((median(sumNow.cpu) * 1e6) / u64s, 2), fmt((median(sumOld.cpu) * 1e6) / u64s, 2)]);
+    sumOut.push([
+      int(cpus),
+      int(u64s),
+      spread(sumNow.cpu, 2),
+      spread(sumOld.cpu, 2),
+      fmt((median(sumNow.cpu) * 1e6) / u64s, 2),
+      fmt((median(sumOld.cpu) * 1e6) / u64s, 2),
+    ]);
   }
 
   console.log(
@@ -107,9 +130,26 @@ await runBenchmark(async () => {
       `${POLLS} polls after 3 warm-up, median (min–max)), in-process; CPU ms = this process's CPU time (all threads, GC included), which other load on the machine disturbs less than wall ms; ` +
       `"before" = the same decode summing one BigInt per CPU and field:\n`,
   );
-  console.log(table(['CPUs', 'per-CPU buffers MB', 'rows', 'poll decode CPU ms', 'wall ms', 'before: CPU ms', 'wall ms', 'before / now (CPU)', 'same totals'], out));
+  console.log(
+    table(
+      [
+        'CPUs',
+        'per-CPU buffers MB',
+        'rows',
+        'poll decode CPU ms',
+        'wall ms',
+        'before: CPU ms',
+        'wall ms',
+        'before / now (CPU)',
+        'same totals',
+      ],
+      out,
+    ),
+  );
   console.log('\nThe summing alone (every u64 of both tables over all CPUs), CPU ms:\n');
-  console.log(table(['CPUs', 'u64 cells summed', 'halves in doubles ms', 'BigInt per CPU ms', 'ns per u64 (now)', 'ns per u64 (before)'], sumOut));
+  console.log(
+    table(['CPUs', 'u64 cells summed', 'halves in doubles ms', 'BigInt per CPU ms', 'ns per u64 (now)', 'ns per u64 (before)'], sumOut),
+  );
 });
 
 /** Per-CPU values as a batch lookup returns them: every counter non-zero, of every magnitude up to 2^40 per CPU. */
@@ -187,7 +227,10 @@ function bigintSumAll(drops: Buffer, forward: Buffer, cpus: number): void {
 }
 
 function bigintDropTable(keys: Buffer, slots: Buffer, count: number, counts: Buffer, cpus: number): DropTableRead {
-  const counter = (slot: number) => ({ packets: bigintSum(counts, slot, cpus, COUNTER_SIZE, 0), bytes: bigintSum(counts, slot, cpus, COUNTER_SIZE, 8) });
+  const counter = (slot: number) => ({
+    packets: bigintSum(counts, slot, cpus, COUNTER_SIZE, 0),
+    bytes: bigintSum(counts, slot, cpus, COUNTER_SIZE, 8),
+  });
   const cells: DropCell[] = [];
   for (let i = 0; i < count; i++) {
     const slot = slots.readUInt32LE(i * 4) as DropSlot;

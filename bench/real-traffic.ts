@@ -65,12 +65,24 @@ const TC_PAYLOADS = [18, 472, 1472]; // IP packets of 46, 500 and 1,500 bytes
 if (process.env.DPX_BENCH_NODE_NETNS !== '1') {
   requireRoot();
   const env = { ...process.env, DPX_BENCH_NODE_NETNS: '1', DPX_BENCH_ID: benchId, DPX_BENCH_HOST_NETNS: readlinkSync('/proc/self/ns/net') };
-  const r = spawnSync('unshare', ['--net', process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit', env });
+  const r = spawnSync('unshare', ['--net', process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env,
+  });
   for (const name of ['p1', 'p2', 'p3']) {
     const ns = `dpxb-${benchId}-${name}`;
     if (existsSync(`/run/netns/${ns}`)) spawnSync('ip', ['netns', 'del', ns]);
   }
-  for (const dir of ['rt-drops', 'rt-drops-probe', 'rt-empty-tp', 'rt-forward', 'rt-empty-tc-in', 'rt-empty-tc-out', 'rt-links-product', 'rt-links-empty']) {
+  for (const dir of [
+    'rt-drops',
+    'rt-drops-probe',
+    'rt-empty-tp',
+    'rt-forward',
+    'rt-empty-tc-in',
+    'rt-empty-tc-out',
+    'rt-links-product',
+    'rt-links-empty',
+  ]) {
     rmSync(`/sys/fs/bpf/dpx-bench-${benchId}-${dir}`, { recursive: true, force: true });
   }
   if (r.error) throw r.error;
@@ -105,7 +117,14 @@ function ratioRows(label: string, productNs: number[], floorNs: number[], runs: 
   ];
 }
 
-const HEAD = ['case', 'program runs per run', 'empty program, ns per run', 'product, ns per run', 'product / empty (min–max)', 'above empty, ns'];
+const HEAD = [
+  'case',
+  'program runs per run',
+  'empty program, ns per run',
+  'product, ns per run',
+  'product / empty (min–max)',
+  'above empty, ns',
+];
 
 await runBenchmark(async () => {
   const own = readlinkSync('/proc/self/ns/net');
@@ -192,10 +211,34 @@ await runBenchmark(async () => {
       .cells.filter((c) => reasons.name(c.key.reason) === reason && c.key.endpoint === endpoint && c.key.direction === direction)
       .reduce((n, c) => n + Number(c.counter.packets), 0);
   const KEYS = [
-    { what: 'p1 → p2 UDP closed port', target: `${p1.path},udp,${p2.ip},${CLOSED_PORT}`, reason: 'NO_SOCKET', endpoint: 1, direction: 'ingress' },
-    { what: 'p2 → p3 FORWARD DROP', target: `${p2.path},udp,${p3.ip},${FILTERED_PORT}`, reason: 'NETFILTER_DROP', endpoint: 2, direction: 'ingress' },
-    { what: 'p3 → p1 IP protocol 253', target: `${p3.path},raw,${p1.ip},${NO_SUCH_PROTO}`, reason: 'IP_NOPROTO', endpoint: 0, direction: 'ingress' },
-    { what: 'p1 → node UDP closed port', target: `${p1.path},udp,10.230.1.1,${CLOSED_PORT}`, reason: 'NO_SOCKET', endpoint: 0, direction: 'egress' },
+    {
+      what: 'p1 → p2 UDP closed port',
+      target: `${p1.path},udp,${p2.ip},${CLOSED_PORT}`,
+      reason: 'NO_SOCKET',
+      endpoint: 1,
+      direction: 'ingress',
+    },
+    {
+      what: 'p2 → p3 FORWARD DROP',
+      target: `${p2.path},udp,${p3.ip},${FILTERED_PORT}`,
+      reason: 'NETFILTER_DROP',
+      endpoint: 2,
+      direction: 'ingress',
+    },
+    {
+      what: 'p3 → p1 IP protocol 253',
+      target: `${p3.path},raw,${p1.ip},${NO_SUCH_PROTO}`,
+      reason: 'IP_NOPROTO',
+      endpoint: 0,
+      direction: 'ingress',
+    },
+    {
+      what: 'p1 → node UDP closed port',
+      target: `${p1.path},udp,10.230.1.1,${CLOSED_PORT}`,
+      reason: 'NO_SOCKET',
+      endpoint: 0,
+      direction: 'egress',
+    },
   ];
   const sendMix = (rounds: number) => {
     const out = sh('taskset', ['-c', String(SENDER_CPU), mix, String(rounds), '60', '64', ...KEYS.map((k) => k.target)]);
@@ -225,7 +268,9 @@ await runBenchmark(async () => {
     oneRuns.push(o.runs[1] ?? 0);
   }
   const counted = KEYS.map((k, i) => dropCount(k.reason, k.endpoint, k.direction) - (before[i] ?? 0));
-  const probeCounted = KEYS.map((k, i) => (probeLoaded ? dropCount(k.reason, k.endpoint, k.direction, probeLoaded.table) - (probeBefore[i] ?? 0) : undefined));
+  const probeCounted = KEYS.map((k, i) =>
+    probeLoaded ? dropCount(k.reason, k.endpoint, k.direction, probeLoaded.table) - (probeBefore[i] ?? 0) : undefined,
+  );
   drops.close();
   probe?.close();
   emptyTp.close();
@@ -234,8 +279,12 @@ await runBenchmark(async () => {
   const dropRows: string[][] = [];
   dropProgs.slice(1).forEach((p, j) => {
     const i = j + 1;
-    dropRows.push(ratioRows(`${p.label}: ${KEYS.length} keys interleaved (${int(ROUNDS)} rounds)`, mixNs[i] ?? [], mixNs[0] ?? [], mixRuns));
-    dropRows.push(ratioRows(`${p.label}: one key, UDP flood to a closed port (${int(DATAGRAMS)} datagrams)`, oneNs[i] ?? [], oneNs[0] ?? [], oneRuns));
+    dropRows.push(
+      ratioRows(`${p.label}: ${KEYS.length} keys interleaved (${int(ROUNDS)} rounds)`, mixNs[i] ?? [], mixNs[0] ?? [], mixRuns),
+    );
+    dropRows.push(
+      ratioRows(`${p.label}: one key, UDP flood to a closed port (${int(DATAGRAMS)} datagrams)`, oneNs[i] ?? [], oneNs[0] ?? [], oneRuns),
+    );
   });
   console.log(table(HEAD, dropRows));
   console.log('\nExact counts (warm-up included; the single-key flood adds to the first key):\n');
@@ -246,7 +295,15 @@ await runBenchmark(async () => {
         const sent = (sentPerKey[i] ?? 0) + (i === 0 ? singleSent : 0);
         const twin = probeCounted[i];
         const exact = counted[i] === sent && (twin === undefined || twin === sent);
-        return [k.what, k.reason, `p${k.endpoint + 1} (${k.endpoint}), ${k.direction}`, int(sent), int(counted[i] ?? 0), twin === undefined ? '—' : int(twin), exact ? 'yes' : '**NO**'];
+        return [
+          k.what,
+          k.reason,
+          `p${k.endpoint + 1} (${k.endpoint}), ${k.direction}`,
+          int(sent),
+          int(counted[i] ?? 0),
+          twin === undefined ? '—' : int(twin),
+          exact ? 'yes' : '**NO**',
+        ];
       }),
     ),
   );
@@ -270,7 +327,10 @@ await runBenchmark(async () => {
     ingress: forward.programFd('count_host_ingress'),
     egress: forward.programFd('count_host_egress'),
   });
-  const empty = new TcAttacher('tcx', benchPinDir('rt-links-empty'), { ingress: emptyIn.programFd('empty_tc'), egress: emptyOut.programFd('empty_tc') });
+  const empty = new TcAttacher('tcx', benchPinDir('rt-links-empty'), {
+    ingress: emptyIn.programFd('empty_tc'),
+    egress: emptyOut.programFd('empty_tc'),
+  });
   onCleanup('tcx links', () => {
     product.detachAll();
     empty.detachAll();
@@ -312,7 +372,9 @@ await runBenchmark(async () => {
       if (r % 2 === 0) attachAll(product, empty);
       else attachAll(empty, product);
       if (r === 0) sendOne(Math.min(20_000, DATAGRAMS)); // warm-up, not counted in the check
-      const m = measure(tcProgs, () => flood({ ns: p1.ns, host: p2.ip, port: CLOSED_PORT, count: DATAGRAMS, seconds: 60, payload, cpu: SENDER_CPU }));
+      const m = measure(tcProgs, () =>
+        flood({ ns: p1.ns, host: p2.ip, port: CLOSED_PORT, count: DATAGRAMS, seconds: 60, payload, cpu: SENDER_CPU }),
+      );
       sent += m.result.sent;
       m.ns.forEach((x, i) => ns[i]?.push(x));
       m.runs.forEach((x, i) => runs[i]?.push(x));
@@ -322,9 +384,17 @@ await runBenchmark(async () => {
     tcRows.push(ratioRows(`host egress (entering p2), IP packet ${payload + 28} B`, ns[3] ?? [], ns[2] ?? [], runs[3] ?? []));
     const outP1 = packets(0, 'egress') - p1Egress0;
     const inP2 = packets(1, 'ingress') - p2Ingress0;
-    tcChecks.push([`${payload + 28} B`, int(sent + warm), int(outP1), int(inP2), outP1 === sent + warm && inP2 === sent + warm ? 'yes' : '**NO**']);
+    tcChecks.push([
+      `${payload + 28} B`,
+      int(sent + warm),
+      int(outP1),
+      int(inP2),
+      outP1 === sent + warm && inP2 === sent + warm ? 'yes' : '**NO**',
+    ]);
   }
-  console.log(`\n### Pods (tcx on the pods' host-side veths, ${int(DATAGRAMS)} datagrams per run, product and empty swap places each run)\n`);
+  console.log(
+    `\n### Pods (tcx on the pods' host-side veths, ${int(DATAGRAMS)} datagrams per run, product and empty swap places each run)\n`,
+  );
   console.log(table(HEAD, tcRows));
   console.log('\nExact counts:\n');
   console.log(table(['IP packet', 'sent', 'p1 egress counted', 'p2 ingress counted', 'exact'], tcChecks));

@@ -57,7 +57,12 @@ async function child(series: number, scrapes: number): Promise<ChildResult> {
     const resource = resourceFromAttributes({ 'service.name': 'datapath-exporter', 'host.name': 'bench' });
     const producer = new DatapathProducer(resource, pods);
     producer.update(rows, pods);
-    const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [producer] });
+    const exporter = new PrometheusExporter({
+      preventServerStart: true,
+      withoutScopeInfo: true,
+      withoutTargetInfo: true,
+      metricProducers: [producer],
+    });
     const meterProvider = new MeterProvider({ resource, readers: [exporter] });
 
     const ca = makeCa(dir, 'ca');

@@ -53,7 +53,12 @@ async function child(impl: Impl, series: number, scrapes: number): Promise<Child
     const resource = resourceFromAttributes({ 'service.name': 'datapath-exporter', 'host.name': 'bench' });
     const producer = new DatapathProducer(resource, pods);
     producer.update(rows, pods);
-    const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [producer] });
+    const exporter = new PrometheusExporter({
+      preventServerStart: true,
+      withoutScopeInfo: true,
+      withoutTargetInfo: true,
+      metricProducers: [producer],
+    });
     const meterProvider = new MeterProvider({ resource, readers: [exporter] });
     const server = new MetricsServer(exporter, { live: () => true, ready: () => true });
     port = (await server.listen({ host: '127.0.0.1', port: 0 })).port;
@@ -71,17 +76,43 @@ async function child(impl: Impl, series: number, scrapes: number): Promise<Child
     const registry = new pc.Registry();
     const counters = {
       drop: {
-        packets: new pc.Counter({ name: 'datapath_drop_packets_total', help: 'Packets dropped.', labelNames: DROP_LABELS, registers: [registry] }),
-        bytes: new pc.Counter({ name: 'datapath_drop_bytes_total', help: 'Bytes dropped.', labelNames: DROP_LABELS, registers: [registry] }),
+        packets: new pc.Counter({
+          name: 'datapath_drop_packets_total',
+          help: 'Packets dropped.',
+          labelNames: DROP_LABELS,
+          registers: [registry],
+        }),
+        bytes: new pc.Counter({
+          name: 'datapath_drop_bytes_total',
+          help: 'Bytes dropped.',
+          labelNames: DROP_LABELS,
+          registers: [registry],
+        }),
       },
       forward: {
-        packets: new pc.Counter({ name: 'datapath_forward_packets_total', help: 'Packets forwarded.', labelNames: FORWARD_LABELS, registers: [registry] }),
-        bytes: new pc.Counter({ name: 'datapath_forward_bytes_total', help: 'Bytes forwarded.', labelNames: FORWARD_LABELS, registers: [registry] }),
+        packets: new pc.Counter({
+          name: 'datapath_forward_packets_total',
+          help: 'Packets forwarded.',
+          labelNames: FORWARD_LABELS,
+          registers: [registry],
+        }),
+        bytes: new pc.Counter({
+          name: 'datapath_forward_bytes_total',
+          help: 'Bytes forwarded.',
+          labelNames: FORWARD_LABELS,
+          registers: [registry],
+        }),
       },
     };
     for (const row of rows) {
       const pod = pods.labelsOf(row.endpoint as EndpointSlot) ?? { namespace: '', pod: '' };
-      const labels: Record<string, string> = { source: row.source, direction: row.direction, location: row.location, namespace: pod.namespace, pod: pod.pod };
+      const labels: Record<string, string> = {
+        source: row.source,
+        direction: row.direction,
+        location: row.location,
+        namespace: pod.namespace,
+        pod: pod.pod,
+      };
       if (row.kind === 'drop') labels.reason = row.reason;
       counters[row.kind].packets.inc(labels, Number(row.packets));
       counters[row.kind].bytes.inc(labels, Number(row.bytes));
@@ -148,15 +179,22 @@ async function main(): Promise<void> {
   const scrapesFor = (series: number) => (scrapesFlag !== 'auto' ? Number(scrapesFlag) : series <= 1000 ? 30 : series <= 10_000 ? 15 : 7);
   const SIZES = flag('sizes', '1000,10000,100000').split(',').map(Number);
 
-  header('4. Scrape cost: OTel PrometheusExporter collect + DatapathProducer (agent text writer) vs prom-client', 'node dist/bench/scrape.js');
+  header(
+    '4. Scrape cost: OTel PrometheusExporter collect + DatapathProducer (agent text writer) vs prom-client',
+    'node dist/bench/scrape.js',
+  );
   const results: ChildResult[] = [];
   for (const series of SIZES) {
     for (const impl of IMPLS) {
-      const r = spawnSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--child', impl, String(series), String(scrapesFor(series))], {
-        encoding: 'utf8',
-        maxBuffer: 1 << 20,
-        timeout: 300_000,
-      });
+      const r = spawnSync(
+        process.execPath,
+        ['--expose-gc', fileURLToPath(import.meta.url), '--child', impl, String(series), String(scrapesFor(series))],
+        {
+          encoding: 'utf8',
+          maxBuffer: 1 << 20,
+          timeout: 300_000,
+        },
+      );
       if (r.status !== 0) throw new Error(`child ${impl} ${series} failed: ${r.stderr}`);
       results.push(JSON.parse(r.stdout) as ChildResult);
     }
@@ -172,7 +210,7 @@ async function main(): Promise<void> {
       results.map((r) => {
         if (r.error) return [int(r.series), r.impl, `not measured: ${r.error}`, '', '', '', ''];
         const m = median(r.scrapeMs);
-          const pc = results.find((x) => x.series === r.series && x.impl === 'prom-client' && !x.error);
+        const pc = results.find((x) => x.series === r.series && x.impl === 'prom-client' && !x.error);
         const ratio = r.impl === 'otel' && pc ? `${fmt(m / median(pc.scrapeMs), 2)}×` : '—';
         return [
           `${int(r.series)} (${int(r.samples)} samples)`,

@@ -67,18 +67,24 @@ async function main(): Promise<void> {
   onCleanup('churn network', () => churn.tearDown());
   await churn.setUp();
   agent = await LaunchedAgent.start([
-    '--bpffs', pinDir,
-    '--poll-interval', '100ms',
-    '--kubeconfig', kubeconfig,
-    '--node-name', NODE,
-    '--interfaces', churn.interfaceGlob,
-    '--deleted-pod-grace', `${GRACE_S}s`,
-    '--cilium-metrics-map', 'none',
+    '--bpffs',
+    pinDir,
+    '--poll-interval',
+    '100ms',
+    '--kubeconfig',
+    kubeconfig,
+    '--node-name',
+    NODE,
+    '--interfaces',
+    churn.interfaceGlob,
+    '--deleted-pod-grace',
+    `${GRACE_S}s`,
+    '--cilium-metrics-map',
+    'none',
   ]);
   const a = agent;
   onCleanup('agent', () => a.kill());
   const scrape = scrapeOf(a.port);
-  
 
   // Warm-up: two rounds, then the grace period: the baseline is a node with the client pod only.
   for (let i = 0; i < 2; i++) await churn.runRound();
@@ -113,9 +119,18 @@ async function main(): Promise<void> {
   await a.collectGarbage();
   await sleep(2000);
   const endGc = footprint(a.pid, pinDir);
-  
+
   const podSeries = (m: Awaited<ReturnType<typeof scrape>>) =>
-    new Set(m.filter((x) => x.name.startsWith('datapath_') && !x.name.startsWith('datapath_exporter_') && (x.labels.pod ?? '') !== '').map((x) => `${x.name}{${Object.entries(x.labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`));
+    new Set(
+      m
+        .filter((x) => x.name.startsWith('datapath_') && !x.name.startsWith('datapath_exporter_') && (x.labels.pod ?? '') !== '')
+        .map(
+          (x) =>
+            `${x.name}{${Object.entries(x.labels)
+              .map(([k, v]) => `${k}="${v}"`)
+              .join(',')}}`,
+        ),
+    );
   const baseSeries = podSeries(baseScrape);
   const newSeries = [...podSeries(await scrape())].filter((x) => !baseSeries.has(x));
   const flags = a.nodeFlags();
@@ -133,20 +148,34 @@ async function main(): Promise<void> {
   );
   console.log(
     table(
-      ['minute', 'cycles', 'pods checked', 'packets checked', 'series (datapath_*) all / of pods', 'slots endpoints / drop keys', 'RSS MB', 'anon MB', 'fds', 'BPF links (bpftool)', 'pins'],
-      rows.concat(end).map((r, i) => [
-        i === 0 ? 'baseline (after a GC)' : i === rows.length ? `${fmt(r.minute, 1)} (settled)` : fmt(r.minute, 1),
-        int(r.cycles),
-        int(r.podsChecked),
-        int(r.packetsChecked),
-        `${int(r.series.all)} / ${int(r.series.ofPods)}`,
-        `${r.endpoints} / ${r.dropKeys}`,
-        fmt(r.fp.rssMb, 1),
-        fmt(r.fp.anonMb, 1),
-        int(r.fp.fds),
-        int(r.links),
-        int(r.fp.pins),
-      ]),
+      [
+        'minute',
+        'cycles',
+        'pods checked',
+        'packets checked',
+        'series (datapath_*) all / of pods',
+        'slots endpoints / drop keys',
+        'RSS MB',
+        'anon MB',
+        'fds',
+        'BPF links (bpftool)',
+        'pins',
+      ],
+      rows
+        .concat(end)
+        .map((r, i) => [
+          i === 0 ? 'baseline (after a GC)' : i === rows.length ? `${fmt(r.minute, 1)} (settled)` : fmt(r.minute, 1),
+          int(r.cycles),
+          int(r.podsChecked),
+          int(r.packetsChecked),
+          `${int(r.series.all)} / ${int(r.series.ofPods)}`,
+          `${r.endpoints} / ${r.dropKeys}`,
+          fmt(r.fp.rssMb, 1),
+          fmt(r.fp.anonMb, 1),
+          int(r.fp.fds),
+          int(r.links),
+          int(r.fp.pins),
+        ]),
     ),
   );
   const rssChange = (end.fp.rssMb - base.fp.rssMb) / base.fp.rssMb;
@@ -161,7 +190,8 @@ async function main(): Promise<void> {
     `After a full GC at both ends (SIGUSR1 opens the agent's inspector, HeapProfiler.collectGarbage): RSS ${fmt(baseGc.rssMb, 1)} → ${fmt(endGc.rssMb, 1)} MB ` +
       `(${gcChange >= 0 ? '+' : ''}${fmt(gcChange * 100, 1)} %), anon ${fmt(baseGc.anonMb, 1)} → ${fmt(endGc.anonMb, 1)} MB.`,
   );
-  if (newSeries.length > 0) console.log(`\nSeries of pods at the end that the baseline did not have:\n\n${newSeries.map((x) => `    ${x}`).join('\n')}`);
+  if (newSeries.length > 0)
+    console.log(`\nSeries of pods at the end that the baseline did not have:\n\n${newSeries.map((x) => `    ${x}`).join('\n')}`);
 
   async function snapshot(minute: number): Promise<Row> {
     const m = await scrape();

@@ -93,7 +93,10 @@ await runBenchmark(async () => {
   }
   // Sanity: the hit runs at 4,096 endpoints counted under the last pod's slot
   // (the packet's destination).
-  const egressHitPackets = sumPackets(forward.map(MAP_NAMES.forwardCounts).fd, forwardIndex((ENDPOINT_SLOTS - 1) as EndpointSlot, 'ingress'));
+  const egressHitPackets = sumPackets(
+    forward.map(MAP_NAMES.forwardCounts).fd,
+    forwardIndex((ENDPOINT_SLOTS - 1) as EndpointSlot, 'ingress'),
+  );
 
   // The same object with the endpoints map raised to 10,000 at load time.
   const raised = loadResized(repoPath('bpf/forward.bpf.o'), { [MAP_NAMES.endpoints]: RAISED });
@@ -105,7 +108,11 @@ await runBenchmark(async () => {
     }
   }
   const raisedLabel = `${int(RAISED)} (map raised at load)`;
-  measure(raisedLabel, { empty: emptyFd, egress: raised.progFd('count_host_egress'), ingress: raised.progFd('count_host_ingress') }, RAISED);
+  measure(
+    raisedLabel,
+    { empty: emptyFd, egress: raised.progFd('count_host_egress'), ingress: raised.progFd('count_host_ingress') },
+    RAISED,
+  );
 
   const sizes = [...SIZES.map((n) => int(n)), raisedLabel];
   console.log(
@@ -114,7 +121,12 @@ await runBenchmark(async () => {
       `"hit": the pod address is in the endpoints map; "miss": it is not (counted as unattributed).\n`,
   );
   const med = (size: string, label: string) => median(results.get(`${size}\u0000${label}`) ?? []);
-  console.log(table(['endpoints in map', ...CASES.map((c) => `${c.label} (ns)`)], sizes.map((s) => [s, ...CASES.map((c) => fmt(med(s, c.label)))])));
+  console.log(
+    table(
+      ['endpoints in map', ...CASES.map((c) => `${c.label} (ns)`)],
+      sizes.map((s) => [s, ...CASES.map((c) => fmt(med(s, c.label)))]),
+    ),
+  );
   const floor = median(sizes.map((s) => med(s, CASES[0]?.label ?? '')));
   const hit10 = med(int(SIZES[0] ?? 10), 'count_host_egress, hit');
   const hitMax = med(int(ENDPOINT_SLOTS), 'count_host_egress, hit');

@@ -57,11 +57,41 @@ function rows(slots: readonly number[], tick: number): DatapathRow[] {
     for (const direction of ['ingress', 'egress'] as const) {
       const line = direction === 'ingress' ? 76 : 69;
       const n = BigInt(1000 * tick + slot);
-      out.push({ kind: 'forward', source: 'tc', reason: '', direction, site: { file: 'forward.bpf.c', line }, location: `forward.bpf.c:${line}`, endpoint, packets: n, bytes: n * 1500n });
+      out.push({
+        kind: 'forward',
+        source: 'tc',
+        reason: '',
+        direction,
+        site: { file: 'forward.bpf.c', line },
+        location: `forward.bpf.c:${line}`,
+        endpoint,
+        packets: n,
+        bytes: n * 1500n,
+      });
     }
     const d = BigInt(tick + 1);
-    out.push({ kind: 'drop', source: 'kernel', reason: 'NO_SOCKET', direction: 'ingress', site: { file: '__udp4_lib_rcv', line: 0 }, location: '__udp4_lib_rcv', endpoint, packets: d, bytes: d * 128n });
-    out.push({ kind: 'drop', source: 'kernel', reason: 'NETFILTER_DROP', direction: 'egress', site: { file: 'nf_hook_slow', line: 0 }, location: 'nf_hook_slow', endpoint, packets: d, bytes: d * 128n });
+    out.push({
+      kind: 'drop',
+      source: 'kernel',
+      reason: 'NO_SOCKET',
+      direction: 'ingress',
+      site: { file: '__udp4_lib_rcv', line: 0 },
+      location: '__udp4_lib_rcv',
+      endpoint,
+      packets: d,
+      bytes: d * 128n,
+    });
+    out.push({
+      kind: 'drop',
+      source: 'kernel',
+      reason: 'NETFILTER_DROP',
+      direction: 'egress',
+      site: { file: 'nf_hook_slow', line: 0 },
+      location: 'nf_hook_slow',
+      endpoint,
+      packets: d,
+      bytes: d * 128n,
+    });
   }
   return out;
 }
@@ -134,7 +164,9 @@ async function partB(granularity: Granularity, rollouts: number): Promise<{ head
     };
     // The head of Prometheus' own TSDB (every series it holds: ours and its
     // own few), and how many of them are the agent's datapath series.
-    const head = Number((await fetch(`${prom.url}/metrics`).then((r) => r.text())).match(/^prometheus_tsdb_head_series (\S+)$/m)?.[1] ?? NaN);
+    const head = Number(
+      (await fetch(`${prom.url}/metrics`).then((r) => r.text())).match(/^prometheus_tsdb_head_series (\S+)$/m)?.[1] ?? NaN,
+    );
     const datapath = await value('count({__name__=~"datapath_(drop|forward)_.+"} @ end())');
     return { head, datapath };
   } finally {
@@ -145,10 +177,17 @@ async function partB(granularity: Granularity, rollouts: number): Promise<{ head
 
 const rollouts = numberFlag('rollouts', 50);
 const scrapes = numberFlag('scrapes', 30);
-header('12. Workloads: series and scrape by --granularity, and Prometheus head series across rollouts', `node dist/bench/workloads.js --rollouts ${rollouts} --scrapes ${scrapes}`);
-console.log(`A. ${PODS} pods of ${WORKLOADS} workloads in ${NAMESPACES} namespaces, 8 datapath series per pod in \`pod\` mode; median of ${scrapes} scrapes, a poll before each.\n`);
+header(
+  '12. Workloads: series and scrape by --granularity, and Prometheus head series across rollouts',
+  `node dist/bench/workloads.js --rollouts ${rollouts} --scrapes ${scrapes}`,
+);
+console.log(
+  `A. ${PODS} pods of ${WORKLOADS} workloads in ${NAMESPACES} namespaces, 8 datapath series per pod in \`pod\` mode; median of ${scrapes} scrapes, a poll before each.\n`,
+);
 console.log(table(['--granularity', 'datapath series', '/metrics KiB', 'scrape ms (median)'], await partA(scrapes)));
-console.log(`\nB. The real Prometheus scraping every 1 s while all ${PODS} pods are replaced ${rollouts} times (2 scrapes per generation).\n`);
+console.log(
+  `\nB. The real Prometheus scraping every 1 s while all ${PODS} pods are replaced ${rollouts} times (2 scrapes per generation).\n`,
+);
 const rowsB: string[][] = [];
 for (const g of ['pod', 'workload'] as const) {
   const r = await partB(g, rollouts);

@@ -166,7 +166,14 @@ export class Agent {
     programs.attachAtStart(present);
     programs.drops.attach();
     log.info(
-      { pinDir: opts.bpffs, freeDropSlots, reasons: programs.reasons.size, cpus: programs.cpus, tc: programs.tc.mode, interfaces: programs.tc.count },
+      {
+        pinDir: opts.bpffs,
+        freeDropSlots,
+        reasons: programs.reasons.size,
+        cpus: programs.cpus,
+        tc: programs.tc.mode,
+        interfaces: programs.tc.count,
+      },
       'programs attached',
     );
   }

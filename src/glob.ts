@@ -4,7 +4,13 @@
 /** "veth*,lxc*" (split) -> matcher. */
 export function globMatcher(globs: readonly string[]): (name: string) => boolean {
   const res = globs.map(
-    (g) => new RegExp(`^${g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`),
+    (g) =>
+      new RegExp(
+        `^${g
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.')}$`,
+      ),
   );
   return (name) => res.some((r) => r.test(name));
 }

@@ -6,7 +6,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeDropKey, ENDPOINT_UNATTRIBUTED, type EndpointSlot, FORWARD_CELLS, MAP_NAMES, SITE_COUNTER_SIZE } from '../../src/bpf/contract.js';
+import {
+  encodeDropKey,
+  ENDPOINT_UNATTRIBUTED,
+  type EndpointSlot,
+  FORWARD_CELLS,
+  MAP_NAMES,
+  SITE_COUNTER_SIZE,
+} from '../../src/bpf/contract.js';
 import { libbpf } from '../../src/bpf/libbpf.js';
 import { BpfMap, perCpuStride } from '../../src/bpf/map.js';
 import { DEFAULT_EVENT_BUFFER } from '../../src/events/event-buffer.js';
@@ -38,7 +45,14 @@ export function runtimeOf(spec: string): Runtime {
   if (spec === 'plain') return PLAIN;
   const at = spec.indexOf('=');
   if (at <= 0) throw new Error(`--runtimes: ${spec} is not launcher, plain or NAME=FLAGS`);
-  return { name: spec.slice(0, at), flags: spec.slice(at + 1).split(/\s+/).filter((f) => f !== ''), env: launcherRuntime().env };
+  return {
+    name: spec.slice(0, at),
+    flags: spec
+      .slice(at + 1)
+      .split(/\s+/)
+      .filter((f) => f !== ''),
+    env: launcherRuntime().env,
+  };
 }
 
 /** histogram_quantile: linear within the bucket that holds the q-th observation (cumulative buckets, ascending le). */
@@ -115,7 +129,12 @@ export function fillDropTable(pinDir: string): number {
       // One key per function name, so each is its own series.
       if (!addr || !name || (type !== 't' && type !== 'T') || /^0+$/.test(addr) || names.has(name)) continue;
       names.add(name);
-      const key = encodeDropKey({ location: BigInt(`0x${addr}`), reason: 2, endpoint: ENDPOINT_UNATTRIBUTED as EndpointSlot, direction: 'ingress' });
+      const key = encodeDropKey({
+        location: BigInt(`0x${addr}`),
+        reason: 2,
+        endpoint: ENDPOINT_UNATTRIBUTED as EndpointSlot,
+        direction: 'ingress',
+      });
       if (slotOf.lookup(key, Buffer.alloc(4))) continue;
       if (!free.pop(slot)) break;
       slotOf.update(key, slot, 1 /* BPF_NOEXIST */);
@@ -179,7 +198,8 @@ export class Agent {
 
   async pollHistogram(): Promise<{ sum: number; count: number; buckets: Array<{ le: number; count: number }> }> {
     const body = await this.get('/metrics');
-    const val = (suffix: string) => Number(new RegExp(`^datapath_exporter_poll_duration_seconds_${suffix}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(body)?.[1] ?? NaN);
+    const val = (suffix: string) =>
+      Number(new RegExp(`^datapath_exporter_poll_duration_seconds_${suffix}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(body)?.[1] ?? NaN);
     const buckets = [...body.matchAll(/^datapath_exporter_poll_duration_seconds_bucket\{(?:[^}]*,)?le="([^"]+)"[^}]*\} (\S+)/gm)]
       .map((m) => ({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), count: Number(m[2]) }))
       .sort((a, b) => a.le - b.le);

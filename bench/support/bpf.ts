@@ -108,7 +108,10 @@ const bpf_map__set_max_entries = lib.func('int bpf_map__set_max_entries(void *ma
  * resized first (bpf_map__set_max_entries): a variant of the shipped object
  * that exists only in this process. Closed at cleanup.
  */
-export function loadResized(path: string, sizes: Record<string, number>): { obj: BpfObjectPtr; mapFd(name: string): Fd; progFd(name: string): Fd } {
+export function loadResized(
+  path: string,
+  sizes: Record<string, number>,
+): { obj: BpfObjectPtr; mapFd(name: string): Fd; progFd(name: string): Fd } {
   const obj = libbpf.bpf_object__open_file(path, null);
   if (obj === null) throw BpfError.fromErrno(`open ${path}`, lastErrno());
   onCleanup(`bpf object ${path} (resized)`, () => libbpf.bpf_object__close(obj));

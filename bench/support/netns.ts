@@ -84,7 +84,10 @@ export function ipOf(cidr: string): string {
 }
 
 /** Interface counters (netlink, so right for any namespace). */
-export function linkStats(ns: string | undefined, dev: string): { rxPackets: number; txPackets: number; txDropped: number; rxDropped: number } {
+export function linkStats(
+  ns: string | undefined,
+  dev: string,
+): { rxPackets: number; txPackets: number; txDropped: number; rxDropped: number } {
   const out = JSON.parse(inNs(ns, 'ip', ['-s', '-j', 'link', 'show', dev])) as Array<{
     stats64: { rx: { packets: number; dropped: number }; tx: { packets: number; dropped: number } };
   }>;

@@ -29,7 +29,15 @@ const heap = async () => {
 const api = await KubeApiServer.start();
 const dir = mkdtempSync(join(tmpdir(), 'dpx-pod-cache-'));
 try {
-  for (let i = 0; i < PODS; i++) api.addPod(makeRealisticPod({ name: `checkout-api-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`, namespace: `team-${i % 20}-prod`, nodeName: NODE, ips: [`10.9.${i >> 8}.${i & 255}`] }));
+  for (let i = 0; i < PODS; i++)
+    api.addPod(
+      makeRealisticPod({
+        name: `checkout-api-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`,
+        namespace: `team-${i % 20}-prod`,
+        nodeName: NODE,
+        ips: [`10.9.${i >> 8}.${i & 255}`],
+      }),
+    );
   const kubeConfig = loadKubeConfig({ kubeconfig: api.writeKubeconfig(dir) }, {});
   if (!kubeConfig) throw new Error('no kubeconfig');
   const fieldSelector = `spec.nodeName=${NODE}`;
@@ -40,7 +48,14 @@ try {
   // Whole objects: client-node's ListWatch as the docs build it.
   let base = await heap();
   const core = kubeConfig.makeApiClient(CoreV1Api);
-  const whole = new ListWatch<V1Pod>('/api/v1/pods', new Watch(kubeConfig), () => core.listPodForAllNamespaces({ fieldSelector }), false, undefined, fieldSelector);
+  const whole = new ListWatch<V1Pod>(
+    '/api/v1/pods',
+    new Watch(kubeConfig),
+    () => core.listPodForAllNamespaces({ fieldSelector }),
+    false,
+    undefined,
+    fieldSelector,
+  );
   await whole.start();
   await until(() => whole.list().length === PODS);
   const wholeBytes = (await heap()) - base;
@@ -54,7 +69,9 @@ try {
   const slimBytes = (await heap()) - base;
   await slim.stop();
 
-  process.stdout.write(`${JSON.stringify({ pods: PODS, podJsonBytes: JSON.stringify(api.listPods()[0]).length, wholeMb: wholeBytes / 1e6, slimMb: slimBytes / 1e6 })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ pods: PODS, podJsonBytes: JSON.stringify(api.listPods()[0]).length, wholeMb: wholeBytes / 1e6, slimMb: slimBytes / 1e6 })}\n`,
+  );
 } finally {
   await api.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -26,9 +26,13 @@ export function environment(): Environment {
 /** Prints the benchmark's title and the machine it ran on. */
 export function header(title: string, command: string): void {
   const e = environment();
-  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   console.log(`## ${title}\n`);
-  console.log(`\`${command}\` — ${e.date}, kernel ${e.kernel}, ${e.cpu} (${e.vcpus} vCPU), Node ${e.node}, load average at start ${load}\n`);
+  console.log(
+    `\`${command}\` — ${e.date}, kernel ${e.kernel}, ${e.cpu} (${e.vcpus} vCPU), Node ${e.node}, load average at start ${load}\n`,
+  );
 }
 
 export function median(xs: readonly number[]): number {

@@ -14,7 +14,7 @@ mark('OTel sdk-metrics + exporter-prometheus');
 await import('pino');
 mark('pino');
 await import('#kubernetes-client');
-mark('@kubernetes/client-node (the agent\'s bundle of it, #kubernetes-client)');
+mark("@kubernetes/client-node (the agent's bundle of it, #kubernetes-client)");
 DropReasonNames.fromRunningKernel();
 mark('drop reason names from the kernel BTF');
 const { Kallsyms } = await import('../../src/collect/kallsyms.js');

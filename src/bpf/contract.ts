@@ -266,7 +266,7 @@ export function decodeEndpointAddr(buf: Buffer, offset = 0): string {
   const groups = Array.from({ length: 8 }, (_, i) => b.readUInt16BE(i * 2));
   // The longest run of two or more zero groups becomes "::".
   let best = { at: -1, len: 1 };
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
     if (j - i > best.len) best = { at: i, len: j - i };
@@ -296,7 +296,13 @@ export const MAP_SPECS: Readonly<Record<(typeof MAP_NAMES)[keyof typeof MAP_NAME
   forward_counts: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: SITE_COUNTER_SIZE, maxEntries: FORWARD_CELLS, flags: 0 },
   endpoint_names: { type: BPF_MAP_TYPE.array, keySize: 4, valueSize: ENDPOINT_NAME_SIZE, maxEntries: ENDPOINT_SLOTS, flags: 0 },
   drop_cache: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: DROP_CACHE_ENTRY_SIZE, maxEntries: DROP_CACHE_ENTRIES, flags: 0 },
-  forward_cache: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: FORWARD_CACHE_ENTRY_SIZE, maxEntries: FORWARD_CACHE_ENTRIES, flags: 0 },
+  forward_cache: {
+    type: BPF_MAP_TYPE.percpu_array,
+    keySize: 4,
+    valueSize: FORWARD_CACHE_ENTRY_SIZE,
+    maxEntries: FORWARD_CACHE_ENTRIES,
+    flags: 0,
+  },
   drop_cache_gen: { type: BPF_MAP_TYPE.array, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0 },
   drop_events: { type: BPF_MAP_TYPE.ringbuf, keySize: 0, valueSize: 0, maxEntries: DROP_EVENT_RING_BYTES, flags: 0 },
   drop_event_tokens: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: DROP_EVENT_TOKENS_SIZE, maxEntries: 1, flags: 0 },

@@ -93,7 +93,9 @@ export class DatapathPrograms {
           this.log.debug({ interface: name, ifindex }, 'interface went away while attaching');
           continue;
         }
-        throw new TcAttachError(`cannot attach the tc programs to ${name} (${this.tc.mode}): ${String(err instanceof Error ? err.message : err)}; ${attachHint(err, this.tc.mode)}`);
+        throw new TcAttachError(
+          `cannot attach the tc programs to ${name} (${this.tc.mode}): ${String(err instanceof Error ? err.message : err)}; ${attachHint(err, this.tc.mode)}`,
+        );
       }
     }
   }
@@ -125,7 +127,11 @@ export class DatapathPrograms {
         const delayMs = backoff.next();
         this.failedInterfaces.set(ifindex, { retryAt: now + delayMs, backoff, failures: (failed?.failures ?? 0) + 1 });
         if (failed) this.log.debug({ interface: name, ifindex, err: String(err), retryInMs: delayMs }, 'tc attach failed again');
-        else this.log.warn({ interface: name, ifindex, err: String(err), retryInMs: delayMs }, 'cannot attach tc programs to interface: its traffic is not counted until a retry succeeds');
+        else
+          this.log.warn(
+            { interface: name, ifindex, err: String(err), retryInMs: delayMs },
+            'cannot attach tc programs to interface: its traffic is not counted until a retry succeeds',
+          );
       }
     }
   }

@@ -2,9 +2,7 @@
 // privilege" from "no such map" and say how to fix it.
 import { constants } from 'node:os';
 
-const ERRNO_NAMES = new Map<number, string>(
-  Object.entries(constants.errno).map(([name, code]) => [code, name] as [number, string]),
-);
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([name, code]) => [code, name] as [number, string]));
 
 export class BpfError extends Error {
   constructor(

@@ -58,16 +58,14 @@ export const libbpf = lazyBinding(() => {
       obj: BpfObjectPtr,
       prev: BpfMapPtr | null,
     ) => BpfMapPtr | null,
-    bpf_object__find_program_by_name: lib.func(
-      'void *bpf_object__find_program_by_name(void *obj, const char *name)',
-    ) as (obj: BpfObjectPtr, name: string) => BpfProgramPtr | null,
+    bpf_object__find_program_by_name: lib.func('void *bpf_object__find_program_by_name(void *obj, const char *name)') as (
+      obj: BpfObjectPtr,
+      name: string,
+    ) => BpfProgramPtr | null,
 
     bpf_map__name: lib.func('const char *bpf_map__name(void *map)') as (map: BpfMapPtr) => string,
     bpf_map__fd: lib.func('int bpf_map__fd(void *map)') as (map: BpfMapPtr) => Fd,
-    bpf_map__set_pin_path: lib.func('int bpf_map__set_pin_path(void *map, const char *path)') as (
-      map: BpfMapPtr,
-      path: string,
-    ) => number,
+    bpf_map__set_pin_path: lib.func('int bpf_map__set_pin_path(void *map, const char *path)') as (map: BpfMapPtr, path: string) => number,
     bpf_map__type: lib.func('int bpf_map__type(void *map)') as (map: BpfMapPtr) => number,
     bpf_map__key_size: lib.func('uint32_t bpf_map__key_size(void *map)') as (map: BpfMapPtr) => number,
     bpf_map__value_size: lib.func('uint32_t bpf_map__value_size(void *map)') as (map: BpfMapPtr) => number,
@@ -80,22 +78,20 @@ export const libbpf = lazyBinding(() => {
       prog: BpfProgramPtr,
       autoload: boolean,
     ) => number,
-    bpf_program__attach: lib.func('void *bpf_program__attach(void *prog)') as (
-      prog: BpfProgramPtr,
-    ) => BpfLinkPtr | null,
+    bpf_program__attach: lib.func('void *bpf_program__attach(void *prog)') as (prog: BpfProgramPtr) => BpfLinkPtr | null,
     bpf_link__destroy: lib.func('int bpf_link__destroy(void *link)') as (link: BpfLinkPtr) => number,
 
     // Low-level (fd-based) API.
     bpf_obj_get: lib.func('int bpf_obj_get(const char *path)') as (path: string) => Fd | number,
     // opts: struct bpf_obj_get_opts { size_t sz; __u32 file_flags; } (16 bytes)
-    bpf_obj_get_opts: lib.func('int bpf_obj_get_opts(const char *path, const void *opts)') as (
-      path: string,
-      opts: Buffer,
-    ) => Fd | number,
+    bpf_obj_get_opts: lib.func('int bpf_obj_get_opts(const char *path, const void *opts)') as (path: string, opts: Buffer) => Fd | number,
     bpf_obj_pin: lib.func('int bpf_obj_pin(int fd, const char *path)') as (fd: Fd, path: string) => number,
-    bpf_link_create: lib.func(
-      'int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)',
-    ) as (progFd: Fd, targetFd: number, attachType: number, opts: Buffer | null) => Fd | number,
+    bpf_link_create: lib.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)') as (
+      progFd: Fd,
+      targetFd: number,
+      attachType: number,
+      opts: Buffer | null,
+    ) => Fd | number,
     bpf_link_update: lib.func('int bpf_link_update(int link_fd, int new_prog_fd, const void *opts)') as (
       linkFd: Fd,
       newProgFd: Fd,
@@ -106,39 +102,30 @@ export const libbpf = lazyBinding(() => {
       key: Buffer | null,
       value: Buffer,
     ) => number,
-    bpf_map_update_elem: lib.func(
-      'int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)',
-    ) as (fd: Fd, key: Buffer | null, value: Buffer, flags: number) => number,
-    bpf_map_delete_elem: lib.func('int bpf_map_delete_elem(int fd, const void *key)') as (
+    bpf_map_update_elem: lib.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)') as (
       fd: Fd,
-      key: Buffer,
+      key: Buffer | null,
+      value: Buffer,
+      flags: number,
     ) => number,
-    bpf_map_lookup_and_delete_elem: lib.func(
-      'int bpf_map_lookup_and_delete_elem(int fd, const void *key, _Out_ void *value)',
-    ) as (fd: Fd, key: Buffer | null, value: Buffer) => number,
+    bpf_map_delete_elem: lib.func('int bpf_map_delete_elem(int fd, const void *key)') as (fd: Fd, key: Buffer) => number,
+    bpf_map_lookup_and_delete_elem: lib.func('int bpf_map_lookup_and_delete_elem(int fd, const void *key, _Out_ void *value)') as (
+      fd: Fd,
+      key: Buffer | null,
+      value: Buffer,
+    ) => number,
     // in_batch/out_batch are opaque cursors of the map's key size (4 bytes
     // for arrays); count is in/out.
     bpf_map_lookup_batch: lib.func(
       'int bpf_map_lookup_batch(int fd, void *in_batch, _Out_ void *out_batch, _Out_ void *keys, _Out_ void *values, _Inout_ uint32_t *count, const void *opts)',
-    ) as (
-      fd: Fd,
-      inBatch: Buffer | null,
-      outBatch: Buffer,
-      keys: Buffer,
-      values: Buffer,
-      count: [number],
-      opts: null,
-    ) => number,
+    ) as (fd: Fd, inBatch: Buffer | null, outBatch: Buffer, keys: Buffer, values: Buffer, count: [number], opts: null) => number,
     bpf_obj_get_info_by_fd: lib.func('int bpf_obj_get_info_by_fd(int fd, _Out_ void *info, _Inout_ uint32_t *len)') as (
       fd: Fd,
       info: Buffer,
       len: [number],
     ) => number,
     bpf_enable_stats: lib.func('int bpf_enable_stats(int type)') as (type: number) => Fd | number,
-    bpf_prog_test_run_opts: lib.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)') as (
-      progFd: Fd,
-      opts: Buffer,
-    ) => number,
+    bpf_prog_test_run_opts: lib.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)') as (progFd: Fd, opts: Buffer) => number,
 
     // BPF ring buffers (drop events): consumed without blocking, from a timer.
     ring_buffer__new: lib.func('void *ring_buffer__new(int map_fd, ring_buffer_sample_fn *sample_cb, void *ctx, const void *opts)') as (
@@ -152,14 +139,8 @@ export const libbpf = lazyBinding(() => {
 
     // tc (clsact) attachment, for kernels without tcx.
     bpf_tc_hook_create: lib.func('int bpf_tc_hook_create(void *hook)') as (hook: Buffer) => number,
-    bpf_tc_attach: lib.func('int bpf_tc_attach(const void *hook, _Inout_ void *opts)') as (
-      hook: Buffer,
-      opts: Buffer,
-    ) => number,
-    bpf_tc_detach: lib.func('int bpf_tc_detach(const void *hook, const void *opts)') as (
-      hook: Buffer,
-      opts: Buffer,
-    ) => number,
+    bpf_tc_attach: lib.func('int bpf_tc_attach(const void *hook, _Inout_ void *opts)') as (hook: Buffer, opts: Buffer) => number,
+    bpf_tc_detach: lib.func('int bpf_tc_detach(const void *hook, const void *opts)') as (hook: Buffer, opts: Buffer) => number,
 
     // BTF of the running kernel.
     btf__load_vmlinux_btf: lib.func('void *btf__load_vmlinux_btf(void)') as () => BtfPtr | null,
@@ -169,10 +150,7 @@ export const libbpf = lazyBinding(() => {
       name: string,
       kind: number,
     ) => number,
-    btf__type_by_id: lib.func('const void *btf__type_by_id(void *btf, uint32_t id)') as (
-      btf: BtfPtr,
-      id: number,
-    ) => BtfTypePtr | null,
+    btf__type_by_id: lib.func('const void *btf__type_by_id(void *btf, uint32_t id)') as (btf: BtfPtr, id: number) => BtfTypePtr | null,
     btf__name_by_offset: lib.func('const char *btf__name_by_offset(void *btf, uint32_t offset)') as (
       btf: BtfPtr,
       offset: number,
@@ -238,7 +216,10 @@ export function setLibbpfPrint(sink: (level: LibbpfPrintLevel, message: string) 
       buf = Buffer.alloc(n + 1);
       n = libc.vsnprintf(buf, buf.length, fmt, Buffer.from(saved));
     }
-    const text = buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))).toString('utf8').trimEnd();
+    const text = buf
+      .subarray(0, Math.max(0, Math.min(n, buf.length - 1)))
+      .toString('utf8')
+      .trimEnd();
     if (buf.length > 65536) buf = Buffer.alloc(65536); // a long log's buffer is not kept
     const log = VERIFIER_LOG.exec(text);
     if (log) verifierTail = (log[1] ?? '').trimEnd().split('\n').slice(-VERIFIER_TAIL);

@@ -5,7 +5,16 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { BpfError } from './errors.js';
-import { type BpfLinkPtr, type BpfMapPtr, type BpfObjectPtr, type BpfProgramPtr, type Fd, lastErrno, libbpf, takeVerifierLog } from './libbpf.js';
+import {
+  type BpfLinkPtr,
+  type BpfMapPtr,
+  type BpfObjectPtr,
+  type BpfProgramPtr,
+  type Fd,
+  lastErrno,
+  libbpf,
+  takeVerifierLog,
+} from './libbpf.js';
 import { BpfMap } from './map.js';
 
 /** A map as an object file declares it (read by libbpf from its ELF and BTF, before any load). */

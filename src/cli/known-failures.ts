@@ -11,7 +11,9 @@ export function explain(err: unknown): never {
   if (err instanceof BpfError && err.verifierLog) fail(err.message);
   if (err instanceof Error && 'code' in err && (err.code === 'EADDRINUSE' || err.code === 'EADDRNOTAVAIL')) {
     const e = err as Error & { address?: string; port?: number; code: string };
-    fail(`cannot serve metrics on ${e.address}:${e.port}: ${e.code === 'EADDRINUSE' ? 'it is in use' : 'no such local address'} (see --metrics-addr)`);
+    fail(
+      `cannot serve metrics on ${e.address}:${e.port}: ${e.code === 'EADDRINUSE' ? 'it is in use' : 'no such local address'} (see --metrics-addr)`,
+    );
   }
   if (err instanceof BpfError) {
     fail(err.isPermission ? `${err.message}: ${bpfPermissionHint()}` : err.message);

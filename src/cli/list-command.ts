@@ -45,7 +45,11 @@ export function readPinnedRows(bpffs: string): ListedRow[] {
   };
   try {
     const cpus = libbpf.libbpf_num_possible_cpus();
-    const drops = new KernelDropSource(new DropTable({ ...maps, cacheGeneration: new DropCacheGeneration(maps.cacheGen) }, cpus), DropReasonNames.fromRunningKernel(), new Kallsyms()).read();
+    const drops = new KernelDropSource(
+      new DropTable({ ...maps, cacheGeneration: new DropCacheGeneration(maps.cacheGen) }, cpus),
+      DropReasonNames.fromRunningKernel(),
+      new Kallsyms(),
+    ).read();
     const forward = new ForwardSource(maps.forward, cpus).read();
     const names = readNames(maps.names);
     return [...drops, ...forward].map((r) => ({ ...r, pod: r.endpoint === undefined ? undefined : names.get(r.endpoint) }));
@@ -118,5 +122,14 @@ export function formatRows(rows: ListedRow[], format: ListFormat): string {
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((cell, i) => cell.padEnd((widths[i] ?? 0) + 3)).join('').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, i) => cell.padEnd((widths[i] ?? 0) + 3))
+          .join('')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }

@@ -65,7 +65,7 @@ function prepare(o: ObserveOptions): { secureContext?: SecureContext; headers: O
     }
   }
   if (o.cacert !== undefined && o.insecure) usageError('--cacert and --insecure contradict each other: trust the CA, or verify nothing');
-  if (o.cert !== undefined && o.key === undefined) usageError('--cert needs --key (the client certificate\'s private key)');
+  if (o.cert !== undefined && o.key === undefined) usageError("--cert needs --key (the client certificate's private key)");
   if (o.key !== undefined && o.cert === undefined) usageError('--key needs --cert (the client certificate)');
   let secureContext: SecureContext | undefined;
   if (o.tls && (o.cacert !== undefined || o.cert !== undefined)) {
@@ -95,7 +95,11 @@ function prepare(o: ObserveOptions): { secureContext?: SecureContext; headers: O
 
 /** One line of a text for an error message. */
 function firstLine(text: string, max = 200): string {
-  const line = text.split(/\r?\n/).map((l) => l.trim()).find((l) => l !== '') ?? '';
+  const line =
+    text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? '';
   return line.length > max ? `${line.slice(0, max)}...` : line;
 }
 
@@ -181,7 +185,9 @@ export async function observe(o: ObserveOptions, out: Writable): Promise<void> {
       // The status says enough.
     }
     const hint = res.statusCode === 401 ? ' (see --token, --user)' : '';
-    throw new AgentUnreachable(`the agent at ${where} answered ${res.statusCode} ${res.statusMessage ?? ''}`.trimEnd() + `: ${body || '(no body)'}${hint}`);
+    throw new AgentUnreachable(
+      `the agent at ${where} answered ${res.statusCode} ${res.statusMessage ?? ''}`.trimEnd() + `: ${body || '(no body)'}${hint}`,
+    );
   }
   // Ctrl-C ends a follow as a success.
   process.once('SIGINT', () => {
@@ -203,7 +209,13 @@ export async function observe(o: ObserveOptions, out: Writable): Promise<void> {
         res.destroy();
         throw new AgentUnreachable(`line ${n} from the agent at ${where} ${item}: ${firstLine(text, 80)}`);
       }
-      out.write(o.output === 'json' ? `${text}\n` : 'skipped' in item ? `(${item.skipped} drops skipped: this reader fell behind)\n` : `${formatEvent(item)}\n`);
+      out.write(
+        o.output === 'json'
+          ? `${text}\n`
+          : 'skipped' in item
+            ? `(${item.skipped} drops skipped: this reader fell behind)\n`
+            : `${formatEvent(item)}\n`,
+      );
     }
   } catch (err) {
     if (err instanceof AgentUnreachable) throw err;

@@ -65,7 +65,10 @@ export function parseChoice<T extends string>(choices: readonly T[]): (text: str
 
 /** "veth*,lxc*" -> ["veth*", "lxc*"]. */
 export function parseGlobList(text: string): string[] {
-  const globs = text.split(',').map((g) => g.trim()).filter((g) => g !== '');
+  const globs = text
+    .split(',')
+    .map((g) => g.trim())
+    .filter((g) => g !== '');
   if (globs.length === 0 || globs.some((g) => !/^[A-Za-z0-9_.@*?-]+$/.test(g))) {
     throw new InvalidArgumentError(`"${text}" is not a comma-separated list of interface name globs (example: veth*,lxc*)`);
   }
@@ -74,9 +77,14 @@ export function parseGlobList(text: string): string[] {
 
 /** "kube-*,default" -> ["kube-*", "default"]: namespace names (DNS labels) with * and ?. */
 export function parseNamespaceGlobs(text: string): string[] {
-  const globs = text.split(',').map((g) => g.trim()).filter((g) => g !== '');
+  const globs = text
+    .split(',')
+    .map((g) => g.trim())
+    .filter((g) => g !== '');
   if (globs.length === 0 || globs.some((g) => !/^[a-z0-9*?-]{1,63}$/.test(g))) {
-    throw new InvalidArgumentError(`"${text}" is not a comma-separated list of namespace globs (lower-case letters, digits, -, * and ?; example: kube-*,default)`);
+    throw new InvalidArgumentError(
+      `"${text}" is not a comma-separated list of namespace globs (lower-case letters, digits, -, * and ?; example: kube-*,default)`,
+    );
   }
   return globs;
 }

@@ -63,7 +63,9 @@ export async function runCommand(opts: RunFlags, cmd: Command): Promise<void> {
     throw err;
   }
   if (!outputs.pull && !outputs.push) {
-    usage('no output: Prometheus pull is off (--metrics-addr none or OTEL_METRICS_EXPORTER) and OTLP push is off (set --otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT)');
+    usage(
+      'no output: Prometheus pull is off (--metrics-addr none or OTEL_METRICS_EXPORTER) and OTLP push is off (set --otlp-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT)',
+    );
   }
   let kubeConfig;
   // The Kubernetes client is loaded only where some configuration can exist.

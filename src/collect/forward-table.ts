@@ -52,7 +52,12 @@ export function forwardRows(cells: PerCpuCells): DatapathRow[] {
     // Most cells of a node with few pods have never counted: skip them at the first sum.
     const packets = cells.sumU64(index, SC.packets);
     if (packets === 0n) continue;
-    const c: SiteCounter = { packets, bytes: cells.sumU64(index, SC.bytes), file: cells.firstU32(index, SC.file), line: cells.firstU32(index, SC.line) };
+    const c: SiteCounter = {
+      packets,
+      bytes: cells.sumU64(index, SC.bytes),
+      file: cells.firstU32(index, SC.file),
+      line: cells.firstU32(index, SC.line),
+    };
     const file = AGENT_FILES[c.file] ?? `unknown(${c.file})`;
     rows.push({
       kind: 'forward',

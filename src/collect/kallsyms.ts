@@ -70,7 +70,7 @@ export class Kallsyms {
     const nameEnd = new Uint32Array(cap);
     let n = 0;
     // "ffffffff81000000 T _stext" or "... t name\t[module]"
-    for (let pos = 0; pos < text.length; ) {
+    for (let pos = 0; pos < text.length;) {
       let eol = text.indexOf(NL, pos);
       if (eol < 0) eol = text.length;
       const sp1 = text.indexOf(SP, pos);
@@ -89,7 +89,7 @@ export class Kallsyms {
     }
     // /proc/kallsyms is nearly sorted; sort an index by (hi, lo) rather than the entries.
     const order = Array.from({ length: n }, (_, k) => k);
-    order.sort((x, y) => (words[2 * x + 1]! - words[2 * y + 1]!) || (words[2 * x]! - words[2 * y]!));
+    order.sort((x, y) => words[2 * x + 1]! - words[2 * y + 1]! || words[2 * x]! - words[2 * y]!);
     this.addrs = new BigUint64Array(n);
     const halves = new Uint32Array(this.addrs.buffer);
     this.nameAt = new Uint32Array(n + 1);

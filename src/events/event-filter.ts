@@ -31,7 +31,8 @@ export class FilterError extends Error {}
  */
 export function filterFromQuery(query: URLSearchParams, nowMs = Date.now()): DropEventFilter {
   const known = new Set(['namespace', 'pod', 'reason', 'direction', 'since', 'follow']);
-  for (const key of query.keys()) if (!known.has(key)) throw new FilterError(`unknown parameter ${key} (namespace, pod, reason, direction, since, follow)`);
+  for (const key of query.keys())
+    if (!known.has(key)) throw new FilterError(`unknown parameter ${key} (namespace, pod, reason, direction, since, follow)`);
   const f: DropEventFilter = {};
   const get = (k: string) => query.get(k) ?? undefined;
   if (get('namespace')) f.namespace = get('namespace');
@@ -39,7 +40,8 @@ export function filterFromQuery(query: URLSearchParams, nowMs = Date.now()): Dro
   if (get('reason')) f.reason = get('reason');
   const direction = get('direction');
   if (direction) {
-    if (!['ingress', 'egress', 'unknown'].includes(direction)) throw new FilterError(`direction ${direction} is not ingress, egress or unknown`);
+    if (!['ingress', 'egress', 'unknown'].includes(direction))
+      throw new FilterError(`direction ${direction} is not ingress, egress or unknown`);
     f.direction = direction;
   }
   const since = get('since');

@@ -64,10 +64,30 @@ export interface ProducerOptions {
 const DEFAULT_LINGER_MS = 5 * 60_000;
 
 const FAMILIES: ReadonlyArray<{ kind: RowKind; unit: 'packets' | 'bytes'; name: string; help: string }> = [
-  { kind: 'drop', unit: 'packets', name: 'datapath_drop_packets', help: 'Packets dropped, by source, reason, direction, location and pod.' },
-  { kind: 'drop', unit: 'bytes', name: 'datapath_drop_bytes', help: 'Bytes (IP packet size) dropped, by source, reason, direction, location and pod.' },
-  { kind: 'forward', unit: 'packets', name: 'datapath_forward_packets', help: 'Packets forwarded to or from a pod, by source, direction, location and pod.' },
-  { kind: 'forward', unit: 'bytes', name: 'datapath_forward_bytes', help: 'Bytes (IP packet size) forwarded to or from a pod, by source, direction, location and pod.' },
+  {
+    kind: 'drop',
+    unit: 'packets',
+    name: 'datapath_drop_packets',
+    help: 'Packets dropped, by source, reason, direction, location and pod.',
+  },
+  {
+    kind: 'drop',
+    unit: 'bytes',
+    name: 'datapath_drop_bytes',
+    help: 'Bytes (IP packet size) dropped, by source, reason, direction, location and pod.',
+  },
+  {
+    kind: 'forward',
+    unit: 'packets',
+    name: 'datapath_forward_packets',
+    help: 'Packets forwarded to or from a pod, by source, direction, location and pod.',
+  },
+  {
+    kind: 'forward',
+    unit: 'bytes',
+    name: 'datapath_forward_bytes',
+    help: 'Bytes (IP packet size) forwarded to or from a pod, by source, direction, location and pod.',
+  },
 ];
 
 /**
@@ -274,14 +294,12 @@ export class DatapathProducer implements MetricProducer {
       aggregationTemporality: AggregationTemporality.CUMULATIVE,
       dataPointType: DataPointType.SUM,
       isMonotonic: true,
-      dataPoints: this.series[f.kind].map(
-        (s): DataPoint<number> => ({
-          startTime: this.startTime,
-          endTime: now,
-          attributes: attributesOf(f.kind, s, naming),
-          value: f.unit === 'packets' ? s.packets : s.bytes,
-        }),
-      ),
+      dataPoints: this.series[f.kind].map((s): DataPoint<number> => ({
+        startTime: this.startTime,
+        endTime: now,
+        attributes: attributesOf(f.kind, s, naming),
+        value: f.unit === 'packets' ? s.packets : s.bytes,
+      })),
     }));
     // A door that names units (OTLP) names the node families' too.
     const units = naming.units.packets !== '';

@@ -33,11 +33,9 @@ export class HealthMetrics {
     meter
       .createObservableGauge('datapath_exporter_build_info', { description: 'Version and node of this agent (value 1).' })
       .addCallback((r) => r.observe(1, info));
-    meter
-      .createObservableGauge('datapath_exporter_slots_used', { description: 'Counter slots in use, by table.' })
-      .addCallback((r) => {
-        for (const [table, v] of Object.entries(this.state.slotsUsed)) r.observe(v, { table });
-      });
+    meter.createObservableGauge('datapath_exporter_slots_used', { description: 'Counter slots in use, by table.' }).addCallback((r) => {
+      for (const [table, v] of Object.entries(this.state.slotsUsed)) r.observe(v, { table });
+    });
     meter
       .createObservableGauge('datapath_exporter_slots_capacity', { description: 'Counter slots available, by table.' })
       .addCallback((r) => {
@@ -45,7 +43,7 @@ export class HealthMetrics {
       });
     meter
       .createObservableCounter('datapath_exporter_slot_overflow_packets', {
-        description: 'Packets counted in a table\'s overflow slot because no slot was free.',
+        description: "Packets counted in a table's overflow slot because no slot was free.",
       })
       .addCallback((r) => {
         for (const [table, v] of Object.entries(this.state.slotOverflowPackets)) r.observe(v, { table });
@@ -76,7 +74,8 @@ export class HealthMetrics {
       });
     meter
       .createObservableCounter('datapath_exporter_drop_events_suppressed', {
-        description: 'Drop events not sent: cause="rate" (the token bucket was empty), "ring_full" (the agent read too slowly). Counters are exact regardless.',
+        description:
+          'Drop events not sent: cause="rate" (the token bucket was empty), "ring_full" (the agent read too slowly). Counters are exact regardless.',
       })
       .addCallback((r) => {
         for (const [cause, v] of Object.entries(this.state.dropEventsSuppressed ?? {})) r.observe(v, { cause });
@@ -89,7 +88,7 @@ export class HealthMetrics {
         for (const [kind, v] of Object.entries(this.state.foldedLabelSets?.() ?? {})) r.observe(v, { kind });
       });
     this.otlpFailures = meter.createCounter('datapath_exporter_otlp_export_failures', {
-      description: 'OTLP export requests that failed (after the exporter\'s own retries); 0 without OTLP push.',
+      description: "OTLP export requests that failed (after the exporter's own retries); 0 without OTLP push.",
     });
     // Seen from the first scrape on, so rate() and alerts have a zero to start from.
     this.pollErrors.add(0, { source: 'kernel' });

@@ -47,7 +47,9 @@ export class Outputs {
 
   /** Builds every door and starts listening (pull); push starts with startPush(). */
   static async open(opts: OutputOptions, probe: HealthProbe, dropEvents: DropEventBuffer, log: Logger): Promise<Outputs> {
-    const resource = resourceFromAttributes(opts.resource ?? { 'service.name': 'datapath-exporter', 'host.name': opts.nodeName || hostname() });
+    const resource = resourceFromAttributes(
+      opts.resource ?? { 'service.name': 'datapath-exporter', 'host.name': opts.nodeName || hostname() },
+    );
     const producer = new DatapathProducer(resource, NO_PODS, opts.series && { ...opts.series, log });
     const exporter =
       opts.metricsAddr &&

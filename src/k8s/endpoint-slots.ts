@@ -10,13 +10,7 @@
 //   expire   after the grace period the caller zeroes the slot's counters and
 //            release() makes it free again: a new pod never inherits counts.
 // A pod that finds no free slot is counted as unattributed and reported.
-import {
-  encodeEndpointAddr,
-  encodeEndpointName,
-  ENDPOINT_ADDR_SIZE,
-  ENDPOINT_SLOTS,
-  type EndpointSlot,
-} from '../bpf/contract.js';
+import { encodeEndpointAddr, encodeEndpointName, ENDPOINT_ADDR_SIZE, ENDPOINT_SLOTS, type EndpointSlot } from '../bpf/contract.js';
 import type { DropCacheGeneration } from '../bpf/drop-cache.js';
 import { lookupAll, type MapAccess, u32Key } from '../bpf/map.js';
 import { NO_POD_LABELS, type PodLabelResolver, type PodLabels } from './pod-labels.js';
@@ -105,7 +99,10 @@ export class EndpointSlots implements PodLabelResolver {
       const slot = this.claimSlot(pod);
       if (slot === undefined) {
         if (!this.waiting.has(pod.uid)) {
-          this.log.warn({ namespace: pod.namespace, pod: pod.name, capacity: this.capacity }, 'no free endpoint slot: the pod\'s traffic is counted as unattributed (raise --max-endpoints)');
+          this.log.warn(
+            { namespace: pod.namespace, pod: pod.name, capacity: this.capacity },
+            "no free endpoint slot: the pod's traffic is counted as unattributed (raise --max-endpoints)",
+          );
         }
         this.waiting.set(pod.uid, pod);
         return;
@@ -156,7 +153,13 @@ export class EndpointSlots implements PodLabelResolver {
     for (const [key, slot] of this.restored) {
       this.unmapAddr(key, slot);
       if (!this.bySlot.has(slot)) {
-        const entry: SlotEntry = { slot, uid: `restored:${slot}`, labels: { ...NO_POD_LABELS, uid: `restored:${slot}` }, ips: [], deletedAt: 0 };
+        const entry: SlotEntry = {
+          slot,
+          uid: `restored:${slot}`,
+          labels: { ...NO_POD_LABELS, uid: `restored:${slot}` },
+          ips: [],
+          deletedAt: 0,
+        };
         this.bySlot.set(slot, entry);
         this.byUid.set(entry.uid, entry);
       }
@@ -202,7 +205,6 @@ export class EndpointSlots implements PodLabelResolver {
     this.maps.cacheGeneration.bump();
   }
 }
-
 
 function labelsOf(pod: PodEndpoint): PodLabels {
   return { namespace: pod.namespace, pod: pod.name, workload: pod.workload.name, workloadKind: pod.workload.kind, uid: pod.uid };

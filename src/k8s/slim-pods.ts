@@ -61,12 +61,17 @@ export class SlimPodWatch extends ClosableWatch {
   }
 
   override watch(...[path, queryParams, callback, done]: WatchArgs): Promise<AbortController> {
-    return super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase: string, obj: unknown) => {
-      // ERROR (a Status) and BOOKMARK pass as they are: ListWatch reads their code / resourceVersion.
-      const slim = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? slimPod(obj as PodObject) : obj;
-      // The raw event (third argument) is not passed on: ListWatch does not use it.
-      callback(phase, slim, undefined);
-    }, done);
+    return super.watch(
+      path,
+      { ...queryParams, allowWatchBookmarks: true },
+      (phase: string, obj: unknown) => {
+        // ERROR (a Status) and BOOKMARK pass as they are: ListWatch reads their code / resourceVersion.
+        const slim = phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED' ? slimPod(obj as PodObject) : obj;
+        // The raw event (third argument) is not passed on: ListWatch does not use it.
+        callback(phase, slim, undefined);
+      },
+      done,
+    );
   }
 }
 
@@ -75,4 +80,3 @@ function podIps(pod: PodObject): string[] {
   const ips = fromList.length > 0 ? fromList : [pod.status?.podIP ?? ''].filter((ip) => ip !== '');
   return [...new Set(ips)];
 }
-

@@ -135,7 +135,12 @@ export function parseLinkDump(buf: Buffer, length: number, seq: number): DumpChu
 }
 
 /** parseLinkDump for any kind of dump. */
-export function parseDumpChunk<T>(kind: DumpKind<T>, buf: Buffer, length: number, seq: number): { items: T[]; done: boolean; interrupted: boolean } {
+export function parseDumpChunk<T>(
+  kind: DumpKind<T>,
+  buf: Buffer,
+  length: number,
+  seq: number,
+): { items: T[]; done: boolean; interrupted: boolean } {
   const chunk = { items: [] as T[], done: false, interrupted: false };
   let off = 0;
   while (off + NLMSG_HDRLEN <= length) {
@@ -177,7 +182,7 @@ function parseNewLink(buf: Buffer, start: number, end: number): Link | undefined
   let stats: LinkLossStats | undefined;
   // Plain loops, no per-attribute objects: a link carries ~40 attributes
   // and a node hundreds of links, every poll.
-  for (let off = start + IFINFOMSG_LEN; off + 4 <= end; ) {
+  for (let off = start + IFINFOMSG_LEN; off + 4 <= end;) {
     const len = buf.readUInt16LE(off);
     if (len < 4 || off + len > end) break;
     const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
@@ -205,7 +210,7 @@ function lossStats(buf: Buffer, start: number, end: number): LinkLossStats {
 
 /** IFLA_INFO_KIND inside IFLA_LINKINFO's nested attributes in buf[start, end). */
 function linkKind(buf: Buffer, start: number, end: number): string | undefined {
-  for (let off = start; off + 4 <= end; ) {
+  for (let off = start; off + 4 <= end;) {
     const len = buf.readUInt16LE(off);
     if (len < 4 || off + len > end) break;
     if ((buf.readUInt16LE(off + 2) & NLA_TYPE_MASK) === IFLA_INFO_KIND) return cString(buf, off + 4, off + len);

@@ -93,7 +93,7 @@ describe('deploy: secure overlays (TLS + Kubernetes auth on /metrics)', function
         assert.deepEqual(grantsOf(objects, 'monitoring', 'prometheus-k8s'), ['/metrics get']);
       });
 
-      it('runs the agent with the web config and Kubernetes auth, its certificate from the Certificate\'s Secret, probes over HTTPS', function () {
+      it("runs the agent with the web config and Kubernetes auth, its certificate from the Certificate's Secret, probes over HTTPS", function () {
         const pod = ds.spec?.template.spec;
         assert.ok(pod);
         const c = pod.containers[0];
@@ -118,7 +118,10 @@ describe('deploy: secure overlays (TLS + Kubernetes auth on /metrics)', function
         assert.equal(tlsMount?.readOnly, true);
         const secretName = pod.volumes?.find((v) => v.name === tlsMount?.name)?.secret?.secretName;
         const certs = all(objects, 'Certificate').filter((o) => !(o.spec as { isCA?: boolean }).isCA);
-        assert.deepEqual(certs.map((o) => (o.spec as { secretName: string }).secretName), [secretName]);
+        assert.deepEqual(
+          certs.map((o) => (o.spec as { secretName: string }).secretName),
+          [secretName],
+        );
         assert.ok(web.tls_server_config.key_file.startsWith(`${tlsMount?.mountPath}/`));
       });
 
@@ -174,7 +177,8 @@ describe('deploy: secure overlays (TLS + Kubernetes auth on /metrics)', function
 
     it('is the plain job plus https, the bearer token and tls_config naming the certificate', async function () {
       const job = secureJob();
-      const plain = (parse(readFileSync(join(prometheusDir, 'scrape-config.yaml'), 'utf8')) as { scrape_configs: ScrapeConfig[] }).scrape_configs[0];
+      const plain = (parse(readFileSync(join(prometheusDir, 'scrape-config.yaml'), 'utf8')) as { scrape_configs: ScrapeConfig[] })
+        .scrape_configs[0];
       const { scheme, authorization, tls_config, ...rest } = job;
       assert.deepEqual(rest, plain);
       assert.equal(scheme, 'https');

@@ -15,8 +15,17 @@ describe('Kubernetes authorization of /metrics (TokenReview + SubjectAccessRevie
   let api: KubeApiServer;
   let served: Served | undefined;
 
-  const PROMETHEUS = { username: 'system:serviceaccount:monitoring:prometheus-k8s', uid: 'uid-prom', groups: ['system:serviceaccounts', 'system:authenticated'], extra: { 'authentication.kubernetes.io/pod-name': ['prometheus-k8s-0'] } };
-  const INTRUDER = { username: 'system:serviceaccount:default:curious', uid: 'uid-curious', groups: ['system:serviceaccounts', 'system:authenticated'] };
+  const PROMETHEUS = {
+    username: 'system:serviceaccount:monitoring:prometheus-k8s',
+    uid: 'uid-prom',
+    groups: ['system:serviceaccounts', 'system:authenticated'],
+    extra: { 'authentication.kubernetes.io/pod-name': ['prometheus-k8s-0'] },
+  };
+  const INTRUDER = {
+    username: 'system:serviceaccount:default:curious',
+    uid: 'uid-curious',
+    groups: ['system:serviceaccounts', 'system:authenticated'],
+  };
 
   beforeEach(async function () {
     api = await KubeApiServer.start();
@@ -37,7 +46,12 @@ describe('Kubernetes authorization of /metrics (TokenReview + SubjectAccessRevie
 
   async function start(ttl: { allowedTtlMs?: number; deniedTtlMs?: number } = {}): Promise<Served> {
     const kubeConfig = loadKubeConfig({ kubeconfig: api.writeKubeconfig(tmp.dir) });
-    served = await serve({ auth: 'kubernetes', kubeConfig, allowedTtlMs: ttl.allowedTtlMs ?? 600_000, deniedTtlMs: ttl.deniedTtlMs ?? 600_000 });
+    served = await serve({
+      auth: 'kubernetes',
+      kubeConfig,
+      allowedTtlMs: ttl.allowedTtlMs ?? 600_000,
+      deniedTtlMs: ttl.deniedTtlMs ?? 600_000,
+    });
     return served;
   }
 
@@ -48,8 +62,26 @@ describe('Kubernetes authorization of /metrics (TokenReview + SubjectAccessRevie
     assert.match(a.body, /^test_scrapes_total 1$/m);
     assert.equal(api.tokenReviews, 1);
     assert.deepEqual(
-      api.accessReviews.map(({ user, uid, groups, extra, nonResourceAttributes, resourceAttributes, allowed }) => ({ user, uid, groups, extra, nonResourceAttributes, resourceAttributes, allowed })),
-      [{ user: PROMETHEUS.username, uid: PROMETHEUS.uid, groups: PROMETHEUS.groups, extra: PROMETHEUS.extra, nonResourceAttributes: { path: '/metrics', verb: 'get' }, resourceAttributes: undefined, allowed: true }],
+      api.accessReviews.map(({ user, uid, groups, extra, nonResourceAttributes, resourceAttributes, allowed }) => ({
+        user,
+        uid,
+        groups,
+        extra,
+        nonResourceAttributes,
+        resourceAttributes,
+        allowed,
+      })),
+      [
+        {
+          user: PROMETHEUS.username,
+          uid: PROMETHEUS.uid,
+          groups: PROMETHEUS.groups,
+          extra: PROMETHEUS.extra,
+          nonResourceAttributes: { path: '/metrics', verb: 'get' },
+          resourceAttributes: undefined,
+          allowed: true,
+        },
+      ],
     );
   });
 
@@ -89,7 +121,10 @@ describe('Kubernetes authorization of /metrics (TokenReview + SubjectAccessRevie
     const { port } = await start();
     for (let i = 0; i < 5; i++) assert.equal((await httpGet(port, '/metrics', bearer('prometheus-token'))).status, 200);
     const together = await Promise.all(Array.from({ length: 5 }, () => httpGet(port, '/metrics', bearer('intruder-token'))));
-    assert.deepEqual(together.map((a) => a.status), [403, 403, 403, 403, 403]);
+    assert.deepEqual(
+      together.map((a) => a.status),
+      [403, 403, 403, 403, 403],
+    );
     for (let i = 0; i < 3; i++) assert.equal((await httpGet(port, '/metrics', bearer('made-up'))).status, 401);
     assert.equal(api.tokenReviews, 3, 'one TokenReview per token');
     assert.equal(api.accessReviews.length, 2, 'one SubjectAccessReview per authenticated token');
@@ -166,7 +201,10 @@ describe('Kubernetes authorization of /metrics (TokenReview + SubjectAccessRevie
     assert.equal(api.tokenReviews, 0);
     api.releaseReviews();
     const reviewed = await Promise.all([...held, ...sameToken]);
-    assert.deepEqual(reviewed.map((a) => a.status), Array.from({ length: 11 }, () => 401));
+    assert.deepEqual(
+      reviewed.map((a) => a.status),
+      Array.from({ length: 11 }, () => 401),
+    );
     assert.equal(api.tokenReviews, 8);
     // The slots are free again once the reviews are done.
     assert.equal((await httpGet(port, '/metrics', bearer('prometheus-token'))).status, 200);
@@ -187,6 +225,9 @@ describe('Kubernetes authorization of /metrics (TokenReview + SubjectAccessRevie
     const webConfigFile = writeWebConfig(tmp.dir, { tls_server_config: { cert_file: cert.cert, key_file: cert.key } });
     const kubeConfig = loadKubeConfig({ kubeconfig: api.writeKubeconfig(tmp.dir) });
     served = await serve({ auth: 'kubernetes', kubeConfig, webConfigFile });
-    assert.deepEqual(served.log.lines.filter((l) => l.level === 'warn'), []);
+    assert.deepEqual(
+      served.log.lines.filter((l) => l.level === 'warn'),
+      [],
+    );
   });
 });

@@ -32,7 +32,10 @@ async function overlayWebConfig(dir: string): Promise<string> {
 
 function sendToClosedPort(count: number): Promise<void> {
   const socket = createSocket('udp4');
-  const sends = Array.from({ length: count }, () => new Promise<void>((resolve) => socket.send(Buffer.from('x'), 9, '127.0.0.1', () => resolve())));
+  const sends = Array.from(
+    { length: count },
+    () => new Promise<void>((resolve) => socket.send(Buffer.from('x'), 9, '127.0.0.1', () => resolve())),
+  );
   return Promise.all(sends).then(() => {
     socket.close();
   });
@@ -60,21 +63,32 @@ describe('secured agent scraped by the real Prometheus (TLS + Kubernetes bearer 
     writeFileSync(webConfig, await overlayWebConfig(tmp.dir));
 
     api = await KubeApiServer.start();
-    api.addUser('prometheus-sa-token', { username: PROMETHEUS_SA, uid: 'uid-prom', groups: ['system:serviceaccounts', 'system:serviceaccounts:monitoring', 'system:authenticated'] });
+    api.addUser('prometheus-sa-token', {
+      username: PROMETHEUS_SA,
+      uid: 'uid-prom',
+      groups: ['system:serviceaccounts', 'system:serviceaccounts:monitoring', 'system:authenticated'],
+    });
     api.addUser('other-sa-token', { username: 'system:serviceaccount:default:default', groups: ['system:authenticated'] });
     // The overlay's ClusterRoleBinding datapath-exporter-metrics-reader.
     api.allowNonResource({ user: PROMETHEUS_SA }, '/metrics', 'get');
 
     agent = await ExporterProcess.start([
-      '--bpffs', pinDir,
-      '--poll-interval', '500ms',
-      '--node-name', 'lab-node',
+      '--bpffs',
+      pinDir,
+      '--poll-interval',
+      '500ms',
+      '--node-name',
+      'lab-node',
       // No tc attachment: this is about the listener, and other suites'
       // veths come and go meanwhile. Kernel drops still count.
-      '--interfaces', 'dpx-secure-none',
-      '--kubeconfig', api.writeKubeconfig(tmp.dir),
-      '--web-config-file', webConfig,
-      '--metrics-auth', 'kubernetes',
+      '--interfaces',
+      'dpx-secure-none',
+      '--kubeconfig',
+      api.writeKubeconfig(tmp.dir),
+      '--web-config-file',
+      webConfig,
+      '--metrics-auth',
+      'kubernetes',
     ]);
 
     // Prometheus with the shipped secure job: its token and CA files where a pod would mount them.
@@ -89,8 +103,17 @@ describe('secured agent scraped by the real Prometheus (TLS + Kubernetes bearer 
     auth.credentials_file = tokenFile;
     tlsConfig.ca_file = join(tmp.dir, 'ca.crt');
     const sdFile = join(tmp.dir, 'targets.json');
-    writeFileSync(sdFile, JSON.stringify([{ targets: [`127.0.0.1:${agent.port}`], labels: agentPodMeta({ node: 'lab-node', portName: 'metrics', phase: 'Running' }) }]));
-    prom = await startPrometheus({ jobName: 'self', scrapeInterval: '1s', extraScrapeConfigs: [{ ...withFileSd(job, sdFile), scrape_interval: '1s' }] });
+    writeFileSync(
+      sdFile,
+      JSON.stringify([
+        { targets: [`127.0.0.1:${agent.port}`], labels: agentPodMeta({ node: 'lab-node', portName: 'metrics', phase: 'Running' }) },
+      ]),
+    );
+    prom = await startPrometheus({
+      jobName: 'self',
+      scrapeInterval: '1s',
+      extraScrapeConfigs: [{ ...withFileSd(job, sdFile), scrape_interval: '1s' }],
+    });
   });
 
   after(async function () {
@@ -105,8 +128,14 @@ describe('secured agent scraped by the real Prometheus (TLS + Kubernetes bearer 
     assert.ok(prom && api);
     await sendToClosedPort(5);
     const up = await prom.waitForSeries('up{job="datapath-exporter"} == 1', 60_000);
-    assert.deepEqual(up.map((s) => s.metric.node), ['lab-node']);
-    const drops = await prom.waitForSeries('datapath_drop_packets_total{job="datapath-exporter",source="kernel",reason="NO_SOCKET"}', 60_000);
+    assert.deepEqual(
+      up.map((s) => s.metric.node),
+      ['lab-node'],
+    );
+    const drops = await prom.waitForSeries(
+      'datapath_drop_packets_total{job="datapath-exporter",source="kernel",reason="NO_SOCKET"}',
+      60_000,
+    );
     assert.ok(drops.length > 0);
     await prom.waitForSeries('datapath_exporter_build_info{job="datapath-exporter"}');
     // Scrapes every second, one review: the decision is cached (2m by default).

@@ -85,7 +85,14 @@ export function httpsGet(port: number, path: string, tls: RequestOptions = {}, h
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers, serverFingerprint, protocol, cipher }),
+        resolve({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString('utf8'),
+          headers: res.headers,
+          serverFingerprint,
+          protocol,
+          cipher,
+        }),
       );
       res.on('error', reject);
     });

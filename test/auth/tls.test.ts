@@ -36,7 +36,10 @@ describe('metrics over TLS (web config tls_server_config)', function () {
   });
 
   async function start(tlsServerConfig: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Served> {
-    const webConfigFile = writeWebConfig(tmp.dir, { tls_server_config: { cert_file: server.cert, key_file: server.key, ...tlsServerConfig }, ...extra });
+    const webConfigFile = writeWebConfig(tmp.dir, {
+      tls_server_config: { cert_file: server.cert, key_file: server.key, ...tlsServerConfig },
+      ...extra,
+    });
     served = await serve({ webConfigFile });
     return served;
   }
@@ -123,7 +126,10 @@ describe('metrics over TLS (web config tls_server_config)', function () {
   });
 
   it('sends the http_server_config headers on every answer', async function () {
-    const { port } = await start({}, { http_server_config: { headers: { 'Strict-Transport-Security': 'max-age=31536000', 'X-Content-Type-Options': 'nosniff' } } });
+    const { port } = await start(
+      {},
+      { http_server_config: { headers: { 'Strict-Transport-Security': 'max-age=31536000', 'X-Content-Type-Options': 'nosniff' } } },
+    );
     for (const path of ['/metrics', '/healthz', '/nope']) {
       const a = await httpsGet(port, path, trustCa());
       assert.equal(a.headers['strict-transport-security'], 'max-age=31536000', path);
@@ -136,7 +142,9 @@ describe('metrics over TLS (web config tls_server_config)', function () {
       const files = { cert: join(tmp.dir, 'live.crt'), key: join(tmp.dir, 'live.key') };
       copyFileSync(server.cert, files.cert);
       copyFileSync(server.key, files.key);
-      served = await serve({ webConfigFile: writeWebConfig(tmp.dir, { tls_server_config: { cert_file: files.cert, key_file: files.key } }) });
+      served = await serve({
+        webConfigFile: writeWebConfig(tmp.dir, { tls_server_config: { cert_file: files.cert, key_file: files.key } }),
+      });
       assert.equal((await httpsGet(served.port, '/metrics', trustCa())).serverFingerprint, server.fingerprint);
 
       const next = makeCert(tmp.dir, 'server-next', ca, { cn: 'localhost', sans: LOCALHOST_SANS });
@@ -170,7 +178,9 @@ describe('metrics over TLS (web config tls_server_config)', function () {
       symlinkSync('..2026_v1', join(vol, '..data'));
       symlinkSync('..data/tls.crt', join(vol, 'tls.crt'));
       symlinkSync('..data/tls.key', join(vol, 'tls.key'));
-      served = await serve({ webConfigFile: writeWebConfig(tmp.dir, { tls_server_config: { cert_file: join(vol, 'tls.crt'), key_file: join(vol, 'tls.key') } }) });
+      served = await serve({
+        webConfigFile: writeWebConfig(tmp.dir, { tls_server_config: { cert_file: join(vol, 'tls.crt'), key_file: join(vol, 'tls.key') } }),
+      });
       assert.equal((await httpsGet(served.port, '/metrics', trustCa())).serverFingerprint, server.fingerprint);
 
       symlinkSync('..2026_v2', join(vol, '..data_tmp'));

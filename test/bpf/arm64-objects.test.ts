@@ -12,7 +12,9 @@ import { describeRun, run } from '../deploy/exec.js';
 import { repoRoot } from '../deploy/paths.js';
 
 const BPF = join(repoRoot, 'bpf');
-const PRODUCT = readdirSync(BPF).filter((f) => f.endsWith('.bpf.c')).map((f) => f.replace(/\.c$/, '.o'));
+const PRODUCT = readdirSync(BPF)
+  .filter((f) => f.endsWith('.bpf.c'))
+  .map((f) => f.replace(/\.c$/, '.o'));
 
 async function out(cmd: string, args: string[]): Promise<string> {
   const r = await run(cmd, args, { cwd: BPF, timeoutMs: 120_000 });

@@ -17,6 +17,7 @@ describe('kernel version', function () {
   });
 
   it('accepts 5.13 and later', function () {
-    for (const r of ['5.13.0', '5.15.0-91-generic', '6.1.0-50-amd64', '6.12.117+deb13-amd64', '7.0.0']) assert.equal(kernelTooOld(r), undefined, r);
+    for (const r of ['5.13.0', '5.15.0-91-generic', '6.1.0-50-amd64', '6.12.117+deb13-amd64', '7.0.0'])
+      assert.equal(kernelTooOld(r), undefined, r);
   });
 });

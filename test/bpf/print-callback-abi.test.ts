@@ -21,7 +21,7 @@ const TARGETS: Array<{ arch: NodeJS.Architecture; triple: string }> = [
   { arch: 'arm64', triple: 'aarch64-linux-gnu' },
 ];
 
-describe('bpf: the libbpf print callback\'s va_list on x86-64 and arm64', () => {
+describe("bpf: the libbpf print callback's va_list on x86-64 and arm64", () => {
   let dir = '';
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'dpx-va-'));

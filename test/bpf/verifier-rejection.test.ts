@@ -41,10 +41,20 @@ describe('a program the verifier rejects', function () {
     assert.doesNotMatch(error.message, /\n/, 'one line');
     const tail = error.verifierLog ?? [];
     assert.ok(tail.length > 0 && tail.length <= 20, `the last lines, at most 20: ${tail.length}`);
-    assert.ok(tail.some((l) => /invalid mem access|map_value_or_null/.test(l)), `the verifier's reason is among them:\n${tail.join('\n')}`);
+    assert.ok(
+      tail.some((l) => /invalid mem access|map_value_or_null/.test(l)),
+      `the verifier's reason is among them:\n${tail.join('\n')}`,
+    );
     const warnings = messages.filter(([level]) => level === 'warn').map(([, m]) => m);
-    assert.deepEqual(warnings.filter((m) => /PROG LOAD LOG|load failed|failed to load/.test(m)), [], 'no load-failure warnings');
-    assert.ok(messages.some(([level, m]) => level === 'debug' && m.includes('BEGIN PROG LOAD LOG')), 'libbpf\'s dump went to debug');
+    assert.deepEqual(
+      warnings.filter((m) => /PROG LOAD LOG|load failed|failed to load/.test(m)),
+      [],
+      'no load-failure warnings',
+    );
+    assert.ok(
+      messages.some(([level, m]) => level === 'debug' && m.includes('BEGIN PROG LOAD LOG')),
+      "libbpf's dump went to debug",
+    );
     assert.equal(existsSync(join(pinDir, 'rejected_counter')), false, 'nothing left pinned');
   });
 
@@ -63,7 +73,9 @@ describe('a program the verifier rejects', function () {
     assert.ok(error instanceof BpfError, `a BpfError, got ${String(error)}`);
     assert.match(error.message, /^the kernel's verifier rejected a program of verifier_rejects_long\.bpf\.o/);
     const tail = error.verifierLog ?? [];
-    assert.ok(tail.some((l) => /invalid mem access|map_value_or_null/.test(l)), `the verifier's reason is among the last lines:\n${tail.join('\n')}`);
+    assert.ok(
+      tail.some((l) => /invalid mem access|map_value_or_null/.test(l)),
+      `the verifier's reason is among the last lines:\n${tail.join('\n')}`,
+    );
   });
 });
-

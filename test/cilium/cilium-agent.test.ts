@@ -31,10 +31,14 @@ describe("Cilium's metrics map through the agent", function () {
   const start = async () => {
     const c = cilium as FakeCilium;
     agent = await ExporterProcess.start([
-      '--bpffs', pinDir,
-      '--poll-interval', '200ms',
-      '--interfaces', 'none-such*',
-      '--cilium-metrics-map', c.pinPath,
+      '--bpffs',
+      pinDir,
+      '--poll-interval',
+      '200ms',
+      '--interfaces',
+      'none-such*',
+      '--cilium-metrics-map',
+      c.pinPath,
     ]);
     return agent;
   };
@@ -48,7 +52,10 @@ describe("Cilium's metrics map through the agent", function () {
     const N = 9;
     const PAYLOAD = 64;
     c.send(2110, N, PAYLOAD);
-    const s = await waitFor(() => p.scrape(), (x) => policyDenied(x) >= N);
+    const s = await waitFor(
+      () => p.scrape(),
+      (x) => policyDenied(x) >= N,
+    );
     assert.equal(policyDenied(s), N);
     assert.equal(policyDenied(s, 'datapath_drop_bytes_total'), N * (PAYLOAD + L2_UDP_IPV4_OVERHEAD));
     assert.equal(sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', location: 'bpf_lxc.c:2110' }), 0, 'sources are told apart');
@@ -58,7 +65,10 @@ describe("Cilium's metrics map through the agent", function () {
     const lines = list.stdout.split('\n');
     assert.match(lines[0] ?? '', /^REASON\s+DIRECTION\s+PACKETS\s+BYTES\s+LINE\s+FILE$/);
     const row = lines.find((l) => l.startsWith('Policy denied'));
-    assert.match(row ?? '', new RegExp(`^Policy denied\\s+INGRESS\\s+${N}\\s+${N * (PAYLOAD + L2_UDP_IPV4_OVERHEAD)}\\s+2110\\s+bpf_lxc\\.c$`));
+    assert.match(
+      row ?? '',
+      new RegExp(`^Policy denied\\s+INGRESS\\s+${N}\\s+${N * (PAYLOAD + L2_UDP_IPV4_OVERHEAD)}\\s+2110\\s+bpf_lxc\\.c$`),
+    );
   });
 
   it("leaves Cilium's map as it found it, across an agent restart", async function () {
@@ -66,10 +76,16 @@ describe("Cilium's metrics map through the agent", function () {
     c.send(2110, 2, 10);
     const before = bpftoolSnapshot(c.pinPath);
     let p = await start();
-    await waitFor(async () => policyDenied(await p.scrape()), (v) => v > 0);
+    await waitFor(
+      async () => policyDenied(await p.scrape()),
+      (v) => v > 0,
+    );
     await p.stop();
     p = await start();
-    await waitFor(async () => policyDenied(await p.scrape()), (v) => v > 0);
+    await waitFor(
+      async () => policyDenied(await p.scrape()),
+      (v) => v > 0,
+    );
     await p.stop();
     agent = undefined;
     assert.deepEqual(bpftoolSnapshot(c.pinPath), before, 'same map id, byte-identical contents');

@@ -78,7 +78,11 @@ describe("Cilium's metrics map, counted by real packets (Cilium 1.16+ key)", fun
       const row = find(rows, x.location, x.code);
       assert.ok(row, `a row at ${x.location} for reason ${x.code}`);
       assert.equal(row.packets - base(x.location, x.code).packets, BigInt(x.count), `packets at ${x.location}`);
-      assert.equal(row.bytes - base(x.location, x.code).bytes, BigInt(x.count * (x.payload + L2_UDP_IPV4_OVERHEAD)), `bytes at ${x.location} (skb->len)`);
+      assert.equal(
+        row.bytes - base(x.location, x.code).bytes,
+        BigInt(x.count * (x.payload + L2_UDP_IPV4_OVERHEAD)),
+        `bytes at ${x.location} (skb->len)`,
+      );
     }
 
     const denied = find(rows, 'bpf_lxc.c:2110', 133);
@@ -110,7 +114,10 @@ describe("Cilium's metrics map, counted by real packets (Cilium 1.16+ key)", fun
     const c = cilium as FakeCilium;
     const { log } = captureLogger();
     c.send(2110, 3, 1);
-    await waitFor(() => bpftoolSnapshot(c.pinPath).dump, (d) => d.includes('"value"'));
+    await waitFor(
+      () => bpftoolSnapshot(c.pinPath).dump,
+      (d) => d.includes('"value"'),
+    );
     const before = bpftoolSnapshot(c.pinPath);
     const probe = BpfMap.fromPinReadOnly(c.pinPath);
     const idBefore = probe.info().id;

@@ -37,14 +37,22 @@ describe('dashboards against the agent in the lab, through a real Prometheus', f
     api.addPod(makePod({ name: 'backend', namespace: 'web', nodeName: NODE, ips: [b.ip] }));
     pinDir = testPinDir();
     const p = await ExporterProcess.start([
-      '--bpffs', pinDir,
-      '--poll-interval', '500ms',
-      '--kubeconfig', api.writeKubeconfig(dir),
-      '--node-name', NODE,
-      '--interfaces', net.interfaceGlob,
+      '--bpffs',
+      pinDir,
+      '--poll-interval',
+      '500ms',
+      '--kubeconfig',
+      api.writeKubeconfig(dir),
+      '--node-name',
+      NODE,
+      '--interfaces',
+      net.interfaceGlob,
     ]);
     agent = p;
-    await waitFor(async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'), (v) => v === 1);
+    await waitFor(
+      async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
+      (v) => v === 1,
+    );
     prom = await startPrometheus({ target: `127.0.0.1:${p.port}`, node: NODE });
     // Prometheus hands new targets to its scrapers in 5 s batches: traffic
     // before the first scrape would show no rate.

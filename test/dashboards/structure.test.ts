@@ -68,7 +68,11 @@ describe('dashboards: structure', () => {
   it('have a datasource variable and multi-value node, namespace, workload and pod variables', () => {
     for (const d of dashboards) {
       const vars = d.dashboard.templating.list;
-      assert.deepEqual(vars.map((v) => v.name), ['datasource', ...FILTER_VARIABLES], d.file);
+      assert.deepEqual(
+        vars.map((v) => v.name),
+        ['datasource', ...FILTER_VARIABLES],
+        d.file,
+      );
       const [ds] = vars;
       assert.equal(ds?.type, 'datasource');
       assert.equal(ds?.query, 'prometheus');
@@ -104,7 +108,7 @@ describe('dashboards: structure', () => {
     }
   });
 
-  it('write queries with known variables, Grafana rate windows and the agent\'s metric names', () => {
+  it("write queries with known variables, Grafana rate windows and the agent's metric names", () => {
     for (const d of dashboards) {
       for (const expr of allExprs(d)) {
         assert.doesNotThrow(() => substitute(expr), expr);

@@ -40,7 +40,7 @@ async function effectiveCaps(pid: number): Promise<bigint> {
   return m ? BigInt(`0x${m[1]}`) : -1n;
 }
 
-describe('deploy: the agent runs with exactly the DaemonSet\'s capabilities', function () {
+describe("deploy: the agent runs with exactly the DaemonSet's capabilities", function () {
   this.timeout(60_000);
   const pinDir = `/sys/fs/bpf/dpx-deploy-test-${randomBytes(3).toString('hex')}`;
   let caps: string[] = [];
@@ -51,8 +51,7 @@ describe('deploy: the agent runs with exactly the DaemonSet\'s capabilities', fu
   before(async function () {
     requireBpf(this);
     const ds = (await renderKustomization(join(deployDir, 'base'))).find((o) => o.kind === 'DaemonSet') as
-      | (KubeObject & IDaemonSet)
-      | undefined;
+      (KubeObject & IDaemonSet) | undefined;
     caps = ds?.spec?.template.spec?.containers[0]?.securityContext?.capabilities?.add ?? [];
     assert.ok(caps.length > 0);
     port = await freePort();

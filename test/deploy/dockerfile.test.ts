@@ -35,19 +35,25 @@ describe('deploy: Dockerfile', () => {
       .filter((l) => l !== '' && !l.startsWith('#'));
   });
 
-  it('builds on Node 24 bookworm and runs on bookworm-slim with the build stage\'s node (no npm, yarn or corepack)', () => {
+  it("builds on Node 24 bookworm and runs on bookworm-slim with the build stage's node (no npm, yarn or corepack)", () => {
     const froms = ins.filter((i) => i.op === 'FROM').map((i) => i.args);
     assert.deepEqual(froms, ['node:24-bookworm AS build', 'debian:bookworm-slim']);
   });
 
   it('compiles the BPF objects for the platform being built (TARGETARCH)', () => {
-    const build = ins.slice(0, ins.findLastIndex((i) => i.op === 'FROM'));
+    const build = ins.slice(
+      0,
+      ins.findLastIndex((i) => i.op === 'FROM'),
+    );
     assert.ok(build.some((i) => i.op === 'ARG' && i.args === 'TARGETARCH'));
     assert.ok(build.some((i) => i.op === 'RUN' && /ARCH="\$\{TARGETARCH:-\$\(uname -m\)\}" npm run build/.test(i.args)));
   });
 
   it('compiles BPF and TypeScript in the build stage and keeps production dependencies only', () => {
-    const runs = ins.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
+    const runs = ins
+      .filter((i) => i.op === 'RUN')
+      .map((i) => i.args)
+      .join('\n');
     for (const pkg of ['clang', 'llvm', 'libbpf-dev', 'make']) assert.match(runs, new RegExp(`install .*\\b${pkg}\\b`));
     assert.match(runs, /npm ci --no-audit/);
     assert.match(runs, /npm run build/);
@@ -68,7 +74,10 @@ describe('deploy: Dockerfile', () => {
       runtime.filter((i) => i.op === 'ENTRYPOINT' || i.op === 'CMD').map((i) => `${i.op} ${i.args}`),
       [`ENTRYPOINT ${JSON.stringify(['node', ...flags, 'dist/src/cli/main.js']).replaceAll(',', ', ')}`, 'CMD ["run"]'],
     );
-    assert.deepEqual(runtime.filter((i) => i.op === 'ENV').map((i) => i.args), ['NODE_ENV=production', ...env]);
+    assert.deepEqual(
+      runtime.filter((i) => i.op === 'ENV').map((i) => i.args),
+      ['NODE_ENV=production', ...env],
+    );
   });
 
   it('runs the agent with the memory settings of scripts/datapath-exporter (V8 flags, glibc)', async () => {
@@ -89,10 +98,11 @@ describe('deploy: Dockerfile', () => {
   });
 
   it('copies from the context only files that exist and .dockerignore lets through', async () => {
-    const build = ins.slice(0, ins.findLastIndex((i) => i.op === 'FROM'));
-    const sources = build
-      .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
-      .flatMap((i) => i.args.split(' ').slice(0, -1));
+    const build = ins.slice(
+      0,
+      ins.findLastIndex((i) => i.op === 'FROM'),
+    );
+    const sources = build.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from')).flatMap((i) => i.args.split(' ').slice(0, -1));
     assert.ok(sources.length > 0);
     for (const src of sources) {
       await access(join(repoRoot, src));

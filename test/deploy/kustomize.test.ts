@@ -19,16 +19,7 @@ const KUSTOMIZATIONS = [
   },
   {
     dir: join(deployDir, 'overlays', 'prometheus-operator'),
-    kinds: [
-      'ClusterRole',
-      'ClusterRoleBinding',
-      'DaemonSet',
-      'Namespace',
-      'PrometheusRule',
-      'Service',
-      'ServiceAccount',
-      'ServiceMonitor',
-    ],
+    kinds: ['ClusterRole', 'ClusterRoleBinding', 'DaemonSet', 'Namespace', 'PrometheusRule', 'Service', 'ServiceAccount', 'ServiceMonitor'],
   },
 ];
 

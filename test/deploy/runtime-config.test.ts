@@ -23,7 +23,8 @@ describe('deploy: the container runtime config derived from the DaemonSet and th
   let pod: IPodSpec;
 
   before(async () => {
-    const ds = (await renderKustomization(join(deployDir, 'base'))).find((o) => o.kind === 'DaemonSet') as (KubeObject & IDaemonSet) | undefined;
+    const ds = (await renderKustomization(join(deployDir, 'base'))).find((o) => o.kind === 'DaemonSet') as
+      (KubeObject & IDaemonSet) | undefined;
     assert.ok(ds?.spec?.template.spec);
     pod = ds.spec.template.spec;
   });
@@ -62,7 +63,10 @@ describe('deploy: the container runtime config derived from the DaemonSet and th
       { destination: '/sys/fs/bpf', type: 'bind', source: '/sys/fs/bpf', options: ['rbind', 'rslave', 'rw'] },
       { destination: SERVICE_ACCOUNT_MOUNT, type: 'bind', source: '/tmp/sa', options: ['rbind', 'rprivate', 'ro'] },
     ]);
-    assert.ok(config.mounts.some((m) => m.destination === '/sys' && m.options?.includes('ro')), 'sysfs read-only');
+    assert.ok(
+      config.mounts.some((m) => m.destination === '/sys' && m.options?.includes('ro')),
+      'sysfs read-only',
+    );
   });
 
   it("uses the runtime's default seccomp profile: podman 4.3's refuses bpf(2) without CAP_SYS_ADMIN; with current runtimes' capability gates it is allowed", () => {
@@ -75,7 +79,7 @@ describe('deploy: the container runtime config derived from the DaemonSet and th
     assert.ok(gated);
     assert.equal(actionFor(gated, 'bpf'), 'SCMP_ACT_ALLOW');
     assert.equal(actionFor(gated, 'perf_event_open'), 'SCMP_ACT_ALLOW');
-    assert.equal(actionFor(gated, 'init_module'), 'SCMP_ACT_ERRNO', 'everything else as podman\'s profile');
+    assert.equal(actionFor(gated, 'init_module'), 'SCMP_ACT_ERRNO', "everything else as podman's profile");
     assert.equal(actionFor(gated, 'chroot'), 'SCMP_ACT_ERRNO');
   });
 });

@@ -69,12 +69,7 @@ function snakeCase(r: Relabeling): Record<string, unknown> {
  * generateServiceMonitorConfig), then the endpoint's relabelings, which the
  * operator appends last. Discovery is a file instead of Kubernetes.
  */
-export function serviceMonitorAsScrapeConfig(
-  namespace: string,
-  name: string,
-  spec: ServiceMonitorSpec,
-  sdFile: string,
-): ScrapeConfig {
+export function serviceMonitorAsScrapeConfig(namespace: string, name: string, spec: ServiceMonitorSpec, sdFile: string): ScrapeConfig {
   const ep = spec.endpoints[0];
   if (!ep) throw new Error('ServiceMonitor without endpoints');
   const selection = Object.entries(spec.selector.matchLabels ?? {}).map(([k, v]) => {

@@ -3,10 +3,7 @@
 // few fields this project relies on (no CRD model package is installed).
 import { DaemonSet, type IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { ClusterRole, type IClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
-import {
-  ClusterRoleBinding,
-  type IClusterRoleBinding,
-} from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import { ClusterRoleBinding, type IClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { Namespace, type INamespace } from 'kubernetes-models/v1/Namespace';
 import { Service, type IService } from 'kubernetes-models/v1/Service';
 import { ServiceAccount, type IServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
@@ -43,7 +40,19 @@ function validateCore(obj: KubeObject): boolean {
   }
 }
 
-const RELABEL_ACTIONS = ['replace', 'keep', 'drop', 'hashmod', 'labelmap', 'labeldrop', 'labelkeep', 'lowercase', 'uppercase', 'keepequal', 'dropequal'];
+const RELABEL_ACTIONS = [
+  'replace',
+  'keep',
+  'drop',
+  'hashmod',
+  'labelmap',
+  'labeldrop',
+  'labelkeep',
+  'lowercase',
+  'uppercase',
+  'keepequal',
+  'dropequal',
+];
 
 function checkRelabelings(where: string, list: unknown): void {
   if (list === undefined) return;

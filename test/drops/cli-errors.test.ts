@@ -17,7 +17,10 @@ describe('command line', function () {
       assert.equal(r.status, 0);
       assert.match(r.stdout, /Usage: datapath-exporter/);
     }
-    assert.match(runCli(['run', '--help']).stdout, /--metrics-addr <host:port>[\s\S]*--poll-interval <duration>[\s\S]*--bpffs <dir>[\s\S]*--log-level <level>/);
+    assert.match(
+      runCli(['run', '--help']).stdout,
+      /--metrics-addr <host:port>[\s\S]*--poll-interval <duration>[\s\S]*--bpffs <dir>[\s\S]*--log-level <level>/,
+    );
     assert.match(runCli(['list', '--help']).stdout, /--output <format>/);
   });
 
@@ -78,15 +81,56 @@ describe('command line', function () {
 
     it('exits 1 with the mount command when bpffs is not mounted at /sys/fs/bpf (a private mount namespace)', function () {
       const pinDir = testPinDir();
-      const r = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'umount -l /sys/fs/bpf && exec "$@"', 'sh', process.execPath, CLI, 'run', '--bpffs', pinDir, '--metrics-addr', '127.0.0.1:0'], { encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync(
+        'unshare',
+        [
+          '--mount',
+          '--propagation',
+          'private',
+          '--',
+          'sh',
+          '-c',
+          'umount -l /sys/fs/bpf && exec "$@"',
+          'sh',
+          process.execPath,
+          CLI,
+          'run',
+          '--bpffs',
+          pinDir,
+          '--metrics-addr',
+          '127.0.0.1:0',
+        ],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
       assert.equal(r.status, 1, r.stderr);
-      assert.equal(oneLine(r.stderr), 'datapath-exporter: bpffs is not mounted at /sys/fs/bpf: mount it with: mount -t bpf bpf /sys/fs/bpf (in Kubernetes: a hostPath volume of /sys/fs/bpf)');
+      assert.equal(
+        oneLine(r.stderr),
+        'datapath-exporter: bpffs is not mounted at /sys/fs/bpf: mount it with: mount -t bpf bpf /sys/fs/bpf (in Kubernetes: a hostPath volume of /sys/fs/bpf)',
+      );
       assert.equal(existsSync(pinDir), false, 'nothing pinned');
     });
 
     it('exits 1 naming CAP_NET_ADMIN when only it is missing (CAP_SYS_ADMIN does not stand in)', function () {
       const pinDir = testPinDir();
-      const r = spawnSync('setpriv', ['--inh-caps=-all,+bpf,+perfmon,+sys_admin,+syslog', '--ambient-caps=-all,+bpf,+perfmon,+sys_admin,+syslog', '--bounding-set=-all,+bpf,+perfmon,+sys_admin,+syslog', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'run', '--bpffs', pinDir, '--metrics-addr', '127.0.0.1:0'], { encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync(
+        'setpriv',
+        [
+          '--inh-caps=-all,+bpf,+perfmon,+sys_admin,+syslog',
+          '--ambient-caps=-all,+bpf,+perfmon,+sys_admin,+syslog',
+          '--bounding-set=-all,+bpf,+perfmon,+sys_admin,+syslog',
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          process.execPath,
+          CLI,
+          'run',
+          '--bpffs',
+          pinDir,
+          '--metrics-addr',
+          '127.0.0.1:0',
+        ],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
       assert.equal(r.status, 1, r.stderr);
       assert.match(oneLine(r.stderr), /missing privileges: no CAP_NET_ADMIN: attaching tc programs needs CAP_NET_ADMIN/);
       assert.equal(existsSync(pinDir), false, 'nothing pinned');

@@ -47,7 +47,10 @@ describe('kernel drops (skb:kfree_skb) in the lab', function () {
   /** Scrapes until `metric` reaches `want`, then one more poll to see that it stays. */
   async function settle(read: (s: Sample[]) => number, want: number): Promise<number> {
     const p = exporter as ExporterProcess;
-    await waitFor(async () => read(await p.scrape()), (v) => v >= want);
+    await waitFor(
+      async () => read(await p.scrape()),
+      (v) => v >= want,
+    );
     await new Promise((r) => setTimeout(r, 500));
     return read(await p.scrape());
   }
@@ -63,15 +66,21 @@ describe('kernel drops (skb:kfree_skb) in the lab', function () {
     const base = drops(before, 'NO_SOCKET', 'ingress');
     const got = await settle((s) => drops(s, 'NO_SOCKET', 'ingress'), base + N);
     assert.equal(got - base, N, 'NO_SOCKET/ingress packets');
-    assert.equal(lab.nstat(server, 'UdpNoPorts') - noPortsBefore, N, 'the kernel\'s own UdpNoPorts agrees');
+    assert.equal(lab.nstat(server, 'UdpNoPorts') - noPortsBefore, N, "the kernel's own UdpNoPorts agrees");
     const after = await p.scrape();
     assert.equal(
-      drops(after, 'NO_SOCKET', 'ingress', 'datapath_drop_bytes_total') - drops(before, 'NO_SOCKET', 'ingress', 'datapath_drop_bytes_total'),
+      drops(after, 'NO_SOCKET', 'ingress', 'datapath_drop_bytes_total') -
+        drops(before, 'NO_SOCKET', 'ingress', 'datapath_drop_bytes_total'),
       N * (PAYLOAD + UDP_IPV4_OVERHEAD),
-      'bytes are the IP packets\' size',
+      "bytes are the IP packets' size",
     );
-    const locations = after.filter((s) => s.name === 'datapath_drop_packets_total' && s.labels.reason === 'NO_SOCKET').map((s) => s.labels.location);
-    assert.ok(locations.some((l) => /udp/.test(l ?? '')), `location names the kernel's UDP receive function: ${locations.join(', ')}`);
+    const locations = after
+      .filter((s) => s.name === 'datapath_drop_packets_total' && s.labels.reason === 'NO_SOCKET')
+      .map((s) => s.labels.location);
+    assert.ok(
+      locations.some((l) => /udp/.test(l ?? '')),
+      `location names the kernel's UDP receive function: ${locations.join(', ')}`,
+    );
   });
 
   // An iptables DROP rule in the receiver's INPUT or the sender's OUTPUT chain.
@@ -104,7 +113,10 @@ describe('kernel drops (skb:kfree_skb) in the lab', function () {
   it('serves an exposition that promtool check metrics accepts', async function () {
     const p = exporter as ExporterProcess;
     lab.sendUdp(client, SERVER, 9, 3, 10);
-    await waitFor(async () => drops(await p.scrape(), 'NO_SOCKET', 'ingress'), (v) => v > 0);
+    await waitFor(
+      async () => drops(await p.scrape(), 'NO_SOCKET', 'ingress'),
+      (v) => v > 0,
+    );
     const body = (await p.get('/metrics')).body;
     // promtool exits non-zero on errors and prints lint findings; both must be empty.
     const out = execFileSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
@@ -114,6 +126,14 @@ describe('kernel drops (skb:kfree_skb) in the lab', function () {
   it('answers /healthz and /readyz', async function () {
     const p = exporter as ExporterProcess;
     assert.equal((await p.get('/healthz')).status, 200);
-    assert.equal((await waitFor(() => p.get('/readyz'), (r) => r.status === 200)).status, 200);
+    assert.equal(
+      (
+        await waitFor(
+          () => p.get('/readyz'),
+          (r) => r.status === 200,
+        )
+      ).status,
+      200,
+    );
   });
 });

@@ -76,13 +76,32 @@ describe('agent lifecycle', function () {
     const M = 7;
     const first = await start();
     lab.sendUdp(client, SERVER, 9, N, 10);
-    assert.equal(await waitFor(() => noSocket(first), (v) => v >= N), N);
+    assert.equal(
+      await waitFor(
+        () => noSocket(first),
+        (v) => v >= N,
+      ),
+      N,
+    );
     assert.equal((await first.stop()).code, 0);
 
     const second = await start();
-    assert.equal(await waitFor(() => noSocket(second), (v) => v >= N), N, 'no reset after restart');
+    assert.equal(
+      await waitFor(
+        () => noSocket(second),
+        (v) => v >= N,
+      ),
+      N,
+      'no reset after restart',
+    );
     lab.sendUdp(client, SERVER, 9, M, 10);
-    assert.equal(await waitFor(() => noSocket(second), (v) => v >= N + M), N + M);
+    assert.equal(
+      await waitFor(
+        () => noSocket(second),
+        (v) => v >= N + M,
+      ),
+      N + M,
+    );
   });
 
   it('detaches its program on SIGTERM and exits 0 within 2 s', async function () {
@@ -93,7 +112,10 @@ describe('agent lifecycle', function () {
     assert.equal(code, 0);
     assert.ok(ms < 2000, `exited in ${ms} ms`);
     // The kernel frees a detached tracing program after an RCU grace period, not at once.
-    const left = await waitFor(() => dropProgramIds().filter((id) => mine.includes(id)), (ids) => ids.length === 0);
+    const left = await waitFor(
+      () => dropProgramIds().filter((id) => mine.includes(id)),
+      (ids) => ids.length === 0,
+    );
     assert.deepEqual(left, [], 'no program left attached');
   });
 
@@ -114,7 +136,10 @@ describe('agent lifecycle', function () {
   it('list prints the pinned counters as a table and as JSON', async function () {
     const p = await start();
     lab.sendUdp(client, SERVER, 9, 5, 10);
-    await waitFor(() => noSocket(p), (v) => v >= 5);
+    await waitFor(
+      () => noSocket(p),
+      (v) => v >= 5,
+    );
     const table = runCli(['list', '--bpffs', pinDir]);
     assert.equal(table.status, 0, table.stderr);
     assert.match(table.stdout.split('\n')[0] ?? '', /^SOURCE\s+REASON\s+DIRECTION\s+NAMESPACE\s+POD\s+PACKETS\s+BYTES\s+LOCATION$/);
@@ -128,20 +153,54 @@ describe('agent lifecycle', function () {
   it('starts a map afresh, with one warning, when its pin has another layout (an upgrade)', async function () {
     mkdirSync(pinDir, { recursive: true });
     // forward_counts as an older agent might have pinned it: 16-byte values.
-    execFileSync('bpftool', ['map', 'create', join(pinDir, 'forward_counts'), 'type', 'percpu_array', 'key', '4', 'value', '16', 'entries', '8194', 'name', 'forward_counts']);
+    execFileSync('bpftool', [
+      'map',
+      'create',
+      join(pinDir, 'forward_counts'),
+      'type',
+      'percpu_array',
+      'key',
+      '4',
+      'value',
+      '16',
+      'entries',
+      '8194',
+      'name',
+      'forward_counts',
+    ]);
     const p = await start();
     assert.match(p.logs, /"map":"forward_counts".*pinned map has another layout/);
-    const info = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', join(pinDir, 'forward_counts')], { encoding: 'utf8' })) as { bytes_value: number };
+    const info = JSON.parse(
+      execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', join(pinDir, 'forward_counts')], { encoding: 'utf8' }),
+    ) as { bytes_value: number };
     assert.equal(info.bytes_value, 24, 'the map of the current layout is pinned now');
   });
 
   it('starts a map afresh when its pin differs only in flags (libbpf would refuse to reuse it)', async function () {
     mkdirSync(pinDir, { recursive: true });
     // endpoints with the same type and sizes, but BPF_F_NO_PREALLOC (1).
-    execFileSync('bpftool', ['map', 'create', join(pinDir, 'endpoints'), 'type', 'hash', 'key', String(ENDPOINT_ADDR_SIZE), 'value', '4', 'entries', String(ENDPOINT_SLOTS), 'name', 'endpoints', 'flags', '1']);
+    execFileSync('bpftool', [
+      'map',
+      'create',
+      join(pinDir, 'endpoints'),
+      'type',
+      'hash',
+      'key',
+      String(ENDPOINT_ADDR_SIZE),
+      'value',
+      '4',
+      'entries',
+      String(ENDPOINT_SLOTS),
+      'name',
+      'endpoints',
+      'flags',
+      '1',
+    ]);
     const p = await start();
     assert.match(p.logs, /"map":"endpoints".*pinned map has another layout/);
-    const info = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', join(pinDir, 'endpoints')], { encoding: 'utf8' })) as { flags?: number };
+    const info = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', join(pinDir, 'endpoints')], { encoding: 'utf8' })) as {
+      flags?: number;
+    };
     assert.equal(info.flags ?? 0, 0, 'the map of the current layout is pinned now');
   });
 

@@ -43,7 +43,10 @@ describe('drop-key table full', function () {
       const N = 15;
       // A closed port never used before in this run: a key the table has not seen.
       lab.sendUdp(client, '10.203.0.2', 9, N, 30);
-      const s = await waitFor(() => p.scrape(), (x) => sumOf(x, 'datapath_exporter_slot_overflow_packets_total', { table: 'drop_keys' }) >= N);
+      const s = await waitFor(
+        () => p.scrape(),
+        (x) => sumOf(x, 'datapath_exporter_slot_overflow_packets_total', { table: 'drop_keys' }) >= N,
+      );
       assert.equal(sumOf(s, 'datapath_exporter_slot_overflow_packets_total', { table: 'drop_keys' }), N);
       assert.equal(sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', reason: 'SLOT_OVERFLOW' }), N, 'exported, not lost');
       assert.equal(sumOf(s, 'datapath_drop_bytes_total', { source: 'kernel', reason: 'SLOT_OVERFLOW' }), N * 58);

@@ -65,8 +65,26 @@ describe('on a pristine node (no tracefs, no debugfs)', function () {
   it("runs the README's `run` and counts N real drops exactly", async function () {
     const child = spawn(
       'unshare',
-      ['--mount', '--propagation', 'private', '--', 'bash', '-c', PRISTINE, 'pristine', LAUNCHER,
-        'run', '--bpffs', pinDir, '--metrics-addr', '127.0.0.1:0', '--poll-interval', '200ms', '--cilium-metrics-map', 'none'],
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        'bash',
+        '-c',
+        PRISTINE,
+        'pristine',
+        LAUNCHER,
+        'run',
+        '--bpffs',
+        pinDir,
+        '--metrics-addr',
+        '127.0.0.1:0',
+        '--poll-interval',
+        '200ms',
+        '--cilium-metrics-map',
+        'none',
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     agent = child;
@@ -80,7 +98,11 @@ describe('on a pristine node (no tracefs, no debugfs)', function () {
 
     const types = mountTypes(child.pid ?? 0);
     assert.ok(types.includes('bpf'), 'bpffs is there (the one mount the agent needs)');
-    assert.deepEqual(types.filter((t) => t === 'tracefs' || t === 'debugfs'), [], 'the agent sees no tracefs or debugfs');
+    assert.deepEqual(
+      types.filter((t) => t === 'tracefs' || t === 'debugfs'),
+      [],
+      'the agent sees no tracefs or debugfs',
+    );
 
     const scrape = async (): Promise<Sample[]> => parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
     const noSocket = (s: Sample[], metric = 'datapath_drop_packets_total') =>
@@ -93,7 +115,10 @@ describe('on a pristine node (no tracefs, no debugfs)', function () {
     await sleep(500); // one more poll: nothing more arrives
     const after = await scrape();
     assert.equal(noSocket(after) - noSocket(before), N);
-    assert.equal(noSocket(after, 'datapath_drop_bytes_total') - noSocket(before, 'datapath_drop_bytes_total'), N * (PAYLOAD + UDP_IPV4_OVERHEAD));
+    assert.equal(
+      noSocket(after, 'datapath_drop_bytes_total') - noSocket(before, 'datapath_drop_bytes_total'),
+      N * (PAYLOAD + UDP_IPV4_OVERHEAD),
+    );
 
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => (child.exitCode !== null ? r(child.exitCode) : child.once('exit', (c) => r(c))));

@@ -181,7 +181,7 @@ describe('observe as a client of /api/v1/drops', function () {
     }
   });
 
-  it('--cacert trusts the CA that signed the agent\'s certificate; without it (or with another CA) the handshake fails in one line', async function () {
+  it("--cacert trusts the CA that signed the agent's certificate; without it (or with another CA) the handshake fails in one line", async function () {
     const addr = await https(ndjson([JSON.stringify(EVENT)]));
     const ok = await observe(['--addr', addr, '--tls', '--cacert', ca.cert]);
     assert.equal(ok.stderr, '');
@@ -227,7 +227,10 @@ describe('observe as a client of /api/v1/drops', function () {
     assert.equal(ok.status, 0);
     assert.equal(ok.stdout, `${LINE}\n`);
     // An ambient $DATAPATH_EXPORTER_TOKEN does not override an explicit --user.
-    const both = await observe(['--addr', addr, '--user', 'prometheus'], { DATAPATH_EXPORTER_PASSWORD: 's3cret:x', DATAPATH_EXPORTER_TOKEN: 't' });
+    const both = await observe(['--addr', addr, '--user', 'prometheus'], {
+      DATAPATH_EXPORTER_PASSWORD: 's3cret:x',
+      DATAPATH_EXPORTER_TOKEN: 't',
+    });
     assert.equal(both.status, 0, both.stderr);
     const wrong = await observe(['--addr', addr, '--user', 'prometheus'], { DATAPATH_EXPORTER_PASSWORD: 'nope' });
     assert.equal(wrong.status, 1);

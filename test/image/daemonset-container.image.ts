@@ -80,7 +80,7 @@ async function metrics(port: number): Promise<Sample[]> {
   return parseExposition(await res.text());
 }
 
-describe('image: the DaemonSet\'s container, built from deploy/Dockerfile and run with the manifest\'s settings', function () {
+describe("image: the DaemonSet's container, built from deploy/Dockerfile and run with the manifest's settings", function () {
   this.timeout(120_000);
   let image = '';
   let pod: IPodSpec;
@@ -98,7 +98,8 @@ describe('image: the DaemonSet\'s container, built from deploy/Dockerfile and ru
 
   before(async function () {
     requireBpf(this);
-    const ds = (await renderKustomization(join(deployDir, 'base'))).find((o) => o.kind === 'DaemonSet') as (KubeObject & IDaemonSet) | undefined;
+    const ds = (await renderKustomization(join(deployDir, 'base'))).find((o) => o.kind === 'DaemonSet') as
+      (KubeObject & IDaemonSet) | undefined;
     assert.ok(ds?.spec?.template.spec);
     pod = ds.spec.template.spec;
     image = agentContainer(pod).image ?? '';
@@ -145,10 +146,18 @@ describe('image: the DaemonSet\'s container, built from deploy/Dockerfile and ru
   });
 
   function kubelet(seccompDefault: KubeletPart['seccompDefault']): KubeletPart {
-    return { fieldRefs: { 'spec.nodeName': NODE }, serviceAccountDir: saDir, apiServer: { host: '127.0.0.1', port: front?.port ?? 0 }, seccompDefault };
+    return {
+      fieldRefs: { 'spec.nodeName': NODE },
+      serviceAccountDir: saDir,
+      apiServer: { host: '127.0.0.1', port: front?.port ?? 0 },
+      seccompDefault,
+    };
   }
 
-  async function start(capabilities?: string[], seccompDefault: KubeletPart['seccompDefault'] = 'podman+capability-gates'): Promise<{ c: OciContainer; port: number; pinDir: string }> {
+  async function start(
+    capabilities?: string[],
+    seccompDefault: KubeletPart['seccompDefault'] = 'podman+capability-gates',
+  ): Promise<{ c: OciContainer; port: number; pinDir: string }> {
     const port = await freePort();
     const pinDir = testPinDir();
     pinDirs.push(pinDir);
@@ -182,7 +191,7 @@ describe('image: the DaemonSet\'s container, built from deploy/Dockerfile and ru
     assert.ok(ok, `agent in the container not ready:\n${c.output}`);
   }
 
-  it('starts with exactly the manifest\'s security settings, counts a pod\'s traffic and drops exactly, and exits 0 on SIGTERM leaving nothing attached', async function () {
+  it("starts with exactly the manifest's security settings, counts a pod's traffic and drops exactly, and exits 0 on SIGTERM leaving nothing attached", async function () {
     const { c, port } = await start();
     await ready(c, port);
     const sc = agentContainer(pod).securityContext;
@@ -190,7 +199,10 @@ describe('image: the DaemonSet\'s container, built from deploy/Dockerfile and ru
 
     // The process the runtime started is the agent (node, ENTRYPOINT in exec form), as set up.
     const pid = await c.pid();
-    assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '), /^node .*dist\/src\/cli\/main\.js run --metrics-addr=/);
+    assert.match(
+      readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '),
+      /^node .*dist\/src\/cli\/main\.js run --metrics-addr=/,
+    );
     for (const set of ['CapBnd', 'CapEff', 'CapPrm']) assert.equal(status(pid, set), capMask(caps), set);
     assert.equal(status(pid, 'CapInh'), '0000000000000000');
     assert.equal(status(pid, 'CapAmb'), '0000000000000000');
@@ -198,37 +210,66 @@ describe('image: the DaemonSet\'s container, built from deploy/Dockerfile and ru
     assert.equal(status(pid, 'Seccomp'), '2', 'a seccomp filter');
     assert.equal(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`NODE_NAME=${NODE}`), true);
     // Its mounts: / read-only; the one host directory is bpffs at /sys/fs/bpf.
-    const mounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').trim().split('\n').map((l) => {
-      const [pre = '', post = ''] = l.split(' - ');
-      const f = pre.split(' ');
-      const [fstype = '', source = ''] = post.split(' ');
-      return { root: f[3] ?? '', point: f[4] ?? '', options: f[5] ?? '', fstype, source };
-    });
+    const mounts = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => {
+        const [pre = '', post = ''] = l.split(' - ');
+        const f = pre.split(' ');
+        const [fstype = '', source = ''] = post.split(' ');
+        return { root: f[3] ?? '', point: f[4] ?? '', options: f[5] ?? '', fstype, source };
+      });
     const root = mounts.find((m) => m.point === '/');
     assert.match(root?.options ?? '', /^ro\b/, 'root filesystem read-only');
     // Beyond the runtime's own (/proc, /dev, a fresh sysfs and the paths it masks): bpffs and the service account only.
     const own = (m: { point: string; fstype: string }) =>
       m.point === '/' || /^\/(proc|dev)(\/|$)/.test(m.point) || (m.point === '/sys' && m.fstype === 'sysfs') || m.point === '/sys/firmware';
     assert.deepEqual(
-      mounts.filter((m) => !own(m)).map((m) => m.point).sort(),
+      mounts
+        .filter((m) => !own(m))
+        .map((m) => m.point)
+        .sort(),
       ['/run/secrets/kubernetes.io/serviceaccount', '/sys/fs/bpf'],
-      'no mount from the host but bpffs (and the kubelet\'s service account)',
+      "no mount from the host but bpffs (and the kubelet's service account)",
     );
-    assert.ok(mounts.some((m) => m.point === '/sys/fs/bpf' && m.fstype === 'bpf'), 'bpffs at /sys/fs/bpf');
+    assert.ok(
+      mounts.some((m) => m.point === '/sys/fs/bpf' && m.fstype === 'bpf'),
+      'bpffs at /sys/fs/bpf',
+    );
 
     // Kubernetes metadata over in-cluster config, then exact counts.
-    const synced = await waitFor(async () => sumOf(await metrics(port), 'datapath_exporter_kubernetes_synced'), (v) => v === 1, 30_000);
+    const synced = await waitFor(
+      async () => sumOf(await metrics(port), 'datapath_exporter_kubernetes_synced'),
+      (v) => v === 1,
+      30_000,
+    );
     assert.equal(synced, 1, c.output);
     const fwd = (s: Sample[], p: string, direction: string, metric = 'datapath_forward_packets_total') =>
       sumOf(s, metric, { source: 'tc', namespace: 'shop', pod: p, direction });
     const noSocket = (s: Sample[]) =>
-      sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', reason: 'NO_SOCKET', direction: 'ingress', namespace: 'shop', pod: 'server' });
-    await waitFor(async () => sumOf(await metrics(port), 'datapath_exporter_attached_interfaces'), (v) => v === 2, 20_000);
+      sumOf(s, 'datapath_drop_packets_total', {
+        source: 'kernel',
+        reason: 'NO_SOCKET',
+        direction: 'ingress',
+        namespace: 'shop',
+        pod: 'server',
+      });
+    await waitFor(
+      async () => sumOf(await metrics(port), 'datapath_exporter_attached_interfaces'),
+      (v) => v === 2,
+      20_000,
+    );
     const before = await metrics(port);
-    const N = 23, PAYLOAD = 200, D = 13;
+    const N = 23,
+      PAYLOAD = 200,
+      D = 13;
     lab.sendUdp(client.ns, server.ip, 5000, N, PAYLOAD);
     lab.sendUdp(client.ns, server.ip, 9, D, 10);
-    await waitFor(() => metrics(port), (s) => fwd(s, 'server', 'ingress') - fwd(before, 'server', 'ingress') >= N + D && noSocket(s) - noSocket(before) >= D, 30_000);
+    await waitFor(
+      () => metrics(port),
+      (s) => fwd(s, 'server', 'ingress') - fwd(before, 'server', 'ingress') >= N + D && noSocket(s) - noSocket(before) >= D,
+      30_000,
+    );
     // One more poll (the manifest's --poll-interval): nothing more arrives.
     const interval = Number(/--poll-interval=(\d+)s/.exec(agentContainer(pod).args?.join(' ') ?? '')?.[1] ?? '5');
     await new Promise((r) => setTimeout(r, interval * 1000 + 500));
@@ -236,14 +277,21 @@ describe('image: the DaemonSet\'s container, built from deploy/Dockerfile and ru
     assert.equal(fwd(after, 'client', 'egress') - fwd(before, 'client', 'egress'), N + D);
     assert.equal(fwd(after, 'server', 'ingress') - fwd(before, 'server', 'ingress'), N + D);
     const bytes = N * (PAYLOAD + UDP_IPV4_OVERHEAD) + D * (10 + UDP_IPV4_OVERHEAD);
-    assert.equal(fwd(after, 'server', 'ingress', 'datapath_forward_bytes_total') - fwd(before, 'server', 'ingress', 'datapath_forward_bytes_total'), bytes);
+    assert.equal(
+      fwd(after, 'server', 'ingress', 'datapath_forward_bytes_total') - fwd(before, 'server', 'ingress', 'datapath_forward_bytes_total'),
+      bytes,
+    );
     assert.equal(noSocket(after) - noSocket(before), D);
 
     const held = heldProgramIds(pid);
     assert.ok(held.length >= 3, `the agent holds its programs (${held.join()})`);
     assert.equal(await c.stop('TERM'), 0, c.output);
     const loaded = loadedProgramIds();
-    assert.deepEqual(held.filter((id) => loaded.has(id)), [], 'no program of the agent left loaded (so none attached)');
+    assert.deepEqual(
+      held.filter((id) => loaded.has(id)),
+      [],
+      'no program of the agent left loaded (so none attached)',
+    );
   });
 
   for (const missing of ['BPF', 'PERFMON', 'NET_ADMIN']) {
@@ -258,13 +306,19 @@ describe('image: the DaemonSet\'s container, built from deploy/Dockerfile and ru
     });
   }
 
-  it('under podman 4.3\'s default seccomp profile (bpf(2) only with CAP_SYS_ADMIN), exits 1 in one line that names the seccomp profile', async function () {
+  it("under podman 4.3's default seccomp profile (bpf(2) only with CAP_SYS_ADMIN), exits 1 in one line that names the seccomp profile", async function () {
     const { c } = await start(undefined, 'podman');
     const code = await c.wait();
-    const lines = c.output.trim().split('\n').filter((l) => !l.startsWith('{'));
+    const lines = c.output
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('{'));
     assert.equal(code, 1, c.output);
     assert.equal(lines.length, 1, c.output);
-    assert.match(lines[0] ?? '', /^datapath-exporter: load \S+ failed: EPERM: bpf\(2\) refused under a seccomp filter .*seccompProfile to Unconfined/);
+    assert.match(
+      lines[0] ?? '',
+      /^datapath-exporter: load \S+ failed: EPERM: bpf\(2\) refused under a seccomp filter .*seccompProfile to Unconfined/,
+    );
   });
 
   it('without CAP_SYSLOG, still counts, and says once that kernel drop locations stay unresolved for want of CAP_SYSLOG', async function () {
@@ -292,7 +346,13 @@ describe('image: the DaemonSet\'s container, built from deploy/Dockerfile and ru
     // What the agent loads at run time.
     const libdir = readdirSync(at('usr/lib')).find((d) => /-linux-gnu$/.test(d)) ?? '';
     assert.ok(existsSync(at(`usr/lib/${libdir}/libbpf.so.1`)), 'libbpf.so.1');
-    for (const f of ['app/bpf/drops.bpf.o', 'app/bpf/forward.bpf.o', 'app/dist/src/cli/main.js', 'app/dist/vendor/kubernetes-client.js', 'usr/local/bin/node']) {
+    for (const f of [
+      'app/bpf/drops.bpf.o',
+      'app/bpf/forward.bpf.o',
+      'app/dist/src/cli/main.js',
+      'app/dist/vendor/kubernetes-client.js',
+      'usr/local/bin/node',
+    ]) {
       assert.ok(existsSync(at(f)), f);
     }
     const koffiArch = process.arch === 'arm64' ? 'arm64' : 'x64';
@@ -300,15 +360,51 @@ describe('image: the DaemonSet\'s container, built from deploy/Dockerfile and ru
     // No compiler or build tool.
     const compiler = /^(cc|c\+\+|cpp|gcc|g\+\+|clang|clang\+\+|llc|ld|ld\.bfd|ld\.gold|as|tcc|make)(-\d+)?$/;
     for (const dir of ['usr/bin', 'usr/local/bin', 'usr/sbin']) {
-      assert.deepEqual(readdirSync(at(dir)).filter((f) => compiler.test(f) || /-linux-gnu-(gcc|g\+\+|ld|as)/.test(f)), [], dir);
+      assert.deepEqual(
+        readdirSync(at(dir)).filter((f) => compiler.test(f) || /-linux-gnu-(gcc|g\+\+|ld|as)/.test(f)),
+        [],
+        dir,
+      );
     }
     // No npm, no npm cache, no sources, tests or development dependencies.
-    for (const p of ['usr/local/bin/npm', 'usr/local/bin/npx', 'usr/local/lib/node_modules', 'root/.npm', 'app/src', 'app/test', 'app/dist/test', 'app/bench', 'app/tsconfig.json']) {
+    for (const p of [
+      'usr/local/bin/npm',
+      'usr/local/bin/npx',
+      'usr/local/lib/node_modules',
+      'root/.npm',
+      'app/src',
+      'app/test',
+      'app/dist/test',
+      'app/bench',
+      'app/tsconfig.json',
+    ]) {
       assert.equal(existsSync(at(p)), false, `${p} in the image`);
     }
     // The project's own tests and sources (third-party packages in node_modules ship tests of their own: npm keeps them).
-    const found = await run('find', [at('app'), at('root'), at('tmp'), '-path', at('app/node_modules'), '-prune', '-o', '(', '-name', '*.test.*', '-o', '-name', '*.ts', ')', '-print']);
-    assert.deepEqual(found.stdout.trim().split('\n').filter((l) => l !== ''), []);
+    const found = await run('find', [
+      at('app'),
+      at('root'),
+      at('tmp'),
+      '-path',
+      at('app/node_modules'),
+      '-prune',
+      '-o',
+      '(',
+      '-name',
+      '*.test.*',
+      '-o',
+      '-name',
+      '*.ts',
+      ')',
+      '-print',
+    ]);
+    assert.deepEqual(
+      found.stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l !== ''),
+      [],
+    );
     const caches = await run('find', [rootfs.path, '-xdev', '-name', '_cacache', '-print']);
     assert.equal(caches.stdout.trim(), '', 'an npm cache');
     for (const dev of ['typescript', 'mocha', 'esbuild', 'kubernetes-models', '@kubernetes/client-node', 'prom-client']) {

@@ -150,7 +150,12 @@ export function runtimeConfig(pod: IPodSpec, image: ImageConfig, kubelet: Kubele
   const mounts: OciMount[] = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     // Not privileged: the runtime mounts sysfs read-only.
@@ -164,7 +169,12 @@ export function runtimeConfig(pod: IPodSpec, image: ImageConfig, kubelet: Kubele
     if (!propagation) throw new Error(`volume ${m.name}: unknown mountPropagation ${m.mountPropagation}`);
     mounts.push({ destination: m.mountPath, type: 'bind', source: hostPath, options: ['rbind', propagation, m.readOnly ? 'ro' : 'rw'] });
   }
-  mounts.push({ destination: SERVICE_ACCOUNT_MOUNT, type: 'bind', source: kubelet.serviceAccountDir, options: ['rbind', 'rprivate', 'ro'] });
+  mounts.push({
+    destination: SERVICE_ACCOUNT_MOUNT,
+    type: 'bind',
+    source: kubelet.serviceAccountDir,
+    options: ['rbind', 'rprivate', 'ro'],
+  });
 
   const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'mount' }];
   if (!pod.hostNetwork) namespaces.push({ type: 'network' }, { type: 'uts' });
@@ -185,7 +195,18 @@ export function runtimeConfig(pod: IPodSpec, image: ImageConfig, kubelet: Kubele
     linux: {
       namespaces,
       // The runtimes' defaults for an unprivileged container.
-      maskedPaths: ['/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/sys/firmware', '/proc/scsi'],
+      maskedPaths: [
+        '/proc/acpi',
+        '/proc/asound',
+        '/proc/kcore',
+        '/proc/keys',
+        '/proc/latency_stats',
+        '/proc/timer_list',
+        '/proc/timer_stats',
+        '/proc/sched_debug',
+        '/sys/firmware',
+        '/proc/scsi',
+      ],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
   };
@@ -193,8 +214,7 @@ export function runtimeConfig(pod: IPodSpec, image: ImageConfig, kubelet: Kubele
   if (seccomp === 'RuntimeDefault') {
     const extra = kubelet.seccompDefault === 'podman' ? [] : CAPABILITY_GATES;
     config.linux.seccomp = seccompForContainer(caps, PODMAN_DEFAULT_PROFILE, extra);
-  }
-  else if (seccomp !== 'Unconfined') throw new Error(`seccompProfile ${seccomp} is not modelled`);
+  } else if (seccomp !== 'Unconfined') throw new Error(`seccompProfile ${seccomp} is not modelled`);
   if (!pod.hostNetwork) config.hostname = 'datapath-exporter';
   return config;
 }

@@ -69,7 +69,12 @@ export const CAPABILITY_GATES: readonly ProfileSyscall[] = [
  * on `arch` (process.arch), from the profile at `path` and any `extra` rules
  * (placed first: a runtime applies the first matching rule's action).
  */
-export function seccompForContainer(caps: readonly string[], path = PODMAN_DEFAULT_PROFILE, extra: readonly ProfileSyscall[] = [], arch = process.arch): OciSeccomp {
+export function seccompForContainer(
+  caps: readonly string[],
+  path = PODMAN_DEFAULT_PROFILE,
+  extra: readonly ProfileSyscall[] = [],
+  arch = process.arch,
+): OciSeccomp {
   const profile = JSON.parse(readFileSync(path, 'utf8')) as Profile;
   const target = ARCHES[arch];
   if (!target) throw new Error(`no seccomp architecture for ${arch}`);

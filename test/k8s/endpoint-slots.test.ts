@@ -30,7 +30,11 @@ describe('endpoint slots', function () {
 
   function slots(graceMs: number, namespaces?: NamespaceFilter): EndpointSlots {
     assert.ok(obj);
-    const maps = { endpoints: obj.map(MAP_NAMES.endpoints), names: obj.map(MAP_NAMES.endpointNames), cacheGeneration: new DropCacheGeneration(obj.map(MAP_NAMES.dropCacheGen)) };
+    const maps = {
+      endpoints: obj.map(MAP_NAMES.endpoints),
+      names: obj.map(MAP_NAMES.endpointNames),
+      cacheGeneration: new DropCacheGeneration(obj.map(MAP_NAMES.dropCacheGen)),
+    };
     const s = new EndpointSlots(maps, 8, graceMs, pino({ level: 'silent' }), namespaces);
     s.restore(); // as the agent starts: a fresh pin directory, so every slot is free
     return s;
@@ -82,9 +86,16 @@ describe('endpoint slots', function () {
     const endpoints = obj.map(MAP_NAMES.endpoints).lookupAll(16, 4, 16);
     assert.equal(endpoints.count, 2, 'only the admitted pods have addresses in the endpoints map');
     assert.deepEqual(
-      [0, 1, 2, 3, 4, 5, 6, 7].map((slot) => s.labelsOf(slot as never)?.pod).filter((p) => p !== undefined).sort(),
+      [0, 1, 2, 3, 4, 5, 6, 7]
+        .map((slot) => s.labelsOf(slot as never)?.pod)
+        .filter((p) => p !== undefined)
+        .sort(),
       ['api-0', 'web-0'],
     );
-    for (const [ns, name, ip] of [['shop', 'web-0', '10.0.1.1'], ['team-a', 'api-0', '10.0.1.2']] as const) s.delete(pod(ns, name, ip));
+    for (const [ns, name, ip] of [
+      ['shop', 'web-0', '10.0.1.1'],
+      ['team-a', 'api-0', '10.0.1.2'],
+    ] as const)
+      s.delete(pod(ns, name, ip));
   });
 });

@@ -119,9 +119,7 @@ describe('KubeApiServer (the test suite’s own)', function () {
 
   it('sends BOOKMARK events only to watches that allow them', async function () {
     const plain = await watch(`/api/v1/pods?watch=true&resourceVersion=${api.resourceVersion}`);
-    const withBookmarks = await watch(
-      `/api/v1/pods?watch=true&resourceVersion=${api.resourceVersion}&allowWatchBookmarks=true`,
-    );
+    const withBookmarks = await watch(`/api/v1/pods?watch=true&resourceVersion=${api.resourceVersion}&allowWatchBookmarks=true`);
     api.sendBookmarks();
     api.addPod(makePod({ name: 'x', nodeName: 'n1' }));
     const first = await withBookmarks.next();

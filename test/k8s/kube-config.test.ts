@@ -94,10 +94,7 @@ describe('loadKubeConfig', function () {
     const prose = file('prose', 'just some text\n');
     assert.throws(() => loadKubeConfig({ kubeconfig: prose }, {}, serviceAccount), /no current-context/);
     const dangling = file('dangling', kubeconfigText('https://x:6443').replace('current-context: ctx', 'current-context: other'));
-    assert.throws(
-      () => loadKubeConfig({ kubeconfig: dangling }, {}, serviceAccount),
-      /current-context "other" is not defined/,
-    );
+    assert.throws(() => loadKubeConfig({ kubeconfig: dangling }, {}, serviceAccount), /current-context "other" is not defined/);
   });
 
   it('fails clearly on an http server without insecure-skip-tls-verify (a kubectl proxy), which the client refuses', async function () {
@@ -110,8 +107,14 @@ describe('loadKubeConfig', function () {
           'without insecure-skip-tls-verify, which the Kubernetes client refuses; ' +
           'for a kubectl proxy set insecure-skip-tls-verify: true on that cluster, otherwise use the https:// server',
     );
-    assert.throws(() => loadKubeConfig({}, { KUBECONFIG: proxy }, serviceAccount), /from KUBECONFIG .*http:\/\/ server .*insecure-skip-tls-verify: true/);
-    const explicitFalse = file('proxy-false', kubeconfigText('http://127.0.0.1:8001').replace('    server:', '    insecure-skip-tls-verify: false\n    server:'));
+    assert.throws(
+      () => loadKubeConfig({}, { KUBECONFIG: proxy }, serviceAccount),
+      /from KUBECONFIG .*http:\/\/ server .*insecure-skip-tls-verify: true/,
+    );
+    const explicitFalse = file(
+      'proxy-false',
+      kubeconfigText('http://127.0.0.1:8001').replace('    server:', '    insecure-skip-tls-verify: false\n    server:'),
+    );
     assert.throws(() => loadKubeConfig({ kubeconfig: explicitFalse }, {}, serviceAccount), /http:\/\/ server/);
     // The same file loaded by the client alone fails every request: what the watch retried forever.
     const raw = new KubeConfig();
@@ -120,7 +123,10 @@ describe('loadKubeConfig', function () {
   });
 
   it('accepts an http server with insecure-skip-tls-verify: true, and the client builds requests to it', async function () {
-    const proxy = file('proxy', kubeconfigText('http://127.0.0.1:8001').replace('    server:', '    insecure-skip-tls-verify: true\n    server:'));
+    const proxy = file(
+      'proxy',
+      kubeconfigText('http://127.0.0.1:8001').replace('    server:', '    insecure-skip-tls-verify: true\n    server:'),
+    );
     const kc = loadKubeConfig({ kubeconfig: proxy }, {}, serviceAccount);
     assert.equal(kc?.getCurrentCluster()?.server, 'http://127.0.0.1:8001');
     // The check the client makes for every request, passed.
@@ -146,7 +152,10 @@ describe('loadKubeConfig', function () {
     const second = file('second', kubeconfigText('https://second.example', 'two'));
     const kc = loadKubeConfig({}, { KUBECONFIG: [first, second].join(delimiter) }, serviceAccount);
     assert.equal(kc?.getCurrentContext(), 'one');
-    assert.deepEqual(kc?.getContexts().map((c) => c.name), ['one', 'two']);
+    assert.deepEqual(
+      kc?.getContexts().map((c) => c.name),
+      ['one', 'two'],
+    );
   });
 
   it('fails clearly when KUBECONFIG names a missing file', function () {
@@ -175,10 +184,7 @@ describe('loadKubeConfig', function () {
     const flagPath = file('flag-config', kubeconfigText('https://flag.example:6443'));
     const env = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443', KUBECONFIG: envPath };
     assert.equal(loadKubeConfig({}, env, serviceAccount)?.getCurrentCluster()?.server, 'https://10.96.0.1:443');
-    assert.equal(
-      loadKubeConfig({ kubeconfig: flagPath }, env, serviceAccount)?.getCurrentCluster()?.server,
-      'https://flag.example:6443',
-    );
+    assert.equal(loadKubeConfig({ kubeconfig: flagPath }, env, serviceAccount)?.getCurrentCluster()?.server, 'https://flag.example:6443');
   });
 
   it('is not in-cluster without a service-account token', function () {

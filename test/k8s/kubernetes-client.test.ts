@@ -13,21 +13,33 @@ import { PodWatcher } from '../../src/k8s/pod-watcher.js';
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const installedVersion = (JSON.parse(readFileSync(join(repoRoot, 'node_modules/@kubernetes/client-node/package.json'), 'utf8')) as { version: string }).version;
+const installedVersion = (
+  JSON.parse(readFileSync(join(repoRoot, 'node_modules/@kubernetes/client-node/package.json'), 'utf8')) as { version: string }
+).version;
 
 describe('the Kubernetes client bundle', () => {
   it('is what #kubernetes-client resolves to: one module, not the package', () => {
     const resolved = fileURLToPath(import.meta.resolve('#kubernetes-client'));
     assert.equal(resolved, join(repoRoot, 'dist/vendor/kubernetes-client.js'));
     assert.ok(statSync(resolved).size > 100_000, 'the bundle holds the client');
-    assert.doesNotMatch(readFileSync(resolved, 'utf8'), /from\s*["']@kubernetes\/client-node|["'][^"']*node_modules\/@kubernetes/, 'the bundle imports nothing of the package');
+    assert.doesNotMatch(
+      readFileSync(resolved, 'utf8'),
+      /from\s*["']@kubernetes\/client-node|["'][^"']*node_modules\/@kubernetes/,
+      'the bundle imports nothing of the package',
+    );
   });
 
   it('is the only way src/ imports the client', () => {
     const files = readdirSync(join(repoRoot, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
-    const direct = files.filter((f) => /from ['"]@kubernetes\/client-node['"]|import\(['"]@kubernetes\/client-node['"]\)/.test(readFileSync(join(repoRoot, 'src', f), 'utf8')));
+    const direct = files.filter((f) =>
+      /from ['"]@kubernetes\/client-node['"]|import\(['"]@kubernetes\/client-node['"]\)/.test(
+        readFileSync(join(repoRoot, 'src', f), 'utf8'),
+      ),
+    );
     assert.deepEqual(direct, ['k8s/kubernetes-client.ts'], 'only the bundle entry imports the package');
-    const bypass = files.filter((f) => /from ['"][./]+(k8s\/)?kubernetes-client\.js['"]/.test(readFileSync(join(repoRoot, 'src', f), 'utf8')));
+    const bypass = files.filter((f) =>
+      /from ['"][./]+(k8s\/)?kubernetes-client\.js['"]/.test(readFileSync(join(repoRoot, 'src', f), 'utf8')),
+    );
     assert.deepEqual(bypass, [], 'no module imports the entry around the bundle');
   });
 

@@ -14,7 +14,6 @@ const NODE = 'node-a';
 const FAST_BACKOFF = { initialMs: 50, maxMs: 400 };
 const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-
 type Recorded = { type: 'upsert' | 'delete'; pod: PodEndpoint };
 
 /** Every event the watcher emitted, in order. */
@@ -212,7 +211,10 @@ describe('PodWatcher (real client-node, test API server)', function () {
     await waitUntil('the relist to bring b', () => events.count('upsert', 'b') === 1);
     assert.deepEqual(events.sinceMark(), ['delete default/a', 'upsert default/b']);
     assert.equal(server.listRequests().length, 2);
-    assert.ok(server.watchRequests().some((r) => r.status === 410), 'no watch was refused with 410');
+    assert.ok(
+      server.watchRequests().some((r) => r.status === 410),
+      'no watch was refused with 410',
+    );
     assert.deepEqual(names(w.pods()), ['b']);
     assert.equal(w.status().restarts, 0, 'client-node relists on 410 by itself');
   });
@@ -428,4 +430,3 @@ function dropPodIps(stored: ReturnType<KubeApiServer['getPod']>) {
   if (copy.status !== undefined) delete copy.status.podIPs;
   return copy;
 }
-

@@ -19,7 +19,13 @@ const META_KEYS = ['name', 'namespace', 'resourceVersion', 'uid'];
 
 describe('slim pod records', function () {
   it('keeps name, namespace, uid, resourceVersion, IPs, hostNetwork, phase, deletion and workload of a real-sized pod, nothing else', function () {
-    const pod = makeRealisticPod({ name: 'cart-7d9f8c6b5-x2x9z', namespace: 'shop', nodeName: NODE, ips: ['10.0.0.5', 'fd00::5'], uid: 'uid-cart' });
+    const pod = makeRealisticPod({
+      name: 'cart-7d9f8c6b5-x2x9z',
+      namespace: 'shop',
+      nodeName: NODE,
+      ips: ['10.0.0.5', 'fd00::5'],
+      uid: 'uid-cart',
+    });
     pod.metadata = { ...pod.metadata, resourceVersion: '42' };
     assert.ok(JSON.stringify(pod).length > 4000, 'the pod is real-sized');
     assert.deepEqual(slimPod(pod), {
@@ -51,7 +57,8 @@ describe('slim pod records', function () {
 
     it('ListWatch caches only slim records, from the list and from watch events', async function () {
       api = await KubeApiServer.start();
-      for (let i = 0; i < 3; i++) api.addPod(makeRealisticPod({ name: `listed-7d9f8c6b5-${i}xxxx`, namespace: 'shop', nodeName: NODE, ips: [`10.0.0.${i + 2}`] }));
+      for (let i = 0; i < 3; i++)
+        api.addPod(makeRealisticPod({ name: `listed-7d9f8c6b5-${i}xxxx`, namespace: 'shop', nodeName: NODE, ips: [`10.0.0.${i + 2}`] }));
       dir = mkdtempSync(join(tmpdir(), 'slim-pods-'));
       const kubeConfig = loadKubeConfig({ kubeconfig: api.writeKubeconfig(dir) }, {});
       assert.ok(kubeConfig);
@@ -63,7 +70,13 @@ describe('slim pod records', function () {
       await until(() => w.status().synced && api!.openWatchCount() === 1);
       // Watch events: a new pod, a changed one.
       api.addPod(makeRealisticPod({ name: 'watched-7d9f8c6b5-aaaaa', namespace: 'shop', nodeName: NODE, ips: ['10.0.0.9'] }));
-      const changed = makeRealisticPod({ name: 'listed-7d9f8c6b5-0xxxx', namespace: 'shop', nodeName: NODE, ips: ['10.0.0.20'], uid: api.getPod('shop', 'listed-7d9f8c6b5-0xxxx')?.metadata?.uid ?? '' });
+      const changed = makeRealisticPod({
+        name: 'listed-7d9f8c6b5-0xxxx',
+        namespace: 'shop',
+        nodeName: NODE,
+        ips: ['10.0.0.20'],
+        uid: api.getPod('shop', 'listed-7d9f8c6b5-0xxxx')?.metadata?.uid ?? '',
+      });
       api.updatePod(changed);
       await until(() => upserts.includes('watched-7d9f8c6b5-aaaaa') && upserts.filter((n) => n === 'listed-7d9f8c6b5-0xxxx').length === 2);
 
@@ -76,12 +89,23 @@ describe('slim pod records', function () {
         assert.deepEqual(Object.keys(record.metadata).sort(), META_KEYS);
       }
       assert.deepEqual(informer.get('listed-7d9f8c6b5-0xxxx', 'shop')?.ips, ['10.0.0.20']);
-      assert.equal(informer.get('watched-7d9f8c6b5-aaaaa', 'shop')?.metadata.resourceVersion, api.getPod('shop', 'watched-7d9f8c6b5-aaaaa')?.metadata?.resourceVersion);
+      assert.equal(
+        informer.get('watched-7d9f8c6b5-aaaaa', 'shop')?.metadata.resourceVersion,
+        api.getPod('shop', 'watched-7d9f8c6b5-aaaaa')?.metadata?.resourceVersion,
+      );
     });
 
-    it('lists a node of 1,234 pods in pages of 500, all at the first page\'s resourceVersion, and watches from it', async function () {
+    it("lists a node of 1,234 pods in pages of 500, all at the first page's resourceVersion, and watches from it", async function () {
       api = await KubeApiServer.start();
-      for (let i = 0; i < 1234; i++) api.addPod(makeRealisticPod({ name: `paged-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`, namespace: `ns-${i % 7}`, nodeName: NODE, ips: [`10.1.${i >> 8}.${i & 255}`] }));
+      for (let i = 0; i < 1234; i++)
+        api.addPod(
+          makeRealisticPod({
+            name: `paged-7d9f8c6b5-${i.toString(36).padStart(5, 'x')}`,
+            namespace: `ns-${i % 7}`,
+            nodeName: NODE,
+            ips: [`10.1.${i >> 8}.${i & 255}`],
+          }),
+        );
       api.addPod(makeRealisticPod({ name: 'other-7d9f8c6b5-xxxxx', namespace: 'ns-0', nodeName: 'node-b', ips: ['10.2.0.1'] }));
       const rv = api.resourceVersion;
       dir = mkdtempSync(join(tmpdir(), 'slim-pods-'));
@@ -96,7 +120,11 @@ describe('slim pod records', function () {
       assert.equal(seen.size, 1234);
       assert.equal(w.pods().length, 1234);
       assert.equal(api.listRequests().length, 3, 'three pages');
-      assert.deepEqual(api.watchRequests().map((r) => r.resourceVersion), [rv], 'the watch starts at the list\'s resourceVersion');
+      assert.deepEqual(
+        api.watchRequests().map((r) => r.resourceVersion),
+        [rv],
+        "the watch starts at the list's resourceVersion",
+      );
       // A pod added after the list arrives through that watch.
       api.addPod(makeRealisticPod({ name: 'late-7d9f8c6b5-xxxxx', namespace: 'ns-1', nodeName: NODE, ips: ['10.3.0.1'] }));
       await until(() => seen.has('ns-1/late-7d9f8c6b5-xxxxx'));

@@ -33,7 +33,13 @@ const PAYLOAD = 20;
 const SPORT = 40123;
 
 /** The BPF objects the product and its benchmarks load; each must pass this kernel's verifier. */
-const OBJECTS = ['bpf/drops.bpf.o', 'bpf/forward.bpf.o', 'bench/bpf/empty_tc.bpf.o', 'bench/bpf/empty_tp.bpf.o', 'bench/bpf/drop_steps.bpf.o'];
+const OBJECTS = [
+  'bpf/drops.bpf.o',
+  'bpf/forward.bpf.o',
+  'bench/bpf/empty_tc.bpf.o',
+  'bench/bpf/empty_tp.bpf.o',
+  'bench/bpf/drop_steps.bpf.o',
+];
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export interface MatrixContext {
@@ -87,13 +93,34 @@ function agentOf(ctx: MatrixContext): ExporterProcess {
 async function startAgent(ctx: MatrixContext): Promise<ExporterProcess> {
   const t0 = Date.now();
   const p = await ExporterProcess.start(
-    ['--bpffs', ctx.pinDir, '--poll-interval', '200ms', '--kubeconfig', ctx.kubeconfig, '--node-name', NODE, '--interfaces', ctx.net.interfaceGlob, '--cilium-metrics-map', 'none'],
+    [
+      '--bpffs',
+      ctx.pinDir,
+      '--poll-interval',
+      '200ms',
+      '--kubeconfig',
+      ctx.kubeconfig,
+      '--node-name',
+      NODE,
+      '--interfaces',
+      ctx.net.interfaceGlob,
+      '--cilium-metrics-map',
+      'none',
+    ],
     process.env,
     START_TIMEOUT_MS,
   );
   ctx.agent = p;
-  await waitFor(async () => sumOf(await scrape(p), 'datapath_exporter_kubernetes_synced'), (v) => v === 1, WAIT_MS);
-  await waitFor(async () => sumOf(await scrape(p), 'datapath_exporter_attached_interfaces'), (v) => v === 2, WAIT_MS);
+  await waitFor(
+    async () => sumOf(await scrape(p), 'datapath_exporter_kubernetes_synced'),
+    (v) => v === 1,
+    WAIT_MS,
+  );
+  await waitFor(
+    async () => sumOf(await scrape(p), 'datapath_exporter_attached_interfaces'),
+    (v) => v === 2,
+    WAIT_MS,
+  );
   const ms = Date.now() - t0;
   ctx.facts[ctx.facts.agentStartMs === undefined ? 'agentStartMs' : 'agentRestartMs'] = ms;
   return p;
@@ -101,12 +128,16 @@ async function startAgent(ctx: MatrixContext): Promise<ExporterProcess> {
 
 /** Our clsact filters (fixed handle 0xd47a) on a device's hook. */
 function ourClsactFilters(dev: string, hook: 'ingress' | 'egress'): number {
-  return sh('tc', ['filter', 'show', 'dev', dev, hook]).split('\n').filter((l) => / handle 0xd47a /.test(l)).length;
+  return sh('tc', ['filter', 'show', 'dev', dev, hook])
+    .split('\n')
+    .filter((l) => / handle 0xd47a /.test(l)).length;
 }
 
 /** The CNI-like matchall filters (pref 1) on a device's hook. */
 function cniFilters(dev: string, hook: 'ingress' | 'egress'): number {
-  return sh('tc', ['filter', 'show', 'dev', dev, hook]).split('\n').filter((l) => /pref 1 matchall .*handle /.test(l)).length;
+  return sh('tc', ['filter', 'show', 'dev', dev, hook])
+    .split('\n')
+    .filter((l) => /pref 1 matchall .*handle /.test(l)).length;
 }
 
 /** Loaded programs of ours (bpftool shows 15 characters of a name). */
@@ -157,7 +188,8 @@ export const CHECKS: readonly Check[] = [
       if (expected === 'clsact') {
         for (const dev of [ctx.a.hostIf, ctx.b.hostIf]) {
           sh('tc', ['qdisc', 'add', 'dev', dev, 'clsact']);
-          for (const hook of ['ingress', 'egress']) sh('tc', ['filter', 'add', 'dev', dev, hook, 'pref', '1', 'matchall', 'action', 'continue']);
+          for (const hook of ['ingress', 'egress'])
+            sh('tc', ['filter', 'add', 'dev', dev, hook, 'pref', '1', 'matchall', 'action', 'continue']);
         }
         ctx.cni = 'clsact';
       } else {
@@ -185,11 +217,23 @@ export const CHECKS: readonly Check[] = [
     async run(ctx) {
       const p = agentOf(ctx);
       ctx.lab.sendUdp(ctx.a.ns, ctx.b.ip, 5000, F, PAYLOAD);
-      const s = await waitFor(async () => scrape(p), (x) => fwd(x, 'back', 'server', 'ingress') >= F, WAIT_MS);
+      const s = await waitFor(
+        async () => scrape(p),
+        (x) => fwd(x, 'back', 'server', 'ingress') >= F,
+        WAIT_MS,
+      );
       assert.equal(fwd(s, 'front', 'client', 'egress'), F, 'client egress packets');
       assert.equal(fwd(s, 'back', 'server', 'ingress'), F, 'server ingress packets');
-      assert.equal(fwd(s, 'front', 'client', 'egress', 'datapath_forward_bytes_total'), F * (PAYLOAD + UDP_IPV4_OVERHEAD), 'client egress bytes');
-      assert.equal(fwd(s, 'back', 'server', 'ingress', 'datapath_forward_bytes_total'), F * (PAYLOAD + UDP_IPV4_OVERHEAD), 'server ingress bytes');
+      assert.equal(
+        fwd(s, 'front', 'client', 'egress', 'datapath_forward_bytes_total'),
+        F * (PAYLOAD + UDP_IPV4_OVERHEAD),
+        'client egress bytes',
+      );
+      assert.equal(
+        fwd(s, 'back', 'server', 'ingress', 'datapath_forward_bytes_total'),
+        F * (PAYLOAD + UDP_IPV4_OVERHEAD),
+        'server ingress bytes',
+      );
       return `${F} packets each way counted once`;
     },
   },
@@ -198,7 +242,11 @@ export const CHECKS: readonly Check[] = [
     async run(ctx) {
       const p = agentOf(ctx);
       ctx.lab.sendUdp(ctx.a.ns, ctx.b.ip, 9, D, PAYLOAD, SPORT);
-      const s = await waitFor(async () => scrape(p), (x) => noSocket(x) >= D, WAIT_MS);
+      const s = await waitFor(
+        async () => scrape(p),
+        (x) => noSocket(x) >= D,
+        WAIT_MS,
+      );
       assert.equal(noSocket(s), D, 'packets');
       assert.equal(noSocket(s, 'datapath_drop_bytes_total'), D * (PAYLOAD + UDP_IPV4_OVERHEAD), 'bytes');
       assert.equal(fwd(s, 'front', 'client', 'egress'), F + D, 'and forwarded before the socket lookup');
@@ -209,7 +257,11 @@ export const CHECKS: readonly Check[] = [
     name: 'drop events name both pods',
     async run(ctx) {
       const p = agentOf(ctx);
-      const read = async () => (await twice(() => p.get('/api/v1/drops?reason=NO_SOCKET&pod=server'))).body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as DropEvent);
+      const read = async () =>
+        (await twice(() => p.get('/api/v1/drops?reason=NO_SOCKET&pod=server'))).body
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as DropEvent);
       const events = await waitFor(read, (e) => e.length >= D, WAIT_MS);
       assert.equal(events.length, D, 'one event per drop');
       for (const e of events) {
@@ -230,14 +282,20 @@ export const CHECKS: readonly Check[] = [
       for (const dev of [ctx.a.hostIf, ctx.b.hostIf]) {
         for (const hook of ['ingress', 'egress'] as const) {
           assert.equal(ourClsactFilters(dev, hook), 0, `no filter of ours on ${dev} ${hook}`);
-          if (ctx.cni === 'clsact') assert.equal(cniFilters(dev, hook), 1, `the CNI's filter stays on ${dev} ${hook} (so does its clsact qdisc)`);
+          if (ctx.cni === 'clsact')
+            assert.equal(cniFilters(dev, hook), 1, `the CNI's filter stays on ${dev} ${hook} (so does its clsact qdisc)`);
         }
         if (ctx.cni !== undefined && ctx.cni !== 'clsact') {
-          for (const hook of [BPF_TCX_INGRESS, BPF_TCX_EGRESS]) assert.equal(tcxProgramCount(ifindex(dev), hook), 1, `only the CNI's program at ${dev} tcx ${hook}`);
+          for (const hook of [BPF_TCX_INGRESS, BPF_TCX_EGRESS])
+            assert.equal(tcxProgramCount(ifindex(dev), hook), 1, `only the CNI's program at ${dev} tcx ${hook}`);
         }
       }
       // The kernel frees a detached program after an RCU grace period.
-      const left = await waitFor(() => ourPrograms(), (l) => l.length === 0, WAIT_MS);
+      const left = await waitFor(
+        () => ourPrograms(),
+        (l) => l.length === 0,
+        WAIT_MS,
+      );
       assert.deepEqual(left, [], 'no program of ours loaded');
       const links = join(ctx.pinDir, 'links');
       assert.deepEqual(readdirSafe(links), [], 'no link pins');
@@ -249,11 +307,19 @@ export const CHECKS: readonly Check[] = [
     async run(ctx) {
       if (!ctx.attached) throw new Error('not run: the first agent did not start');
       const p = await startAgent(ctx);
-      const s = await waitFor(async () => scrape(p), (x) => noSocket(x) >= D && fwd(x, 'front', 'client', 'egress') >= F + D, WAIT_MS);
+      const s = await waitFor(
+        async () => scrape(p),
+        (x) => noSocket(x) >= D && fwd(x, 'front', 'client', 'egress') >= F + D,
+        WAIT_MS,
+      );
       assert.equal(noSocket(s), D, 'NO_SOCKET after restart');
       assert.equal(fwd(s, 'front', 'client', 'egress'), F + D, 'forwarded after restart');
       ctx.lab.sendUdp(ctx.a.ns, ctx.b.ip, 9, M, PAYLOAD, SPORT);
-      const t = await waitFor(async () => scrape(p), (x) => noSocket(x) >= D + M, WAIT_MS);
+      const t = await waitFor(
+        async () => scrape(p),
+        (x) => noSocket(x) >= D + M,
+        WAIT_MS,
+      );
       assert.equal(noSocket(t), D + M);
       assert.equal(fwd(t, 'front', 'client', 'egress'), F + D + M);
       const { code } = await p.stop('SIGTERM');

@@ -22,7 +22,8 @@ const GUEST_LIMIT_S = 540;
 /** What the VMs need; without it the matrix skips, or fails under REQUIRE_BPF=1. */
 function missingForVms(): string | undefined {
   if (process.getuid?.() !== 0) return 'not running as root';
-  if (spawnSync('qemu-system-x86_64', ['--version']).status !== 0) return 'qemu-system-x86_64 is not installed (Debian package qemu-system-x86)';
+  if (spawnSync('qemu-system-x86_64', ['--version']).status !== 0)
+    return 'qemu-system-x86_64 is not installed (Debian package qemu-system-x86)';
   if (!existsSync('/bin/busybox')) return '/bin/busybox is missing (Debian package busybox-static)';
   return undefined;
 }
@@ -43,10 +44,27 @@ interface VmRun {
 /** Boots `kernel` and runs the command in it; resolves when the guest is gone. */
 function vmRun(kernel: string, command: string[]): Promise<VmRun> {
   const resultDir = mkdtempSync(join(tmpdir(), `dpx-matrix-${kernel}-`));
-  const child = spawn(VM_RUN, ['--kernel', kernel, '--cpus', '2', '--memory', '2048', '--timeout', String(GUEST_LIMIT_S), '--result-dir', resultDir, '--', ...command], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    VM_RUN,
+    [
+      '--kernel',
+      kernel,
+      '--cpus',
+      '2',
+      '--memory',
+      '2048',
+      '--timeout',
+      String(GUEST_LIMIT_S),
+      '--result-dir',
+      resultDir,
+      '--',
+      ...command,
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
   child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
@@ -67,7 +85,9 @@ for (const kernel of ['6.1', '6.12']) {
       const file = join(run.resultDir, 'matrix-results.json');
       if (existsSync(file)) report = JSON.parse(readFileSync(file, 'utf8')) as MatrixReport;
       const boot = existsSync(join(run.resultDir, 'boot-seconds')) ? readFileSync(join(run.resultDir, 'boot-seconds'), 'utf8').trim() : '?';
-      process.stderr.write(`      matrix ${kernel}: ${report?.kernel ?? '?'} booted in ${boot} s; ${JSON.stringify(report?.facts ?? {})}\n`);
+      process.stderr.write(
+        `      matrix ${kernel}: ${report?.kernel ?? '?'} booted in ${boot} s; ${JSON.stringify(report?.facts ?? {})}\n`,
+      );
       assert.ok(report, `the guest reported no results (vm-run exit ${run.status}):\n${tail(run.output)}`);
     });
 
@@ -98,7 +118,9 @@ describe("kernel matrix: Debian's 5.10 in a VM is refused", function () {
     this.timeout((GUEST_LIMIT_S + 300) * 1000);
     run = await vmRun('5.10', ['test/matrix/old-kernel-refusal.sh']);
     assert.equal(run.status, 0, `the refusal script did not run:\n${tail(run.output)}`);
-    process.stderr.write(`      matrix 5.10: refused in ${read('ms').trim()} ms under emulation (node -e 0: ${read('node-ms').trim()} ms)\n`);
+    process.stderr.write(
+      `      matrix 5.10: refused in ${read('ms').trim()} ms under emulation (node -e 0: ${read('node-ms').trim()} ms)\n`,
+    );
   });
 
   after(function () {
@@ -113,8 +135,15 @@ describe("kernel matrix: Debian's 5.10 in a VM is refused", function () {
 
   it("is refused before the agent's libraries are imported (no libbpf, OpenTelemetry, Kubernetes client, logger)", function () {
     const loaded = read('modules.txt').split('\n').filter(Boolean);
-    assert.ok(loaded.some((u) => u.endsWith('/dist/src/cli/main.js')), 'the trace saw the command line load');
-    const heavy = loaded.filter((u) => /node_modules\/(koffi|@opentelemetry|@kubernetes|pino)\/|\/dist\/src\/(agent|cli\/run-command|bpf\/libbpf)\.js$|\/dist\/vendor\//.test(u));
+    assert.ok(
+      loaded.some((u) => u.endsWith('/dist/src/cli/main.js')),
+      'the trace saw the command line load',
+    );
+    const heavy = loaded.filter((u) =>
+      /node_modules\/(koffi|@opentelemetry|@kubernetes|pino)\/|\/dist\/src\/(agent|cli\/run-command|bpf\/libbpf)\.js$|\/dist\/vendor\//.test(
+        u,
+      ),
+    );
     assert.deepEqual(heavy, []);
   });
 

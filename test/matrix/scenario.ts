@@ -31,7 +31,9 @@ try {
     report.results.push(result);
     report.facts = ctx.facts;
     save();
-    process.stdout.write(`matrix: ${result.ok ? 'ok  ' : 'FAIL'} ${check.name} (${result.ms} ms)${result.ok ? '' : `\n${result.detail}`}\n`);
+    process.stdout.write(
+      `matrix: ${result.ok ? 'ok  ' : 'FAIL'} ${check.name} (${result.ms} ms)${result.ok ? '' : `\n${result.detail}`}\n`,
+    );
   }
 } finally {
   await tearDown(ctx);

@@ -122,7 +122,10 @@ describe('rtnetlink link dump: the messages', function () {
 
   it('ends at NLMSG_DONE, also when DONE shares the datagram with links', function () {
     const chunk = parse(Buffer.concat([newLink(3, 4, 'veth0', 'veth'), done(3)]), 3);
-    assert.deepEqual(chunk.links.map((l) => l.name), ['veth0']);
+    assert.deepEqual(
+      chunk.links.map((l) => l.name),
+      ['veth0'],
+    );
     assert.equal(chunk.done, true);
   });
 
@@ -136,8 +139,14 @@ describe('rtnetlink link dump: the messages', function () {
   });
 
   it('throws the errno of NLMSG_ERROR, and of a DONE carrying an error', function () {
-    assert.throws(() => parse(errorMessage(9, 1), 9), (e: unknown) => e instanceof NetlinkError && e.errno === 1);
-    assert.throws(() => parse(Buffer.concat([newLink(9, 4, 'v', 'veth'), done(9, -105)]), 9), (e: unknown) => e instanceof NetlinkError && e.errno === 105);
+    assert.throws(
+      () => parse(errorMessage(9, 1), 9),
+      (e: unknown) => e instanceof NetlinkError && e.errno === 1,
+    );
+    assert.throws(
+      () => parse(Buffer.concat([newLink(9, 4, 'v', 'veth'), done(9, -105)]), 9),
+      (e: unknown) => e instanceof NetlinkError && e.errno === 105,
+    );
   });
 
   it('rejects a message whose length runs past the datagram', function () {
@@ -214,13 +223,20 @@ describe('rtnetlink link dump: the kernel', function () {
     for (const l of before) if (afterKeys.has(key(l))) assert.ok(dumpedKeys.has(key(l)), `dump lacks ${key(l)}`);
     // A link the dump has and ip saw too (by ifindex, never reused soon) is the same link.
     const ipIndexes = new Set([...before, ...after].map((l) => l.ifindex));
-    for (const l of dumped) if (ipIndexes.has(l.ifindex)) assert.ok(beforeKeys.has(key(l)) || afterKeys.has(key(l)), `ip saw ${key(l)} otherwise`);
+    for (const l of dumped)
+      if (ipIndexes.has(l.ifindex)) assert.ok(beforeKeys.has(key(l)) || afterKeys.has(key(l)), `ip saw ${key(l)} otherwise`);
     assert.equal(new Set(dumped.map((l) => l.ifindex)).size, dumped.length, 'each link once');
 
     const ipOf = (name: string) => after.find((l) => l.name === name);
-    assert.deepEqual(dumped.find((l) => l.name === v.a), ipOf(v.a));
+    assert.deepEqual(
+      dumped.find((l) => l.name === v.a),
+      ipOf(v.a),
+    );
     assert.equal(ipOf(v.a)?.kind, 'veth');
-    assert.deepEqual(dumped.find((l) => l.name === bridge), ipOf(bridge));
+    assert.deepEqual(
+      dumped.find((l) => l.name === bridge),
+      ipOf(bridge),
+    );
     assert.equal(ipOf(bridge)?.kind, 'bridge');
     assert.ok(!dumped.some((l) => l.name === v.b), 'the peer in the pod namespace is not listed');
   });
@@ -259,7 +275,9 @@ describe('rtnetlink link dump: the kernel', function () {
     const script = `const { RtnetlinkSocket } = await import(${JSON.stringify(rtnetlink)});
       const s = new RtnetlinkSocket(); const a = s.dumpLinks(); const b = s.dumpLinks(); s.close();
       process.stdout.write(JSON.stringify({ a, b }));`;
-    const out = execFileSync('nsenter', [`--net=/run/netns/${ns}`, process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const out = execFileSync('nsenter', [`--net=/run/netns/${ns}`, process.execPath, '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
     const { a, b } = JSON.parse(out) as { a: Link[]; b: Link[] };
     const expected = byIndex(ipLinks(ns));
     assert.equal(expected.length, 2 * PAIRS + 3);
@@ -276,12 +294,15 @@ describe('rtnetlink link dump: the kernel', function () {
     const ns = lab.namespace('loss');
     const v = lab.veth(undefined, '', ns, '');
     const frames = (where: string | undefined, dev: string, dst: string, n: number) =>
-      lab.exec(where, 'python3', ['-c', `
+      lab.exec(where, 'python3', [
+        '-c',
+        `
 import socket
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind(('${dev}', 0))
 for _ in range(${n}): s.send(bytes.fromhex('${dst.replace(/:/g, '')}') + s.getsockname()[4] + b'\\x88\\xb5' + bytes(50))
-`]);
+`,
+      ]);
     // EtherType 0x88b5 (local experimental): no protocol handler, the host side counts rx_dropped.
     frames(ns, v.b, v.macA, 7);
     // The pod side down: the host side's transmissions are dropped by veth_xmit, tx_dropped.

@@ -17,23 +17,23 @@ import { createLogger } from '../../src/log/logger.js';
 import { AGGREGATION_TEMPORALITY_DELTA, OtlpReceiver } from '../support/otlp-receiver.js';
 
 const PODS = 3000; // 2 rows each, 2 metrics per row: 12,000 points, 3 requests
-const pods: PodLabelResolver = { labelsOf: (slot) => ({ namespace: 'shop', pod: `pod-${slot}`, workload: `pod-${slot}`, workloadKind: 'Pod', uid: `uid-${slot}` }) };
+const pods: PodLabelResolver = {
+  labelsOf: (slot) => ({ namespace: 'shop', pod: `pod-${slot}`, workload: `pod-${slot}`, workloadKind: 'Pod', uid: `uid-${slot}` }),
+};
 
 function rows(count: number, packetsOf: (pod: number) => number): DatapathRow[] {
   return Array.from({ length: count }, (_, pod) =>
-    (['ingress', 'egress'] as const).map(
-      (direction): DatapathRow => ({
-        kind: 'forward',
-        source: 'tc',
-        reason: '',
-        direction,
-        site: { file: 'forward.bpf.c', line: 1 },
-        location: 'forward.bpf.c:1',
-        endpoint: (pod + 1) as EndpointSlot,
-        packets: BigInt(packetsOf(pod)),
-        bytes: BigInt(packetsOf(pod) * 100),
-      }),
-    ),
+    (['ingress', 'egress'] as const).map((direction): DatapathRow => ({
+      kind: 'forward',
+      source: 'tc',
+      reason: '',
+      direction,
+      site: { file: 'forward.bpf.c', line: 1 },
+      location: 'forward.bpf.c:1',
+      endpoint: (pod + 1) as EndpointSlot,
+      packets: BigInt(packetsOf(pod)),
+      bytes: BigInt(packetsOf(pod) * 100),
+    })),
   ).flat();
 }
 
@@ -80,7 +80,10 @@ describe('OTLP push: exports of several requests', function () {
 
   it('splits an export into requests of at most 4,096 points, cumulative values exact', async function () {
     const producer = new DatapathProducer(resourceFromAttributes({}), pods);
-    producer.update(rows(PODS, (p) => 1000 + p), pods);
+    producer.update(
+      rows(PODS, (p) => 1000 + p),
+      pods,
+    );
     const push = await pushStage(producer, 'cumulative');
     await push.start();
     await push.reader.forceFlush();
@@ -97,31 +100,50 @@ describe('OTLP push: exports of several requests', function () {
     producer.update(rows(PODS, T0), pods);
     const push = await pushStage(producer, 'delta');
     await push.start(); // counting starts here: T0 is not pushed
-    producer.update(rows(PODS, (p) => T0(p) + 5), pods);
+    producer.update(
+      rows(PODS, (p) => T0(p) + 5),
+      pods,
+    );
     receiver.answerFor = (i) => (i === 1 ? { kind: 'error', http: 400 } : { kind: 'ok' });
     await push.reader.forceFlush();
     assert.equal(receiver.refused, 1, 'the second request was refused');
     receiver.answerFor = undefined;
-    producer.update(rows(PODS, (p) => T0(p) + 5 + (p % 7)), pods);
+    producer.update(
+      rows(PODS, (p) => T0(p) + 5 + (p % 7)),
+      pods,
+    );
     await push.reader.forceFlush();
     assert.equal(receiver.metric('datapath_forward_packets')?.aggregationTemporality, AGGREGATION_TEMPORALITY_DELTA);
     const series = packetsBySeries();
     assert.equal(series.size, 2 * PODS);
     for (const [key, deltas] of series) {
       const p = Number(/^pod-(\d+)\//.exec(key)?.[1]) - 1;
-      assert.ok(deltas.every((d) => d >= 0), key);
-      assert.equal(deltas.reduce((s, d) => s + d, 0), 5 + (p % 7), `${key}: ${deltas.join(' + ')}`);
+      assert.ok(
+        deltas.every((d) => d >= 0),
+        key,
+      );
+      assert.equal(
+        deltas.reduce((s, d) => s + d, 0),
+        5 + (p % 7),
+        `${key}: ${deltas.join(' + ')}`,
+      );
     }
   });
 
   it('pushes no series the producer forgot (a deleted pod, after its grace period)', async function () {
     const producer = new DatapathProducer(resourceFromAttributes({}), pods);
-    producer.update(rows(10, () => 3), pods);
+    producer.update(
+      rows(10, () => 3),
+      pods,
+    );
     const push = await pushStage(producer, 'cumulative');
     await push.start();
     await push.reader.forceFlush();
     assert.ok(receiver.points('datapath_forward_packets').some((pt) => pt.attributes['k8s.pod.name'] === 'pod-10'));
-    producer.update(rows(9, () => 3), pods);
+    producer.update(
+      rows(9, () => 3),
+      pods,
+    );
     const seen = receiver.exports.length;
     await push.reader.forceFlush();
     const last = receiver.exports.slice(seen).flatMap((e) => e.metrics.flatMap((m) => m.points));

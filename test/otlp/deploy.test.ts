@@ -80,7 +80,10 @@ describe('deploy: overlays/otlp', function () {
     assert.equal(outputs.pull, false);
     assert.equal(outputs.push?.protocol, 'grpc');
     assert.equal(outputs.push?.url, 'http://10.1.2.3:4317/');
-    assert.ok(env.some((e) => e.name === 'NODE_NAME'), "the base's NODE_NAME is kept");
+    assert.ok(
+      env.some((e) => e.name === 'NODE_NAME'),
+      "the base's NODE_NAME is kept",
+    );
   });
 
   it("keeps the base's security context, mounts and resources", function () {

@@ -102,17 +102,30 @@ describe('OTLP push', function () {
   }
 
   /** The agent pushing to `r` every 300 ms, with /metrics on unless `extra` says none. */
-  async function start(r: OtlpReceiver, protocol: Protocol, env: Record<string, string> = {}, extra: string[] = []): Promise<ExporterProcess> {
+  async function start(
+    r: OtlpReceiver,
+    protocol: Protocol,
+    env: Record<string, string> = {},
+    extra: string[] = [],
+  ): Promise<ExporterProcess> {
     const p = await ExporterProcess.start(
       [
-        '--bpffs', pinDir,
-        '--poll-interval', '200ms',
-        '--kubeconfig', kubeconfig,
-        '--node-name', NODE,
-        '--interfaces', net.interfaceGlob,
-        '--deleted-pod-grace', '2s',
-        '--cilium-metrics-map', 'none',
-        '--otlp-endpoint', r.url,
+        '--bpffs',
+        pinDir,
+        '--poll-interval',
+        '200ms',
+        '--kubeconfig',
+        kubeconfig,
+        '--node-name',
+        NODE,
+        '--interfaces',
+        net.interfaceGlob,
+        '--deleted-pod-grace',
+        '2s',
+        '--cilium-metrics-map',
+        'none',
+        '--otlp-endpoint',
+        r.url,
         ...extra,
       ],
       { ...process.env, OTEL_EXPORTER_OTLP_PROTOCOL: protocol, OTEL_METRIC_EXPORT_INTERVAL: '300', ...env },
@@ -129,7 +142,14 @@ describe('OTLP push', function () {
 
   /** Waits until the pod watch is in sync (so drops are named by pod). */
   async function synced(p: ExporterProcess): Promise<void> {
-    assert.equal(await waitFor(() => scraped(p, 'datapath_exporter_kubernetes_synced'), (v) => v === 1), 1, 'pod watch in sync');
+    assert.equal(
+      await waitFor(
+        () => scraped(p, 'datapath_exporter_kubernetes_synced'),
+        (v) => v === 1,
+      ),
+      1,
+      'pod watch in sync',
+    );
   }
 
   for (const protocol of PROTOCOLS) {
@@ -139,8 +159,22 @@ describe('OTLP push', function () {
       await synced(p);
       const N = 23;
       drop(N);
-      assert.equal(await waitFor(() => dropsOnMetrics(p), (v) => v >= N), N, '/metrics');
-      assert.equal(await waitFor(() => dropsPushed(r), (v) => v >= N), N, 'pushed');
+      assert.equal(
+        await waitFor(
+          () => dropsOnMetrics(p),
+          (v) => v >= N,
+        ),
+        N,
+        '/metrics',
+      );
+      assert.equal(
+        await waitFor(
+          () => dropsPushed(r),
+          (v) => v >= N,
+        ),
+        N,
+        'pushed',
+      );
       assert.equal(dropsPushed(r), await dropsOnMetrics(p), 'the same value through both doors');
 
       const last = r.exports.at(-1);
@@ -159,7 +193,14 @@ describe('OTLP push', function () {
       assert.equal(packets?.unit, '{packet}');
       assert.equal(r.metric('datapath_drop_bytes')?.unit, 'By');
       const point = packets?.points.find((pt) => pt.attributes['k8s.pod.name'] === 'server');
-      assert.deepEqual(Object.keys(point?.attributes ?? {}).sort(), ['direction', 'k8s.namespace.name', 'k8s.pod.name', 'location', 'reason', 'source']);
+      assert.deepEqual(Object.keys(point?.attributes ?? {}).sort(), [
+        'direction',
+        'k8s.namespace.name',
+        'k8s.pod.name',
+        'location',
+        'reason',
+        'source',
+      ]);
       assert.ok(
         packets?.points.every((pt) => !('pod' in pt.attributes) && !('namespace' in pt.attributes)),
         'no Prometheus label names on the OTLP side',
@@ -181,12 +222,18 @@ describe('OTLP push', function () {
       OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-scope=metrics',
       OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip',
     });
-    await waitFor(() => r.exports.length, (n) => n > 0);
+    await waitFor(
+      () => r.exports.length,
+      (n) => n > 0,
+    );
     const e = r.exports[0];
     assert.equal(e?.headers['x-tenant'], 'team a');
     assert.equal(e?.headers['x-scope'], 'metrics', 'the metrics variable wins per key');
     assert.equal(e?.encoding, 'gzip');
-    assert.ok(e?.metrics.some((m) => m.name === 'datapath_drop_packets'), 'decoded after gunzip');
+    assert.ok(
+      e?.metrics.some((m) => m.name === 'datapath_drop_packets'),
+      'decoded after gunzip',
+    );
     await p.stop();
   });
 
@@ -197,13 +244,18 @@ describe('OTLP push', function () {
       const proxy = await byteCountingProxy(r.port);
       try {
         const p = await start(r, 'grpc', { OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=team%20a', OTEL_EXPORTER_OTLP_COMPRESSION: compression }, [
-          '--otlp-endpoint', `http://127.0.0.1:${proxy.port}`,
+          '--otlp-endpoint',
+          `http://127.0.0.1:${proxy.port}`,
         ]);
-        await waitFor(() => r.exports.length, (n) => n >= 3);
+        await waitFor(
+          () => r.exports.length,
+          (n) => n >= 3,
+        );
         await p.stop();
         assert.equal(r.exports[0]?.headers['x-tenant'], 'team a');
         const decoded = r.exports.reduce((s, e) => s + e.bytes, 0);
-        if (compression === 'gzip') assert.ok(proxy.bytesUp() < decoded / 2, `gzip: ${proxy.bytesUp()} bytes on the wire for ${decoded} of messages`);
+        if (compression === 'gzip')
+          assert.ok(proxy.bytesUp() < decoded / 2, `gzip: ${proxy.bytesUp()} bytes on the wire for ${decoded} of messages`);
         else assert.ok(proxy.bytesUp() > decoded, `none: ${proxy.bytesUp()} bytes on the wire for ${decoded} of messages`);
       } finally {
         proxy.close();
@@ -226,7 +278,13 @@ describe('OTLP push', function () {
       });
       await synced(p);
       drop(5);
-      assert.equal(await waitFor(() => dropsPushed(r), (v) => v >= 5), 5);
+      assert.equal(
+        await waitFor(
+          () => dropsPushed(r),
+          (v) => v >= 5,
+        ),
+        5,
+      );
       assert.equal(r.exports.at(-1)?.clientCn, 'datapath-exporter');
       assert.equal(await failures(p), 0);
     });
@@ -234,7 +292,10 @@ describe('OTLP push', function () {
 
   it('delta temporality: the deltas add up to exactly the drops, across a refused export', async function () {
     const r = await receiver('http/protobuf');
-    const p = await start(r, 'http/protobuf', { OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta', OTEL_EXPORTER_OTLP_TIMEOUT: '250' });
+    const p = await start(r, 'http/protobuf', {
+      OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '250',
+    });
     await synced(p);
     const deltas = () => r.points('datapath_drop_packets', OTLP_SERVER).reduce((s, pt) => s + pt.value, 0);
     const N = 9;
@@ -246,12 +307,24 @@ describe('OTLP push', function () {
     r.answer = { kind: 'error', http: 400 };
     const before = await failures(p);
     drop(M);
-    assert.equal(await waitFor(() => dropsOnMetrics(p), (v) => v >= N + M), N + M);
-    await waitFor(() => failures(p), (v) => v >= before + 2);
+    assert.equal(
+      await waitFor(
+        () => dropsOnMetrics(p),
+        (v) => v >= N + M,
+      ),
+      N + M,
+    );
+    await waitFor(
+      () => failures(p),
+      (v) => v >= before + 2,
+    );
     r.answer = { kind: 'ok' };
     assert.equal(await waitFor(deltas, (v) => v >= N + M), N + M);
     const seen = r.exports.length;
-    await waitFor(() => r.exports.length, (n) => n >= seen + 3);
+    await waitFor(
+      () => r.exports.length,
+      (n) => n >= seen + 3,
+    );
     assert.equal(deltas(), N + M, 'nothing counted twice');
     assert.ok(r.points('datapath_drop_packets', OTLP_SERVER).every((pt) => pt.value >= 0));
   });
@@ -270,14 +343,27 @@ describe('OTLP push', function () {
     running.splice(running.indexOf(first), 1);
     const second = await start(r, 'http/protobuf', env);
     await synced(second);
-    assert.equal(await waitFor(() => dropsOnMetrics(second), (v) => v >= N), N, 'the totals continue');
+    assert.equal(
+      await waitFor(
+        () => dropsOnMetrics(second),
+        (v) => v >= N,
+      ),
+      N,
+      'the totals continue',
+    );
     const seen = r.exports.length;
-    await waitFor(() => r.exports.length, (n) => n >= seen + 3);
+    await waitFor(
+      () => r.exports.length,
+      (n) => n >= seen + 3,
+    );
     assert.equal(deltas(), N, 'the restart sent no delta of what was counted before it');
     drop(M);
     assert.equal(await waitFor(deltas, (v) => v >= N + M), N + M);
     const later = r.exports.length;
-    await waitFor(() => r.exports.length, (n) => n >= later + 3);
+    await waitFor(
+      () => r.exports.length,
+      (n) => n >= later + 3,
+    );
     assert.equal(deltas(), N + M, 'nothing counted twice');
   });
 
@@ -287,27 +373,72 @@ describe('OTLP push', function () {
       await r.stop(); // down at start
       const p = await start(r, protocol, { OTEL_EXPORTER_OTLP_TIMEOUT: '250' });
       await synced(p);
-      assert.ok((await waitFor(() => failures(p), (v) => v >= 2)) >= 2, 'failed exports counted');
+      assert.ok(
+        (await waitFor(
+          () => failures(p),
+          (v) => v >= 2,
+        )) >= 2,
+        'failed exports counted',
+      );
       const N = 12;
       drop(N);
-      assert.equal(await waitFor(() => dropsOnMetrics(p), (v) => v >= N), N, '/metrics keeps answering');
+      assert.equal(
+        await waitFor(
+          () => dropsOnMetrics(p),
+          (v) => v >= N,
+        ),
+        N,
+        '/metrics keeps answering',
+      );
       await r.listen();
-      assert.equal(await waitFor(() => dropsPushed(r), (v) => v >= N), N, 'after recovery: the exact total');
+      assert.equal(
+        await waitFor(
+          () => dropsPushed(r),
+          (v) => v >= N,
+        ),
+        N,
+        'after recovery: the exact total',
+      );
       // The agent has the answer too (not only the receiver the request) before the next outage.
-      await waitFor(() => p.logs.includes('OTLP export recovered'), (v) => v);
+      await waitFor(
+        () => p.logs.includes('OTLP export recovered'),
+        (v) => v,
+      );
 
       await r.stop(); // killed mid-run
       const failed = await failures(p);
       const M = 5;
       drop(M);
-      await waitFor(() => failures(p), (v) => v >= failed + 2);
-      assert.equal(await waitFor(() => dropsOnMetrics(p), (v) => v >= N + M), N + M);
+      await waitFor(
+        () => failures(p),
+        (v) => v >= failed + 2,
+      );
+      assert.equal(
+        await waitFor(
+          () => dropsOnMetrics(p),
+          (v) => v >= N + M,
+        ),
+        N + M,
+      );
       await r.listen();
-      assert.equal(await waitFor(() => dropsPushed(r), (v) => v >= N + M), N + M, 'no loss, no reset');
-      await waitFor(() => p.logs.match(/OTLP export recovered/g)?.length ?? 0, (n) => n >= 2);
+      assert.equal(
+        await waitFor(
+          () => dropsPushed(r),
+          (v) => v >= N + M,
+        ),
+        N + M,
+        'no loss, no reset',
+      );
+      await waitFor(
+        () => p.logs.match(/OTLP export recovered/g)?.length ?? 0,
+        (n) => n >= 2,
+      );
 
       const series = r.points('datapath_drop_packets', OTLP_SERVER);
-      assert.ok(series.every((pt, i) => i === 0 || pt.value >= (series[i - 1]?.value ?? 0)), 'never goes down');
+      assert.ok(
+        series.every((pt, i) => i === 0 || pt.value >= (series[i - 1]?.value ?? 0)),
+        'never goes down',
+      );
       assert.equal(new Set(series.map((pt) => pt.startTimeUnixNano)).size, 1, 'one start time: no reset');
       assert.equal(p.logs.match(/OTLP export failing/g)?.length, 2, `said once per outage:\n${p.logs}`);
       assert.equal(p.logs.match(/OTLP export recovered/g)?.length, 2);
@@ -327,13 +458,34 @@ describe('OTLP push', function () {
       await synced(p);
       const N = 7;
       drop(N);
-      assert.ok((await waitFor(() => failures(p), (v) => v >= 3)) >= 3);
-      assert.equal(await waitFor(() => dropsOnMetrics(p), (v) => v >= N), N, '/metrics served meanwhile');
+      assert.ok(
+        (await waitFor(
+          () => failures(p),
+          (v) => v >= 3,
+        )) >= 3,
+      );
+      assert.equal(
+        await waitFor(
+          () => dropsOnMetrics(p),
+          (v) => v >= N,
+        ),
+        N,
+        '/metrics served meanwhile',
+      );
       assert.ok(r.refused >= 3);
       r.answer = { kind: 'ok' };
-      assert.equal(await waitFor(() => dropsPushed(r), (v) => v >= N), N);
+      assert.equal(
+        await waitFor(
+          () => dropsPushed(r),
+          (v) => v >= N,
+        ),
+        N,
+      );
       // The receiver has the request; wait for the agent to have the answer too.
-      await waitFor(() => p.logs.includes('OTLP export recovered'), (v) => v);
+      await waitFor(
+        () => p.logs.includes('OTLP export recovered'),
+        (v) => v,
+      );
       assert.equal(p.logs.match(/OTLP export failing/g)?.length, 1, `logged once, not per attempt:\n${p.logs}`);
       assert.equal(p.logs.match(/OTLP export recovered/g)?.length, 1);
       assert.ok((r.latest('datapath_exporter_otlp_export_failures') ?? 0) >= 3, 'the failure count reaches the collector once it is back');
@@ -347,11 +499,29 @@ describe('OTLP push', function () {
     await synced(p);
     const N = 6;
     drop(N);
-    assert.ok((await waitFor(() => failures(p), (v) => v >= 2)) >= 2);
-    assert.equal(await waitFor(() => dropsOnMetrics(p), (v) => v >= N), N, 'polls go on');
+    assert.ok(
+      (await waitFor(
+        () => failures(p),
+        (v) => v >= 2,
+      )) >= 2,
+    );
+    assert.equal(
+      await waitFor(
+        () => dropsOnMetrics(p),
+        (v) => v >= N,
+      ),
+      N,
+      'polls go on',
+    );
     assert.equal((await p.get('/healthz')).status, 200);
     r.answer = { kind: 'ok' };
-    assert.equal(await waitFor(() => dropsPushed(r), (v) => v >= N), N);
+    assert.equal(
+      await waitFor(
+        () => dropsPushed(r),
+        (v) => v >= N,
+      ),
+      N,
+    );
   });
 
   for (const protocol of ['grpc', 'http/protobuf'] as const) {
@@ -360,7 +530,13 @@ describe('OTLP push', function () {
       r.answer = { kind: 'late', ms: 8000 };
       // The exporter would wait 10 s per request; exports come due every 300 ms.
       const p = await start(r, protocol, { OTEL_EXPORTER_OTLP_TIMEOUT: '10000' });
-      assert.ok((await waitFor(() => failures(p), (v) => v >= 5)) >= 5, 'exports past the limit fail at once');
+      assert.ok(
+        (await waitFor(
+          () => failures(p),
+          (v) => v >= 5,
+        )) >= 5,
+        'exports past the limit fail at once',
+      );
       assert.ok(r.maxInFlight >= 1 && r.maxInFlight <= 2, `requests held at once: ${r.maxInFlight}`);
       assert.equal((await p.get('/healthz')).status, 200);
     });
@@ -371,21 +547,49 @@ describe('OTLP push', function () {
     const p = await start(r, 'grpc');
     await synced(p);
     drop(3);
-    assert.equal(await waitFor(() => dropsPushed(r), (v) => v >= 3), 3);
+    assert.equal(
+      await waitFor(
+        () => dropsPushed(r),
+        (v) => v >= 3,
+      ),
+      3,
+    );
     api.deletePod('shop', 'server');
     const podSeries = async () => (await p.scrape()).filter((s) => s.labels.pod === 'server').length;
     assert.equal(await waitFor(podSeries, (n) => n === 0), 0, 'gone from /metrics');
     const seen = r.exports.length;
-    await waitFor(() => r.exports.length, (n) => n >= seen + 2);
-    assert.equal(r.exports.at(-1)?.metrics.flatMap((m) => m.points).filter((pt) => pt.attributes['k8s.pod.name'] === 'server').length, 0, 'gone from OTLP');
+    await waitFor(
+      () => r.exports.length,
+      (n) => n >= seen + 2,
+    );
+    assert.equal(
+      r.exports
+        .at(-1)
+        ?.metrics.flatMap((m) => m.points)
+        .filter((pt) => pt.attributes['k8s.pod.name'] === 'server').length,
+      0,
+      'gone from OTLP',
+    );
   });
 
   it('push only (--metrics-addr none): no listener, the metrics arrive', async function () {
     const r = await receiver('http/json');
     const p = await start(r, 'http/json', {}, ['--metrics-addr', 'none']);
-    assert.equal(await waitFor(() => r.latest('datapath_exporter_kubernetes_synced') ?? 0, (v) => v === 1), 1);
+    assert.equal(
+      await waitFor(
+        () => r.latest('datapath_exporter_kubernetes_synced') ?? 0,
+        (v) => v === 1,
+      ),
+      1,
+    );
     drop(4);
-    assert.equal(await waitFor(() => dropsPushed(r), (v) => v >= 4), 4);
+    assert.equal(
+      await waitFor(
+        () => dropsPushed(r),
+        (v) => v >= 4,
+      ),
+      4,
+    );
     assert.doesNotMatch(p.logs, /serving \/metrics/);
     assert.equal(p.port, 0);
     assert.equal((await p.stop()).code, 0);

@@ -35,7 +35,12 @@ describe('IPv6 pods', function () {
     sh('ip', ['link', 'set', podIf, 'netns', pod]);
     lab.adoptHostLink(hostIf);
     const quiet = (ns: string | undefined, dev: string) => {
-      for (const [k, v] of [['disable_ipv6', '0'], ['accept_dad', '0'], ['router_solicitations', '0'], ['accept_ra', '0']]) {
+      for (const [k, v] of [
+        ['disable_ipv6', '0'],
+        ['accept_dad', '0'],
+        ['router_solicitations', '0'],
+        ['accept_ra', '0'],
+      ]) {
         lab?.exec(ns, 'sysctl', ['-qw', `net.ipv6.conf.${dev}.${k}=${v}`]);
       }
       lab?.exec(ns, 'sysctl', ['-qw', `net.ipv6.conf.${dev}.force_mld_version=2`]);
@@ -55,14 +60,22 @@ describe('IPv6 pods', function () {
     api.addPod(makePod({ name: 'dual', namespace: 'v6', nodeName: 'lab-node', ips: ['10.213.0.2', POD_IP] }));
     pinDir = testPinDir();
     const p = await ExporterProcess.start([
-      '--bpffs', pinDir,
-      '--poll-interval', '200ms',
-      '--kubeconfig', api.writeKubeconfig(dir),
-      '--node-name', 'lab-node',
-      '--interfaces', hostIf,
+      '--bpffs',
+      pinDir,
+      '--poll-interval',
+      '200ms',
+      '--kubeconfig',
+      api.writeKubeconfig(dir),
+      '--node-name',
+      'lab-node',
+      '--interfaces',
+      hostIf,
     ]);
     agent = p;
-    await waitFor(async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'), (v) => v === 1);
+    await waitFor(
+      async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
+      (v) => v === 1,
+    );
   });
 
   after(async function () {
@@ -73,7 +86,7 @@ describe('IPv6 pods', function () {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('attributes a pod\'s IPv6 packets to it, with the IPv6 packet size, and counts their drop', async function () {
+  it("attributes a pod's IPv6 packets to it, with the IPv6 packet size, and counts their drop", async function () {
     const p = agent as ExporterProcess;
     const N = 11;
     const PAYLOAD = 120;
@@ -85,19 +98,36 @@ describe('IPv6 pods', function () {
     const before = await p.scrape();
     // To a closed port on the node: forwarded out of the pod, then dropped by the node.
     (lab as Lab).sendUdp(pod, HOST_IP, 9, N, PAYLOAD);
-    await waitFor(() => p.scrape(), (s) => egress(s, 'datapath_forward_packets_total') - egress(before, 'datapath_forward_packets_total') >= N);
+    await waitFor(
+      () => p.scrape(),
+      (s) => egress(s, 'datapath_forward_packets_total') - egress(before, 'datapath_forward_packets_total') >= N,
+    );
     await p.nextPoll();
     const after = await p.scrape();
     assert.equal(egress(after, 'datapath_forward_packets_total') - egress(before, 'datapath_forward_packets_total'), N);
-    assert.equal(egress(after, 'datapath_forward_bytes_total') - egress(before, 'datapath_forward_bytes_total'), N * (PAYLOAD + UDP_IPV6_OVERHEAD));
-    assert.equal(noSocket(after, 'datapath_drop_packets_total') - noSocket(before, 'datapath_drop_packets_total'), N, "the node dropped them, as the pod's egress");
-    const drops = after.filter((s) => s.name === 'datapath_drop_bytes_total' && s.labels.reason === 'NO_SOCKET' && /udp6|udpv6|__udp6/.test(s.labels.location ?? ''));
-    assert.ok(drops.length > 0, 'counted at the kernel\'s IPv6 UDP receive function');
-    const bytesBefore = before.filter((s) => s.name === 'datapath_drop_bytes_total' && s.labels.location === drops[0]?.labels.location).reduce((a, s) => a + s.value, 0);
+    assert.equal(
+      egress(after, 'datapath_forward_bytes_total') - egress(before, 'datapath_forward_bytes_total'),
+      N * (PAYLOAD + UDP_IPV6_OVERHEAD),
+    );
+    assert.equal(
+      noSocket(after, 'datapath_drop_packets_total') - noSocket(before, 'datapath_drop_packets_total'),
+      N,
+      "the node dropped them, as the pod's egress",
+    );
+    const drops = after.filter(
+      (s) => s.name === 'datapath_drop_bytes_total' && s.labels.reason === 'NO_SOCKET' && /udp6|udpv6|__udp6/.test(s.labels.location ?? ''),
+    );
+    assert.ok(drops.length > 0, "counted at the kernel's IPv6 UDP receive function");
+    const bytesBefore = before
+      .filter((s) => s.name === 'datapath_drop_bytes_total' && s.labels.location === drops[0]?.labels.location)
+      .reduce((a, s) => a + s.value, 0);
     assert.equal((drops[0]?.value ?? 0) - bytesBefore, N * (PAYLOAD + UDP_IPV6_OVERHEAD), 'IPv6 packet size');
     // And one drop event each, with IPv6 addresses and the pod's name.
     const { body } = await p.get('/api/v1/drops?pod=dual&reason=NO_SOCKET');
-    const events = body.split('\n').filter(Boolean).map((l) => JSON.parse(l) as DropEvent);
+    const events = body
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as DropEvent);
     assert.equal(events.length, N);
     for (const e of events) {
       assert.equal(e.ipVersion, 6);

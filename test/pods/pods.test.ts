@@ -63,16 +63,25 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
 
   async function start(extra: string[] = []): Promise<ExporterProcess> {
     const p = await ExporterProcess.start([
-      '--bpffs', pinDir,
-      '--poll-interval', '200ms',
-      '--kubeconfig', kubeconfig,
-      '--node-name', NODE,
-      '--interfaces', net.interfaceGlob,
-      '--deleted-pod-grace', GRACE,
+      '--bpffs',
+      pinDir,
+      '--poll-interval',
+      '200ms',
+      '--kubeconfig',
+      kubeconfig,
+      '--node-name',
+      NODE,
+      '--interfaces',
+      net.interfaceGlob,
+      '--deleted-pod-grace',
+      GRACE,
       ...extra,
     ]);
     exporter = p;
-    await waitFor(async () => scalar(await p.scrape(), 'datapath_exporter_kubernetes_synced'), (v) => v === 1);
+    await waitFor(
+      async () => scalar(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
+      (v) => v === 1,
+    );
     return p;
   }
 
@@ -83,7 +92,10 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     const PAYLOAD = 300;
     const before = await p.scrape();
     lab.sendUdp(a.ns, b.ip, 5000, N, PAYLOAD);
-    await waitFor(() => p.scrape(), (s) => fwd(s, 'server', 'ingress') - fwd(before, 'server', 'ingress') >= N);
+    await waitFor(
+      () => p.scrape(),
+      (s) => fwd(s, 'server', 'ingress') - fwd(before, 'server', 'ingress') >= N,
+    );
     await p.nextPoll(); // nothing more arrives
     const after = await p.scrape();
     assert.equal(fwd(after, 'client', 'egress') - fwd(before, 'client', 'egress'), N);
@@ -95,7 +107,10 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     const locations = after
       .filter((s) => s.name === 'datapath_forward_packets_total' && s.labels.pod === 'client')
       .map((s) => s.labels.location ?? '');
-    assert.ok(locations.length > 0 && locations.every((l) => /^forward\.bpf\.c:\d+$/.test(l)), `counted at forward.bpf.c:LINE: ${locations.join()}`);
+    assert.ok(
+      locations.length > 0 && locations.every((l) => /^forward\.bpf\.c:\d+$/.test(l)),
+      `counted at forward.bpf.c:LINE: ${locations.join()}`,
+    );
     assert.equal(sumOf(after, 'datapath_forward_packets_total', { pod: 'elsewhere' }), 0, 'pods of other nodes are not watched');
   });
 
@@ -110,8 +125,10 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     ];
     for (const rule of rules) sh('iptables', ['-I', ...rule]);
     try {
-      const N_OUT = 11, OUT_PAYLOAD = 90;
-      const N_IN = 7, IN_PAYLOAD = 150;
+      const N_OUT = 11,
+        OUT_PAYLOAD = 90;
+      const N_IN = 7,
+        IN_PAYLOAD = 150;
       const drops = (s: Sample[], pod: string, direction: string, metric = 'datapath_drop_packets_total') =>
         sumOf(s, metric, { source: 'kernel', reason: 'NETFILTER_DROP', namespace: pod === '' ? '' : 'shop', pod, direction });
       const delta = (after: Sample[], before: Sample[], pod: string, direction: string, metric?: string) =>
@@ -119,7 +136,10 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
       const before = await p.scrape();
       lab.sendUdp(a.ns, ext.ip, 5003, N_OUT, OUT_PAYLOAD);
       lab.sendUdp(a.ns, b.ip, 5004, N_IN, IN_PAYLOAD);
-      await waitFor(() => p.scrape(), (s) => delta(s, before, 'client', 'egress') >= N_OUT && delta(s, before, 'server', 'ingress') >= N_IN);
+      await waitFor(
+        () => p.scrape(),
+        (s) => delta(s, before, 'client', 'egress') >= N_OUT && delta(s, before, 'server', 'ingress') >= N_IN,
+      );
       await p.nextPoll(); // nothing more arrives
       const after = await p.scrape();
       assert.equal(delta(after, before, 'client', 'egress'), N_OUT, "to a non-pod host: the sender's egress");
@@ -127,7 +147,7 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
       assert.equal(delta(after, before, 'server', 'ingress'), N_IN, "to a pod: the receiver's ingress");
       assert.equal(delta(after, before, 'server', 'ingress', 'datapath_drop_bytes_total'), N_IN * (IN_PAYLOAD + UDP_IPV4_OVERHEAD));
       assert.equal(delta(after, before, 'client', 'ingress'), 0);
-      assert.equal(delta(after, before, '', 'ingress'), 0, 'nobody\'s');
+      assert.equal(delta(after, before, '', 'ingress'), 0, "nobody's");
     } finally {
       for (const rule of rules) sh('iptables', ['-D', ...rule]);
       net.removePod(ext);
@@ -138,10 +158,22 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     const p = await start();
     const N = 17;
     const drops = (s: Sample[]) =>
-      sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', reason: 'NO_SOCKET', direction: 'ingress', namespace: 'shop', pod: 'server' });
+      sumOf(s, 'datapath_drop_packets_total', {
+        source: 'kernel',
+        reason: 'NO_SOCKET',
+        direction: 'ingress',
+        namespace: 'shop',
+        pod: 'server',
+      });
     const before = drops(await p.scrape());
     lab.sendUdp(a.ns, b.ip, 9, N, 10);
-    assert.equal(await waitFor(async () => drops(await p.scrape()) - before, (v) => v >= N), N);
+    assert.equal(
+      await waitFor(
+        async () => drops(await p.scrape()) - before,
+        (v) => v >= N,
+      ),
+      N,
+    );
     const listed = JSON.parse(runCli(['list', '--bpffs', pinDir, '--output', 'json', '--cilium-metrics-map', 'none']).stdout) as Array<
       Record<string, string>
     >;
@@ -154,13 +186,25 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     const p = await start();
     const N = 7;
     const drops = (s: Sample[]) =>
-      sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', reason: 'NETFILTER_DROP', direction: 'egress', namespace: 'shop', pod: 'client' });
+      sumOf(s, 'datapath_drop_packets_total', {
+        source: 'kernel',
+        reason: 'NETFILTER_DROP',
+        direction: 'egress',
+        namespace: 'shop',
+        pod: 'client',
+      });
     const rule = ['OUTPUT', '-p', 'udp', '--dport', '5003', '-j', 'DROP'];
     lab.exec(a.ns, 'iptables', ['-A', ...rule]);
     try {
       const before = drops(await p.scrape());
       lab.sendUdp(a.ns, b.ip, 5003, N, 10);
-      assert.equal(await waitFor(async () => drops(await p.scrape()) - before, (v) => v >= N), N);
+      assert.equal(
+        await waitFor(
+          async () => drops(await p.scrape()) - before,
+          (v) => v >= N,
+        ),
+        N,
+      );
     } finally {
       lab.exec(a.ns, 'iptables', ['-D', ...rule]);
     }
@@ -179,18 +223,33 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     lab.sendUdp(a.ns, b.ip, 5000, N, 50);
     lab.sendUdp(a.ns, b.ip, 9, N, 10);
     // tc counts both sends as forwarded into B (the drop happens after).
-    await waitFor(async () => fwd(await p.scrape(), 'server', 'ingress'), (v) => v >= 2 * N);
-    assert.equal(await waitFor(async () => noSocket(await p.scrape(), 'server', 'ingress'), (v) => v >= N), N);
+    await waitFor(
+      async () => fwd(await p.scrape(), 'server', 'ingress'),
+      (v) => v >= 2 * N,
+    );
+    assert.equal(
+      await waitFor(
+        async () => noSocket(await p.scrape(), 'server', 'ingress'),
+        (v) => v >= N,
+      ),
+      N,
+    );
     api.deletePod('shop', 'server');
     api.addPod(makePod({ name: 'server-2', namespace: 'shop', nodeName: NODE, ips: [b.ip] }));
     // During B's grace period: B's final value is still published, C waits for a slot.
-    const during = await waitFor(() => p.scrape(), (s) => scalar(s, 'datapath_exporter_unplaced_pods') === 1);
+    const during = await waitFor(
+      () => p.scrape(),
+      (s) => scalar(s, 'datapath_exporter_unplaced_pods') === 1,
+    );
     assert.equal(scalar(during, 'datapath_exporter_unplaced_pods'), 1, 'C waits for a slot');
     assert.equal(fwd(during, 'server', 'ingress'), 2 * N, "B's final counts are published");
     // B's IP belongs to no pod now: a drop there is the sender's (A's) egress drop, never B's.
     const egressBefore = noSocket(during, 'client', 'egress');
     lab.sendUdp(a.ns, b.ip, 9, K, 10);
-    const afterK = await waitFor(() => p.scrape(), (s) => noSocket(s, 'client', 'egress') - egressBefore >= K);
+    const afterK = await waitFor(
+      () => p.scrape(),
+      (s) => noSocket(s, 'client', 'egress') - egressBefore >= K,
+    );
     assert.equal(noSocket(afterK, 'client', 'egress') - egressBefore, K, "after B's deletion: A's egress");
     if (scalar(afterK, 'datapath_exporter_unplaced_pods') === 1) assert.equal(noSocket(afterK, 'server', 'ingress'), N, 'not counted to B');
     // After the grace period: B's series are gone and C has B's slot, from zero.
@@ -204,8 +263,14 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     assert.equal(sumOf(after, 'datapath_drop_packets_total', { pod: 'server-2' }), 0, 'C starts from no drops');
     lab.sendUdp(a.ns, b.ip, 5000, M, 50);
     lab.sendUdp(a.ns, b.ip, 9, M, 10);
-    await waitFor(async () => fwd(await p.scrape(), 'server-2', 'ingress'), (v) => v >= 2 * M);
-    await waitFor(async () => noSocket(await p.scrape(), 'server-2', 'ingress'), (v) => v >= M);
+    await waitFor(
+      async () => fwd(await p.scrape(), 'server-2', 'ingress'),
+      (v) => v >= 2 * M,
+    );
+    await waitFor(
+      async () => noSocket(await p.scrape(), 'server-2', 'ingress'),
+      (v) => v >= M,
+    );
     await p.nextPoll();
     const last = await p.scrape();
     assert.equal(fwd(last, 'server-2', 'ingress'), 2 * M, 'C counts only its own packets');
@@ -213,7 +278,7 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     assert.equal(noSocket(last, 'client', 'egress') - egressBefore, K, 'none of them went to A');
   });
 
-  it("a pod deleted just before a restart leaves nothing to the pod that gets its slot in the next run", async function () {
+  it('a pod deleted just before a restart leaves nothing to the pod that gets its slot in the next run', async function () {
     // Two slots and a long grace: the deleted pod's slot still holds its counts when the agent stops.
     const p = await start(['--max-endpoints', '2', '--deleted-pod-grace', '60s']);
     const N = 11;
@@ -223,22 +288,34 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
       sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', reason: 'NO_SOCKET', namespace: 'shop', pod, direction });
     lab.sendUdp(a.ns, b.ip, 5000, N, 50);
     lab.sendUdp(a.ns, b.ip, 9, N, 10);
-    await waitFor(async () => noSocket(await p.scrape(), 'server', 'ingress'), (v) => v >= N);
+    await waitFor(
+      async () => noSocket(await p.scrape(), 'server', 'ingress'),
+      (v) => v >= N,
+    );
     api.deletePod('shop', 'server');
     // Once its IP has left the endpoints map, a drop there is the sender's egress.
     const egressBefore = noSocket(await p.scrape(), 'client', 'egress');
-    await waitFor(async () => {
-      lab.sendUdp(a.ns, b.ip, 9, 1, 10);
-      return noSocket(await p.scrape(), 'client', 'egress') - egressBefore;
-    }, (v) => v >= K);
+    await waitFor(
+      async () => {
+        lab.sendUdp(a.ns, b.ip, 9, 1, 10);
+        return noSocket(await p.scrape(), 'client', 'egress') - egressBefore;
+      },
+      (v) => v >= K,
+    );
     await p.stop();
     api.addPod(makePod({ name: 'server-2', namespace: 'shop', nodeName: NODE, ips: [b.ip] }));
     const q = await start(['--max-endpoints', '2', '--deleted-pod-grace', '60s']);
-    const placed = await waitFor(() => q.scrape(), (s) => scalar(s, 'datapath_exporter_slots_used', { table: 'endpoints' }) === 2);
+    const placed = await waitFor(
+      () => q.scrape(),
+      (s) => scalar(s, 'datapath_exporter_slots_used', { table: 'endpoints' }) === 2,
+    );
     assert.equal(scalar(placed, 'datapath_exporter_unplaced_pods'), 0, "server-2 got the deleted pod's slot");
     lab.sendUdp(a.ns, b.ip, 5000, M, 50);
     lab.sendUdp(a.ns, b.ip, 9, M, 10);
-    await waitFor(async () => noSocket(await q.scrape(), 'server-2', 'ingress'), (v) => v >= M);
+    await waitFor(
+      async () => noSocket(await q.scrape(), 'server-2', 'ingress'),
+      (v) => v >= M,
+    );
     await q.nextPoll();
     const last = await q.scrape();
     assert.equal(fwd(last, 'server-2', 'ingress'), 2 * M, 'server-2 counts only its own packets');
@@ -248,18 +325,34 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
   it('keeps labels through an API outage and 410 Gone, and resyncs after', async function () {
     const p = await start();
     lab.sendUdp(a.ns, b.ip, 5000, 3, 10);
-    await waitFor(async () => fwd(await p.scrape(), 'server', 'ingress'), (v) => v >= 3);
+    await waitFor(
+      async () => fwd(await p.scrape(), 'server', 'ingress'),
+      (v) => v >= 3,
+    );
     await api.stop();
-    await waitFor(async () => scalar(await p.scrape(), 'datapath_exporter_kubernetes_synced'), (v) => v === 0);
+    await waitFor(
+      async () => scalar(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
+      (v) => v === 0,
+    );
     lab.sendUdp(a.ns, b.ip, 5000, 4, 10);
-    const down = await waitFor(async () => fwd(await p.scrape(), 'server', 'ingress'), (v) => v >= 7);
+    const down = await waitFor(
+      async () => fwd(await p.scrape(), 'server', 'ingress'),
+      (v) => v >= 7,
+    );
     assert.equal(down, 7, 'labels kept and counts still served while the API is down');
     // A pod arrives meanwhile; the API comes back with every old version expired (410 Gone).
     api.addPod(makePod({ name: 'newcomer', namespace: 'shop', nodeName: NODE, ips: ['10.210.5.5'] }));
     api.expireResourceVersions();
     await api.restart();
-    await waitFor(async () => scalar(await p.scrape(), 'datapath_exporter_kubernetes_synced'), (v) => v === 1, 40_000);
-    const s = await waitFor(() => p.scrape(), (x) => scalar(x, 'datapath_exporter_slots_used', { table: 'endpoints' }) === 3);
+    await waitFor(
+      async () => scalar(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
+      (v) => v === 1,
+      40_000,
+    );
+    const s = await waitFor(
+      () => p.scrape(),
+      (x) => scalar(x, 'datapath_exporter_slots_used', { table: 'endpoints' }) === 3,
+    );
     assert.ok(scalar(s, 'datapath_exporter_kubernetes_watch_restarts_total') >= 1, 'the restart is reported');
     assert.equal(scalar(s, 'datapath_exporter_slots_used', { table: 'endpoints' }), 3, 'the newcomer got a slot after resync');
     assert.equal(fwd(s, 'server', 'ingress'), 7);
@@ -269,11 +362,23 @@ describe('pods: per-pod traffic and drops with Kubernetes labels', function () {
     const p = await start();
     const c = net.addPod('pod-c', '10.210.3.2');
     api.addPod(makePod({ name: 'late', namespace: 'shop', nodeName: NODE, ips: [c.ip] }));
-    await waitFor(async () => scalar(await p.scrape(), 'datapath_exporter_attached_interfaces'), (v) => v === 3);
+    await waitFor(
+      async () => scalar(await p.scrape(), 'datapath_exporter_attached_interfaces'),
+      (v) => v === 3,
+    );
     lab.sendUdp(c.ns, b.ip, 5000, 6, 10);
-    assert.equal(await waitFor(async () => fwd(await p.scrape(), 'late', 'egress'), (v) => v >= 6), 6);
+    assert.equal(
+      await waitFor(
+        async () => fwd(await p.scrape(), 'late', 'egress'),
+        (v) => v >= 6,
+      ),
+      6,
+    );
     net.removePod(c);
-    await waitFor(async () => scalar(await p.scrape(), 'datapath_exporter_attached_interfaces'), (v) => v === 2);
+    await waitFor(
+      async () => scalar(await p.scrape(), 'datapath_exporter_attached_interfaces'),
+      (v) => v === 2,
+    );
     await p.nextPoll(); // the interface's removal seen by a poll
     assert.doesNotMatch(p.logs, /"level":(40|50).*(attach|interface)/, 'no warnings or errors about interfaces');
   });

@@ -106,7 +106,10 @@ describe('workloads: a Deployment rolled with traffic and drops throughout', fun
       ...extra,
     ]);
     exporter = p;
-    await waitFor(async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'), (v) => v === 1);
+    await waitFor(
+      async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
+      (v) => v === 1,
+    );
     return p;
   }
 
@@ -115,7 +118,10 @@ describe('workloads: a Deployment rolled with traffic and drops throughout', fun
     const endpoints = BpfMap.fromPin(join(pinDir, MAP_NAMES.endpoints));
     try {
       const slot = Buffer.alloc(4);
-      const found = await waitFor(() => endpoints.lookup(encodeEndpointAddr(ip), slot), (v) => v);
+      const found = await waitFor(
+        () => endpoints.lookup(encodeEndpointAddr(ip), slot),
+        (v) => v,
+      );
       assert.ok(found, `the agent placed ${ip}`);
     } finally {
       endpoints.close();
@@ -166,13 +172,19 @@ describe('workloads: a Deployment rolled with traffic and drops throughout', fun
         // The old pods' grace runs out before the new ones send anything: a
         // scrape then sees the workload with no rows at all (slots zeroed,
         // new pods at 0), and its total must still hold.
-        const s = await waitFor(() => p.scrape(), (x) => sumOf(x, 'datapath_exporter_slots_used', { table: 'endpoints' }) === REPLICAS + 1);
+        const s = await waitFor(
+          () => p.scrape(),
+          (x) => sumOf(x, 'datapath_exporter_slots_used', { table: 'endpoints' }) === REPLICAS + 1,
+        );
         assert.equal(webForward(s), delivered, `round ${round}: the total holds while the new pods are quiet`);
       }
       const t = traffic(round);
       delivered += t.delivered;
       dropped += t.dropped;
-      const s = await waitFor(() => p.scrape(), (x) => webForward(x) >= delivered && webDrops(x) >= dropped);
+      const s = await waitFor(
+        () => p.scrape(),
+        (x) => webForward(x) >= delivered && webDrops(x) >= dropped,
+      );
       const now = { fwd: webForward(s), drops: webDrops(s), bytes: webForward(s, 'datapath_forward_bytes_total') };
       assert.equal(now.fwd, delivered, `round ${round}: forwarded packets`);
       assert.equal(now.drops, dropped, `round ${round}: dropped packets`);
@@ -187,7 +199,10 @@ describe('workloads: a Deployment rolled with traffic and drops throughout', fun
     // After the last grace periods run out, every old pod's slot is zeroed and
     // released: the workload's totals still hold everything.
     await new Promise((r) => setTimeout(r, 1500));
-    const s = await waitFor(() => p.scrape(), (x) => sumOf(x, 'datapath_exporter_slots_used', { table: 'endpoints' }) === REPLICAS + 1);
+    const s = await waitFor(
+      () => p.scrape(),
+      (x) => sumOf(x, 'datapath_exporter_slots_used', { table: 'endpoints' }) === REPLICAS + 1,
+    );
     assert.equal(sumOf(s, 'datapath_exporter_slots_used', { table: 'endpoints' }), REPLICAS + 1);
     assert.equal(webForward(s), delivered);
     assert.equal(webDrops(s), dropped);
@@ -207,9 +222,13 @@ describe('workloads: a Deployment rolled with traffic and drops throughout', fun
       for (const pod of names) {
         const series = s.filter((x) => x.name === 'datapath_forward_packets_total' && x.labels.pod === pod);
         assert.ok(series.length > 0, pod);
-        for (const x of series) assert.deepEqual([x.labels.workload, x.labels.workload_kind, x.labels.namespace], ['web', 'Deployment', 'shop']);
+        for (const x of series)
+          assert.deepEqual([x.labels.workload, x.labels.workload_kind, x.labels.namespace], ['web', 'Deployment', 'shop']);
       }
-      assert.equal(webForward(s) - sumOf(s, 'datapath_forward_packets_total', { pod: /^web-/, direction: 'ingress', source: 'tc', workload: 'web' }), 0);
+      assert.equal(
+        webForward(s) - sumOf(s, 'datapath_forward_packets_total', { pod: /^web-/, direction: 'ingress', source: 'tc', workload: 'web' }),
+        0,
+      );
       assert.ok(t.delivered > 0);
       // The client is a bare pod: its own workload.
       const clientSeries = s.find((x) => x.name === 'datapath_forward_packets_total' && x.labels.pod === 'client');
@@ -231,12 +250,20 @@ describe('workloads: a Deployment rolled with traffic and drops throughout', fun
     await roll(0, false); // never placed: nothing to wait for
     const before = await p.scrape();
     const t = traffic(0);
-    const nodeFwd = (s: Sample[]) => sumOf(s, 'datapath_forward_packets_total', { source: 'tc', namespace: '', pod: '', direction: 'ingress' });
+    const nodeFwd = (s: Sample[]) =>
+      sumOf(s, 'datapath_forward_packets_total', { source: 'tc', namespace: '', pod: '', direction: 'ingress' });
     const nodeDrops = (s: Sample[]) => sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', reason: 'NETFILTER_DROP', pod: '' });
-    const s = await waitFor(() => p.scrape(), (x) => nodeFwd(x) - nodeFwd(before) >= t.delivered && nodeDrops(x) - nodeDrops(before) >= t.dropped);
+    const s = await waitFor(
+      () => p.scrape(),
+      (x) => nodeFwd(x) - nodeFwd(before) >= t.delivered && nodeDrops(x) - nodeDrops(before) >= t.dropped,
+    );
     assert.equal(nodeFwd(s) - nodeFwd(before), t.delivered);
     assert.equal(nodeDrops(s) - nodeDrops(before), t.dropped);
-    assert.equal(s.filter((x) => x.name.startsWith('datapath_') && x.labels.namespace === 'shop').length, 0, 'no series of the filtered namespace');
+    assert.equal(
+      s.filter((x) => x.name.startsWith('datapath_') && x.labels.namespace === 'shop').length,
+      0,
+      'no series of the filtered namespace',
+    );
     assert.equal(sumOf(s, 'datapath_exporter_slots_used', { table: 'endpoints' }), 0);
   });
 
@@ -246,14 +273,20 @@ describe('workloads: a Deployment rolled with traffic and drops throughout', fun
     const t = traffic(0);
     const fwdIn = (s: Sample[]) => sumOf(s, 'datapath_forward_packets_total', { source: /^(tc|overflow)$/, direction: /^(ingress|)$/ });
     // Ingress to the 5 replicas (client's egress is in other series, and in the overflow too): wait for all of it.
-    const s = await waitFor(() => p.scrape(), (x) => sumOf(x, 'datapath_exporter_folded_label_sets', { kind: 'forward' }) > 0 && fwdIn(x) >= t.delivered);
+    const s = await waitFor(
+      () => p.scrape(),
+      (x) => sumOf(x, 'datapath_exporter_folded_label_sets', { kind: 'forward' }) > 0 && fwdIn(x) >= t.delivered,
+    );
     const forward = s.filter((x) => x.name === 'datapath_forward_packets_total');
     const overflow = forward.filter((x) => x.labels.source === 'overflow');
     assert.equal(overflow.length, 1, `one overflow series: ${JSON.stringify(forward.map((x) => [x.labels, x.value]))}`);
     assert.equal(forward.length, 4, '3 label sets and the overflow');
     // Every packet is somewhere: the pods' own series and the overflow add up to what was sent and received.
     const sent = t.delivered + t.dropped; // the client's egress: every datagram, the dropped ones too
-    assert.equal(forward.reduce((n, x) => n + x.value, 0), sent + t.delivered);
+    assert.equal(
+      forward.reduce((n, x) => n + x.value, 0),
+      sent + t.delivered,
+    );
     assert.ok(sumOf(s, 'datapath_exporter_folded_label_sets', { kind: 'forward' }) >= 3);
     const warnings = () => p.logs.split('\n').filter((l) => l.includes('more label sets than --max-series')).length;
     await waitFor(warnings, (n) => n > 0); // the log is written asynchronously

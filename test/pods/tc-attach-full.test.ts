@@ -34,7 +34,8 @@ describe('a tc attachment the kernel refuses at start', function () {
         filled++;
         continue;
       }
-      if (errno !== constants.errno.ERANGE || filled === 0) throw new Error(`filling tcx ingress of ${dev}: link ${filled} refused, errno ${errno}`);
+      if (errno !== constants.errno.ERANGE || filled === 0)
+        throw new Error(`filling tcx ingress of ${dev}: link ${filled} refused, errno ${errno}`);
       break;
     }
     pinDir = testPinDir();
@@ -59,7 +60,9 @@ describe('a tc attachment the kernel refuses at start', function () {
     assert.equal(failures.length, 1, r.stderr);
     assert.match(
       failures[0] ?? '',
-      new RegExp(`^datapath-exporter: cannot attach the tc programs to ${dev} \\(tcx\\): .*ERANGE; the interface's tcx hook already holds as many programs as the kernel allows`),
+      new RegExp(
+        `^datapath-exporter: cannot attach the tc programs to ${dev} \\(tcx\\): .*ERANGE; the interface's tcx hook already holds as many programs as the kernel allows`,
+      ),
     );
     assert.equal(tcxProgramCount(ifindex, BPF_TCX_INGRESS), filled, 'only the programs that were there');
     assert.equal(tcxProgramCount(ifindex, BPF_TCX_EGRESS), 0, 'nothing of ours on the other hook');
@@ -105,13 +108,27 @@ describe('an interface whose tc attachment fails while running', function () {
     assert.ok(filled > 0);
     execFileSync('ip', ['link', 'set', `${base}x`, 'name', `${base}a`]);
     const p = agent;
-    assert.match(await waitFor(async () => p.logs, (logs) => /cannot attach tc programs to interface/.test(logs), 10_000), /cannot attach tc programs to interface/);
+    assert.match(
+      await waitFor(
+        async () => p.logs,
+        (logs) => /cannot attach tc programs to interface/.test(logs),
+        10_000,
+      ),
+      /cannot attach tc programs to interface/,
+    );
     await p.nextPoll();
     assert.equal(sumOf(await p.scrape(), 'datapath_exporter_attached_interfaces'), 0);
     held.close(); // the hook has room again
-    assert.equal(await waitFor(async () => sumOf(await p.scrape(), 'datapath_exporter_attached_interfaces'), (v) => v === 1, 20_000), 1, 'attached by a retry');
+    assert.equal(
+      await waitFor(
+        async () => sumOf(await p.scrape(), 'datapath_exporter_attached_interfaces'),
+        (v) => v === 1,
+        20_000,
+      ),
+      1,
+      'attached by a retry',
+    );
     assert.equal(p.logs.match(/cannot attach tc programs to interface/g)?.length, 1, 'warned once');
     assert.match(p.logs, /tc programs attached after failing before/);
   });
 });
-

@@ -57,21 +57,36 @@ describe('tc attachment happens exactly once', function () {
   });
 
   async function start(mode: 'tcx' | 'clsact'): Promise<ExporterProcess> {
-    const p = await ExporterProcess.start(['--bpffs', pinDir, '--poll-interval', '200ms', '--interfaces', net.interfaceGlob, '--tc-mode', mode]);
+    const p = await ExporterProcess.start([
+      '--bpffs',
+      pinDir,
+      '--poll-interval',
+      '200ms',
+      '--interfaces',
+      net.interfaceGlob,
+      '--tc-mode',
+      mode,
+    ]);
     running.push(p);
-    await waitFor(async () => sumOf(await p.scrape(), 'datapath_exporter_attached_interfaces'), (v) => v === 2);
+    await waitFor(
+      async () => sumOf(await p.scrape(), 'datapath_exporter_attached_interfaces'),
+      (v) => v === 2,
+    );
     return p;
   }
 
   async function countsExactly(p: ExporterProcess, n: number): Promise<void> {
     const before = egress(await p.scrape());
     lab.sendUdp(a.ns, b.ip, 5000, n, 20);
-    await waitFor(async () => egress(await p.scrape()) - before, (v) => v >= n);
+    await waitFor(
+      async () => egress(await p.scrape()) - before,
+      (v) => v >= n,
+    );
     await p.nextPoll();
     assert.equal(egress(await p.scrape()) - before, n, `${n} packets counted ${n} times`);
   }
 
-  it('tcx: a crashed agent\'s pinned links are taken over by the next run, not attached twice', async function () {
+  it("tcx: a crashed agent's pinned links are taken over by the next run, not attached twice", async function () {
     const first = await start('tcx');
     assert.equal(ourTcxLinks(), 4, 'two hooks on each of two interfaces');
     await first.stop('SIGKILL');
@@ -86,7 +101,7 @@ describe('tc attachment happens exactly once', function () {
     assert.deepEqual(existsSync(join(pinDir, 'links')) ? readdirSync(join(pinDir, 'links')) : [], [], 'and removes their pins');
   });
 
-  it('tcx: counts exactly when another program on the hook ends the chain (as a CNI\'s does)', async function () {
+  it("tcx: counts exactly when another program on the hook ends the chain (as a CNI's does)", async function () {
     // A program that returns TCX_PASS on both hooks of both veths, attached
     // before the agent starts: ours must run first to see the packets.
     const other = new TcxPrograms();

@@ -45,7 +45,10 @@ export class LaunchedAgent {
   /** The node flags the agent runs with, from its own command line. */
   nodeFlags(): string[] {
     const argv = readCmdline(this.pid);
-    return argv.slice(1, argv.findIndex((a) => a.endsWith('main.js')));
+    return argv.slice(
+      1,
+      argv.findIndex((a) => a.endsWith('main.js')),
+    );
   }
 
   /**

@@ -98,7 +98,18 @@ export interface ChurnStats {
 }
 
 export class PodChurn {
-  readonly stats: ChurnStats = { rounds: 0, cycles: 0, podsChecked: 0, packetsChecked: 0, afterDeletionPackets: 0, outages: 0, relists: 0, namesReused: 0, ipsReused: 0, failures: [] };
+  readonly stats: ChurnStats = {
+    rounds: 0,
+    cycles: 0,
+    podsChecked: 0,
+    packetsChecked: 0,
+    afterDeletionPackets: 0,
+    outages: 0,
+    relists: 0,
+    namesReused: 0,
+    ipsReused: 0,
+    failures: [],
+  };
   private readonly seats: Seat[] = [];
   private readonly children: ChildProcess[] = [];
   private blaster: Blaster | undefined;
@@ -135,12 +146,21 @@ export class PodChurn {
     const clientNs = lab.namespace('churn-client');
     this.clientHostIf = `dq${lab.id}hc`;
     this.plugVeth(clientNs, this.clientHostIf, `dq${lab.id}pc`, '02:00:0a:ff:00:01', '02:00:0a:ff:00:02', this.clientIp);
-    this.opts.api.addPod(makePod({ name: 'client', namespace: NAMESPACE, nodeName: this.opts.nodeName, ips: [this.clientIp], uid: 'uid-churn-client' }));
+    this.opts.api.addPod(
+      makePod({ name: 'client', namespace: NAMESPACE, nodeName: this.opts.nodeName, ips: [this.clientIp], uid: 'uid-churn-client' }),
+    );
     for (let i = 0; i < this.opts.seats; i++) {
       const ns = lab.namespace(`churn-seat${i}`);
       lab.exec(ns, 'iptables', ['-A', 'INPUT', '-p', 'udp', '--dport', String(DROP_PORT), '-j', 'DROP']);
       const hex = i.toString(16).padStart(2, '0');
-      this.seats.push({ index: i, ns, hostIf: `dq${lab.id}h${i}`, podIf: `dq${lab.id}p${i}`, macHost: `02:00:0a:${hex}:00:01`, macPod: `02:00:0a:${hex}:00:02` });
+      this.seats.push({
+        index: i,
+        ns,
+        hostIf: `dq${lab.id}h${i}`,
+        podIf: `dq${lab.id}p${i}`,
+        macHost: `02:00:0a:${hex}:00:01`,
+        macPod: `02:00:0a:${hex}:00:02`,
+      });
       await this.receiver(ns);
     }
     this.blaster = await Blaster.start(clientNs, this.children);
@@ -196,29 +216,36 @@ export class PodChurn {
       await this.send(seat.pod!.ip, RECEIVE_PORT, n);
       await this.send(seat.pod!.ip, DROP_PORT, d);
     }
-    const clientDrops = (s: Sample[]) => sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', namespace: NAMESPACE, pod: 'client', direction: 'egress' });
+    const clientDrops = (s: Sample[]) =>
+      sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', namespace: NAMESPACE, pod: 'client', direction: 'egress' });
     const expect = plan.map(({ seat, n, d }) => ({ pod: seat.pod!, forward: seat.pod!.counted + n + d, drops: d }));
-    await this.waitFor((s) =>
-      clientDrops(s) - clientDrops(before) >= oldIpPackets && expect.every((e) => !e.pod.exact || (forwardIn(s, e.pod.name) >= e.forward && dropsIn(s, e.pod.name) >= e.drops)),
+    await this.waitFor(
+      (s) =>
+        clientDrops(s) - clientDrops(before) >= oldIpPackets &&
+        expect.every((e) => !e.pod.exact || (forwardIn(s, e.pod.name) >= e.forward && dropsIn(s, e.pod.name) >= e.drops)),
     );
     await sleep(250); // two more polls: nothing more may arrive
     const after = await this.scrape();
     // 5. The checks, all on one scrape.
     const gotDrops = clientDrops(after) - clientDrops(before);
-    if (gotDrops !== oldIpPackets) this.fail(`round ${r}: ${oldIpPackets} packets to deleted pods' IPs, the client's egress drops grew by ${gotDrops}`);
+    if (gotDrops !== oldIpPackets)
+      this.fail(`round ${r}: ${oldIpPackets} packets to deleted pods' IPs, the client's egress drops grew by ${gotDrops}`);
     this.stats.afterDeletionPackets += oldIpPackets;
     for (const old of this.previous) {
       if (!old.exact || old.final === undefined) continue;
       const f = forwardIn(after, old.name);
       // Published (within its grace) with its final count, or gone: never more.
-      if (f !== 0 && f !== old.final.forward) this.fail(`round ${r}: deleted pod ${old.name} (${old.ip}) shows ${f} forwarded, its final count was ${old.final.forward}`);
+      if (f !== 0 && f !== old.final.forward)
+        this.fail(`round ${r}: deleted pod ${old.name} (${old.ip}) shows ${f} forwarded, its final count was ${old.final.forward}`);
     }
     for (const e of expect) {
       if (!e.pod.exact) continue;
       const f = forwardIn(after, e.pod.name);
       const d = dropsIn(after, e.pod.name);
       if (f !== e.forward || d !== e.drops) {
-        this.fail(`round ${r}: pod ${e.pod.name} (${e.pod.ip}): forward ingress ${f}, NETFILTER_DROP ingress ${d}; sent ${e.forward}, ${e.drops}`);
+        this.fail(
+          `round ${r}: pod ${e.pod.name} (${e.pod.ip}): forward ingress ${f}, NETFILTER_DROP ingress ${d}; sent ${e.forward}, ${e.drops}`,
+        );
       } else {
         this.stats.podsChecked++;
         this.stats.packetsChecked += e.forward;
@@ -343,15 +370,23 @@ export class PodChurn {
     // IPv6 off on the node side before it is up: no router or neighbour solicitations counted as the pod's traffic.
     writeFileSync(`/proc/sys/net/ipv6/conf/${hostIf}/disable_ipv6`, '1');
     writeFileSync(`/proc/sys/net/ipv4/conf/${hostIf}/forwarding`, '1');
-    sh('ip', ['-batch', '-'], `link set ${hostIf} up\nroute add ${ip}/32 dev ${hostIf}\nneigh replace ${ip} lladdr ${macPod} dev ${hostIf} nud permanent\n`);
-    sh('ip', ['-n', ns, '-batch', '-'], [
-      `addr add ${ip}/32 dev ${podIf}`,
-      `link set ${podIf} up`,
-      `route add ${GATEWAY} dev ${podIf} scope link`,
-      `route add default via ${GATEWAY} dev ${podIf}`,
-      `neigh replace ${GATEWAY} lladdr ${macHost} dev ${podIf} nud permanent`,
-      '',
-    ].join('\n'));
+    sh(
+      'ip',
+      ['-batch', '-'],
+      `link set ${hostIf} up\nroute add ${ip}/32 dev ${hostIf}\nneigh replace ${ip} lladdr ${macPod} dev ${hostIf} nud permanent\n`,
+    );
+    sh(
+      'ip',
+      ['-n', ns, '-batch', '-'],
+      [
+        `addr add ${ip}/32 dev ${podIf}`,
+        `link set ${podIf} up`,
+        `route add ${GATEWAY} dev ${podIf} scope link`,
+        `route add default via ${GATEWAY} dev ${podIf}`,
+        `neigh replace ${GATEWAY} lladdr ${macHost} dev ${podIf} nud permanent`,
+        '',
+      ].join('\n'),
+    );
     // Until the carrier is up the node side has no qdisc yet, and a packet sent
     // to the pod is a QDISC_DROP (the client's egress drop): a kubelet's pod gets
     // no traffic before its network is ready either.
@@ -363,7 +398,9 @@ export class PodChurn {
   }
 
   private async receiver(ns: string): Promise<void> {
-    const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, UDP_RECEIVER, String(RECEIVE_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, UDP_RECEIVER, String(RECEIVE_PORT)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     this.children.push(child);
     await new Promise<void>((resolve, reject) => {
       child.stdout?.once('data', () => resolve());
@@ -378,7 +415,13 @@ export function forwardIn(s: Sample[], pod: string): number {
 }
 
 function dropsIn(s: Sample[], pod: string): number {
-  return sumOf(s, 'datapath_drop_packets_total', { source: 'kernel', reason: 'NETFILTER_DROP', namespace: NAMESPACE, pod, direction: 'ingress' });
+  return sumOf(s, 'datapath_drop_packets_total', {
+    source: 'kernel',
+    reason: 'NETFILTER_DROP',
+    namespace: NAMESPACE,
+    pod,
+    direction: 'ingress',
+  });
 }
 
 class Blaster {

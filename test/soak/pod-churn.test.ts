@@ -60,13 +60,20 @@ describe('soak: pod churn with real traffic (short)', function () {
     churn = c;
     await c.setUp();
     agent = await LaunchedAgent.start([
-      '--bpffs', pinDir,
-      '--poll-interval', '100ms',
-      '--kubeconfig', api.writeKubeconfig(dir),
-      '--node-name', NODE,
-      '--interfaces', c.interfaceGlob,
-      '--deleted-pod-grace', `${GRACE_MS}ms`,
-      '--cilium-metrics-map', 'none',
+      '--bpffs',
+      pinDir,
+      '--poll-interval',
+      '100ms',
+      '--kubeconfig',
+      api.writeKubeconfig(dir),
+      '--node-name',
+      NODE,
+      '--interfaces',
+      c.interfaceGlob,
+      '--deleted-pod-grace',
+      `${GRACE_MS}ms`,
+      '--cilium-metrics-map',
+      'none',
     ]);
     const a = agent;
     const scrape = scrapeOf(a.port);
@@ -99,15 +106,28 @@ describe('soak: pod churn with real traffic (short)', function () {
     await sleep(300);
     const after = await scrape();
     const churned = after.filter((x) => x.labels.namespace === NAMESPACE && x.labels.pod !== 'client');
-    assert.deepEqual(churned.map((x) => `${x.name}{pod=${x.labels.pod}}`), [], 'no series of a deleted pod');
-    const ofPods = (x: Sample[]) => x.filter((y) => y.name.startsWith('datapath_') && !y.name.startsWith('datapath_exporter_') && (y.labels.pod ?? '') !== '').map((y) => `${y.name}${JSON.stringify(y.labels)}`).sort();
+    assert.deepEqual(
+      churned.map((x) => `${x.name}{pod=${x.labels.pod}}`),
+      [],
+      'no series of a deleted pod',
+    );
+    const ofPods = (x: Sample[]) =>
+      x
+        .filter((y) => y.name.startsWith('datapath_') && !y.name.startsWith('datapath_exporter_') && (y.labels.pod ?? '') !== '')
+        .map((y) => `${y.name}${JSON.stringify(y.labels)}`)
+        .sort();
     assert.deepEqual(ofPods(after), ofPods(baseScrape), 'series with a pod: as at the baseline');
     // Drop keys of deleted pods are retired with their slots. Other processes on
     // this machine drop packets too: their keys are node-level, and each new one
     // brings a node-level series, which a leaked key of a pod would not.
     const keys = (x: Sample[]) => gauge(x, 'datapath_exporter_slots_used', { table: 'drop_keys' });
-    const nodeLevel = (x: Sample[]) => new Set(x.filter((y) => y.name === 'datapath_drop_packets_total' && (y.labels.pod ?? '') === '').map((y) => JSON.stringify(y.labels))).size;
-    assert.ok(keys(after) - keys(baseScrape) <= Math.max(0, nodeLevel(after) - nodeLevel(baseScrape)), `drop keys ${keys(baseScrape)} -> ${keys(after)}, node-level series ${nodeLevel(baseScrape)} -> ${nodeLevel(after)}`);
+    const nodeLevel = (x: Sample[]) =>
+      new Set(x.filter((y) => y.name === 'datapath_drop_packets_total' && (y.labels.pod ?? '') === '').map((y) => JSON.stringify(y.labels)))
+        .size;
+    assert.ok(
+      keys(after) - keys(baseScrape) <= Math.max(0, nodeLevel(after) - nodeLevel(baseScrape)),
+      `drop keys ${keys(baseScrape)} -> ${keys(after)}, node-level series ${nodeLevel(baseScrape)} -> ${nodeLevel(after)}`,
+    );
 
     const fp = footprint(a.pid, pinDir);
     for (const kind of ['bpf-map', 'bpf-prog', 'bpf_link']) assert.equal(fp.fdKinds[kind] ?? 0, baseFp.fdKinds[kind] ?? 0, `${kind} fds`);

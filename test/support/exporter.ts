@@ -26,7 +26,9 @@ export interface CliResult {
 
 /** Runs the CLI to completion (for list, --help and bad input). */
 export function runCli(args: string[], opts: { user?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
-  const argv = opts.user ? ['setpriv', `--reuid=${opts.user}`, `--regid=${opts.user}`, '--clear-groups', '--inh-caps=-all', process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
+  const argv = opts.user
+    ? ['setpriv', `--reuid=${opts.user}`, `--regid=${opts.user}`, '--clear-groups', '--inh-caps=-all', process.execPath, CLI, ...args]
+    : [process.execPath, CLI, ...args];
   const r = spawnSync(argv[0] ?? '', argv.slice(1), { encoding: 'utf8', env: opts.env ?? process.env, timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -52,7 +52,10 @@ export class Lab {
     if (nsA === undefined || nsB === undefined) this.hostLinks.push(nsA === undefined ? a : b);
     if (nsA !== undefined) sh('ip', ['link', 'set', a, 'netns', nsA]);
     if (nsB !== undefined) sh('ip', ['link', 'set', b, 'netns', nsB]);
-    for (const [ns, dev] of [[nsA, a], [nsB, b]] as const) {
+    for (const [ns, dev] of [
+      [nsA, a],
+      [nsB, b],
+    ] as const) {
       if (ns === undefined) sh('sysctl', ['-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`]);
     }
     if (addrA) this.exec(nsA, 'ip', ['addr', 'add', addrA, 'dev', a]);
@@ -87,20 +90,23 @@ export class Lab {
    * `ns` to host:port. Returns how many the kernel refused at send (EPERM
    * from an OUTPUT DROP rule), which were still dropped by the kernel.
    */
-  sendUdp(ns: string | undefined, host: string, port: number, count: number, payload: number, sourcePort?: number): { sent: number; refused: number } {
-    const out = this.exec(ns, process.execPath, [
-      UDP_SENDER,
-      host,
-      String(port),
-      String(count),
-      String(payload),
-      String(sourcePort ?? 0),
-    ]);
+  sendUdp(
+    ns: string | undefined,
+    host: string,
+    port: number,
+    count: number,
+    payload: number,
+    sourcePort?: number,
+  ): { sent: number; refused: number } {
+    const out = this.exec(ns, process.execPath, [UDP_SENDER, host, String(port), String(count), String(payload), String(sourcePort ?? 0)]);
     return JSON.parse(out) as { sent: number; refused: number };
   }
 
   /** Sends to several targets from one process (see sendUdp); returns the totals. */
-  sendUdpMany(ns: string | undefined, targets: ReadonlyArray<{ host: string; port: number; count: number; payload: number }>): { sent: number; refused: number } {
+  sendUdpMany(
+    ns: string | undefined,
+    targets: ReadonlyArray<{ host: string; port: number; count: number; payload: number }>,
+  ): { sent: number; refused: number } {
     const args = targets.flatMap((t) => [t.host, String(t.port), String(t.count), String(t.payload), '0']);
     return JSON.parse(this.exec(ns, process.execPath, [UDP_SENDER, ...args])) as { sent: number; refused: number };
   }

@@ -24,8 +24,6 @@ export function parseExposition(text: string): Sample[] {
 export function sumOf(samples: Sample[], name: string, match: Record<string, string | RegExp> = {}): number {
   return samples
     .filter((s) => s.name === name)
-    .filter((s) =>
-      Object.entries(match).every(([k, v]) => (typeof v === 'string' ? (s.labels[k] ?? '') === v : v.test(s.labels[k] ?? ''))),
-    )
+    .filter((s) => Object.entries(match).every(([k, v]) => (typeof v === 'string' ? (s.labels[k] ?? '') === v : v.test(s.labels[k] ?? ''))))
     .reduce((sum, s) => sum + s.value, 0);
 }

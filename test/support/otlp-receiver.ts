@@ -265,7 +265,8 @@ export class OtlpReceiver {
           if (answer.kind !== 'ok') {
             this.refused++;
             const headers: Record<string, string> = { 'content-type': 'text/plain' };
-            if (answer.kind === 'error' && answer.retryAfterSeconds !== undefined) headers['retry-after'] = String(answer.retryAfterSeconds);
+            if (answer.kind === 'error' && answer.retryAfterSeconds !== undefined)
+              headers['retry-after'] = String(answer.retryAfterSeconds);
             if (!res.destroyed) res.writeHead(answer.kind === 'error' ? answer.http : 503, headers).end('refused by the test\n');
             return;
           }
@@ -281,7 +282,10 @@ export class OtlpReceiver {
             }),
           );
           if (json) res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-          else res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(Buffer.from(Response.encode(Response.create({})).finish()));
+          else
+            res
+              .writeHead(200, { 'content-type': 'application/x-protobuf' })
+              .end(Buffer.from(Response.encode(Response.create({})).finish()));
         })();
       });
     });
@@ -295,36 +299,33 @@ export class OtlpReceiver {
 
   private async listenGrpc(): Promise<void> {
     const server = new grpc.Server();
-    server.addService(
-      METRICS_EXPORT_SERVICE,
-      {
-        Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
-          void (async () => {
-            const answer = this.answerFor?.(this.requests++) ?? this.answer;
-            if (answer.kind === 'late') await this.late(answer.ms);
-            if (answer.kind !== 'ok') {
-              this.refused++;
-              const code = answer.kind === 'error' ? (GRPC_STATUS_OF_HTTP[answer.http] ?? grpc.status.UNAVAILABLE) : grpc.status.UNAVAILABLE;
-              callback({ code, details: 'refused by the test' });
-              return;
-            }
-            const headers: Record<string, string> = {};
-            for (const [k, v] of Object.entries(call.metadata.getMap())) headers[k] = String(v);
-            this.exports.push(
-              ...normalize(decodeProtobuf(call.request), {
-                protocol: 'grpc',
-                headers,
-                encoding: undefined,
-                chunked: false,
-                bytes: call.request.length,
-                clientCn: this.tls?.clientCa ? String(call.getAuthContext().sslPeerCertificate?.subject?.CN) : undefined,
-              }),
-            );
-            callback(null, Buffer.from(Response.encode(Response.create({})).finish()));
-          })();
-        },
+    server.addService(METRICS_EXPORT_SERVICE, {
+      Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+        void (async () => {
+          const answer = this.answerFor?.(this.requests++) ?? this.answer;
+          if (answer.kind === 'late') await this.late(answer.ms);
+          if (answer.kind !== 'ok') {
+            this.refused++;
+            const code = answer.kind === 'error' ? (GRPC_STATUS_OF_HTTP[answer.http] ?? grpc.status.UNAVAILABLE) : grpc.status.UNAVAILABLE;
+            callback({ code, details: 'refused by the test' });
+            return;
+          }
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(call.metadata.getMap())) headers[k] = String(v);
+          this.exports.push(
+            ...normalize(decodeProtobuf(call.request), {
+              protocol: 'grpc',
+              headers,
+              encoding: undefined,
+              chunked: false,
+              bytes: call.request.length,
+              clientCn: this.tls?.clientCa ? String(call.getAuthContext().sslPeerCertificate?.subject?.CN) : undefined,
+            }),
+          );
+          callback(null, Buffer.from(Response.encode(Response.create({})).finish()));
+        })();
       },
-    );
+    });
     this.port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${this.port}`, this.grpcCredentials(), (err, port) => (err ? reject(err) : resolve(port))),
     );
@@ -358,7 +359,9 @@ export class OtlpReceiver {
   latest(metric: string, match: Record<string, string> = {}): number | undefined {
     for (let i = this.exports.length - 1; i >= 0; i--) {
       const e = this.exports[i];
-      const pts = (e?.metrics ?? []).filter((m) => m.name === metric).flatMap((m) => m.points.filter((p) => Object.entries(match).every(([k, v]) => p.attributes[k] === v)));
+      const pts = (e?.metrics ?? [])
+        .filter((m) => m.name === metric)
+        .flatMap((m) => m.points.filter((p) => Object.entries(match).every(([k, v]) => p.attributes[k] === v)));
       if (pts.length > 0) return pts.reduce((s, p) => s + p.value, 0);
     }
     return undefined;

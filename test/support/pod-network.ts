@@ -86,7 +86,11 @@ export interface TwoPodLab {
  * on the node, in 10.<subnet>.0.0/16 (a subnet per test file, so files can
  * run side by side). The lab is destroyed if setting it up fails.
  */
-export async function twoPodLab(names: readonly [string, string], subnet: number, opts: { receiverPort?: number } = {}): Promise<TwoPodLab> {
+export async function twoPodLab(
+  names: readonly [string, string],
+  subnet: number,
+  opts: { receiverPort?: number } = {},
+): Promise<TwoPodLab> {
   const lab = new Lab();
   try {
     const net = new PodNetwork(lab);

@@ -43,9 +43,7 @@ export type QueryData =
   | { resultType: 'scalar' | 'string'; result: [number, string] };
 
 /** The HTTP API's envelope, as Prometheus sends it (also on HTTP 4xx/5xx). */
-export type ApiResponse<T> =
-  | { status: 'success'; data: T; warnings?: string[] }
-  | { status: 'error'; errorType: string; error: string };
+export type ApiResponse<T> = { status: 'success'; data: T; warnings?: string[] } | { status: 'error'; errorType: string; error: string };
 
 export interface ActiveTarget {
   labels: Record<string, string>;
@@ -186,12 +184,7 @@ async function startOnce(opts: PrometheusOptions): Promise<PrometheusServer> {
     await writeFile(configFile, configFor(opts, listen));
     const c = spawn(
       PROMETHEUS_BIN,
-      [
-        `--config.file=${configFile}`,
-        `--storage.tsdb.path=${join(dir, 'data')}`,
-        `--web.listen-address=${listen}`,
-        '--log.level=warn',
-      ],
+      [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=${listen}`, '--log.level=warn'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     child = c;

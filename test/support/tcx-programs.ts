@@ -16,24 +16,14 @@ const BPF_PROG_TYPE_SCHED_CLS = 3;
 const lib = koffi.load(LIBBPF_SONAME);
 // int bpf_prog_load(enum bpf_prog_type, const char *name, const char *license,
 //                   const struct bpf_insn *insns, size_t insn_cnt, const struct bpf_prog_load_opts *opts)
-const bpfProgLoad = lib.func('int bpf_prog_load(int type, const char *name, const char *license, const void *insns, size_t cnt, const void *opts)') as (
-  type: number,
-  name: string,
-  license: string,
-  insns: Buffer,
-  cnt: number,
-  opts: null,
-) => number;
+const bpfProgLoad = lib.func(
+  'int bpf_prog_load(int type, const char *name, const char *license, const void *insns, size_t cnt, const void *opts)',
+) as (type: number, name: string, license: string, insns: Buffer, cnt: number, opts: null) => number;
 // int bpf_prog_query(int target, enum bpf_attach_type, __u32 query_flags,
 //                    __u32 *attach_flags, __u32 *prog_ids, __u32 *prog_cnt); for tcx the target is the ifindex
-const bpfProgQuery = lib.func('int bpf_prog_query(int target, int type, uint32_t flags, void *attach_flags, void *ids, _Inout_ uint32_t *cnt)') as (
-  target: number,
-  type: number,
-  flags: number,
-  attachFlags: null,
-  ids: Buffer,
-  cnt: [number],
-) => number;
+const bpfProgQuery = lib.func(
+  'int bpf_prog_query(int target, int type, uint32_t flags, void *attach_flags, void *ids, _Inout_ uint32_t *cnt)',
+) as (target: number, type: number, flags: number, attachFlags: null, ids: Buffer, cnt: [number]) => number;
 
 /** Programs and links the test holds; close() detaches them all. */
 export class TcxPrograms {

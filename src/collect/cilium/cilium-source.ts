@@ -15,12 +15,7 @@ import type { Logger } from '../../log/logger.js';
 import { PerCpuCells } from '../counters.js';
 import type { CounterSource } from '../rows.js';
 import { type CiliumRow, ciliumRow } from './cilium-row.js';
-import {
-  CILIUM_METRICS_KEY_SIZE,
-  CILIUM_METRICS_MAP_TYPE,
-  CILIUM_METRICS_VALUE_SIZE,
-  decodeCiliumMetricsKey,
-} from './metrics-key.js';
+import { CILIUM_METRICS_KEY_SIZE, CILIUM_METRICS_MAP_TYPE, CILIUM_METRICS_VALUE_SIZE, decodeCiliumMetricsKey } from './metrics-key.js';
 import type { CiliumRelease } from './source-files.js';
 
 /** Where Cilium pins its metrics map. */
@@ -43,10 +38,7 @@ interface PinIdentity {
   ino: number;
 }
 
-type State =
-  | { kind: 'absent' }
-  | { kind: 'open'; pin: PinIdentity; map: BpfMap; batch: BatchRead }
-  | { kind: 'refused'; pin: PinIdentity };
+type State = { kind: 'absent' } | { kind: 'open'; pin: PinIdentity; map: BpfMap; batch: BatchRead } | { kind: 'refused'; pin: PinIdentity };
 
 export class CiliumMetricsSource implements CounterSource {
   readonly name = 'cilium';
@@ -110,7 +102,10 @@ export class CiliumMetricsSource implements CounterSource {
     const batch = new BatchRead(map, CILIUM_METRICS_KEY_SIZE, perCpuStride(CILIUM_METRICS_VALUE_SIZE, this.opts.cpus), info.maxEntries);
     this.state = { kind: 'open', pin, map, batch };
     this.saidAbsent = false;
-    log.info({ path, mapId: info.id, release: this.opts.release }, wasOpen ? "Cilium's metrics map was re-created: reading the new one" : "reading Cilium's metrics map (read-only)");
+    log.info(
+      { path, mapId: info.id, release: this.opts.release },
+      wasOpen ? "Cilium's metrics map was re-created: reading the new one" : "reading Cilium's metrics map (read-only)",
+    );
   }
 
   private becomeAbsent(): void {

@@ -96,7 +96,10 @@ export class KubernetesAuthorizer {
     } catch (err) {
       if (!this.apiDown) {
         this.apiDown = true;
-        this.opts.log.error({ err: errorText(err) }, 'cannot review scrape tokens with the Kubernetes API: refusing /metrics (503) until it answers');
+        this.opts.log.error(
+          { err: errorText(err) },
+          'cannot review scrape tokens with the Kubernetes API: refusing /metrics (503) until it answers',
+        );
       }
       return { allowed: false, status: 503, message: 'the Kubernetes API cannot review the token now' };
     }
@@ -106,10 +109,12 @@ export class KubernetesAuthorizer {
     }
     if (decision.allowed) {
       this.denied.delete(key);
-      if (this.opts.allowedTtlMs > 0) remember(this.allowed, this.opts.maxEntries ?? 1024, key, { decision, expiresAt: Date.now() + this.opts.allowedTtlMs });
+      if (this.opts.allowedTtlMs > 0)
+        remember(this.allowed, this.opts.maxEntries ?? 1024, key, { decision, expiresAt: Date.now() + this.opts.allowedTtlMs });
     } else {
       this.allowed.delete(key);
-      if (this.opts.deniedTtlMs > 0) remember(this.denied, this.opts.maxDeniedEntries ?? 1024, key, { decision, expiresAt: Date.now() + this.opts.deniedTtlMs });
+      if (this.opts.deniedTtlMs > 0)
+        remember(this.denied, this.opts.maxDeniedEntries ?? 1024, key, { decision, expiresAt: Date.now() + this.opts.deniedTtlMs });
     }
     return decision;
   }

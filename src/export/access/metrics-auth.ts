@@ -17,7 +17,6 @@ import { loadWebConfig, WebConfigError } from './web-config.js';
 import type { AccessDecision } from './access-decision.js';
 import type { MetricsAuthMode } from './metrics-auth-mode.js';
 
-
 /** The listener's protection; the default (no web config, no auth) is plain HTTP, open. */
 export interface MetricsAccess {
   tls?: TlsContext;
@@ -62,7 +61,9 @@ export async function buildMetricsAccess(opts: MetricsAccessOptions): Promise<Me
       tls = new TlsContext(web.tls, opts.log);
     } catch (err) {
       const reason = err instanceof Error ? err.message.split('\n', 1)[0] : String(err);
-      throw new WebConfigError(`web config ${web.path}: cannot use ${web.tls.certFile} and ${web.tls.keyFile}${web.tls.clientCaFile ? ` and ${web.tls.clientCaFile}` : ''}: ${reason}`);
+      throw new WebConfigError(
+        `web config ${web.path}: cannot use ${web.tls.certFile} and ${web.tls.keyFile}${web.tls.clientCaFile ? ` and ${web.tls.clientCaFile}` : ''}: ${reason}`,
+      );
     }
   }
   const access: MetricsAccess = {
@@ -73,26 +74,34 @@ export async function buildMetricsAccess(opts: MetricsAccessOptions): Promise<Me
   const users = web?.basicAuthUsers ?? new Map<string, string>();
   if (opts.auth === 'kubernetes') {
     if (users.size > 0) {
-      throw new WebConfigError(`web config ${web?.path ?? ''}: basic_auth_users and --metrics-auth kubernetes both want the Authorization header; use one`);
+      throw new WebConfigError(
+        `web config ${web?.path ?? ''}: basic_auth_users and --metrics-auth kubernetes both want the Authorization header; use one`,
+      );
     }
     if (opts.kubeConfig === undefined) {
       throw new WebConfigError('--metrics-auth kubernetes needs a Kubernetes configuration (in-cluster, --kubeconfig or $KUBECONFIG)');
     }
     const { KubernetesAuthorizer } = await import('./kubernetes-auth.js');
-    const k8s = new KubernetesAuthorizer(opts.kubeConfig, { allowedTtlMs: opts.allowedTtlMs, deniedTtlMs: opts.deniedTtlMs, log: opts.log });
+    const k8s = new KubernetesAuthorizer(opts.kubeConfig, {
+      allowedTtlMs: opts.allowedTtlMs,
+      deniedTtlMs: opts.deniedTtlMs,
+      log: opts.log,
+    });
     access.authorize = (req) => k8s.authorize(req.headers.authorization);
     access.challenge = 'Bearer realm="datapath-exporter"';
     access.summary.auth = 'kubernetes';
     if (tls === undefined) {
       opts.log.warn(
         { webConfigFile: opts.webConfigFile },
-        '--metrics-auth kubernetes over plain HTTP: scrapers send their ServiceAccount tokens (Prometheus\'s) in cleartext, and anyone who sees one can use it against the API server as that ServiceAccount; serve TLS with a web config (--web-config-file with tls_server_config)',
+        "--metrics-auth kubernetes over plain HTTP: scrapers send their ServiceAccount tokens (Prometheus's) in cleartext, and anyone who sees one can use it against the API server as that ServiceAccount; serve TLS with a web config (--web-config-file with tls_server_config)",
       );
     }
   } else if (users.size > 0) {
     const basic = new BasicAuth(users);
     access.authorize = async (req) =>
-      (await basic.check(req.headers.authorization)) ? { allowed: true } : { allowed: false, status: 401, message: 'user name or password not accepted' };
+      (await basic.check(req.headers.authorization))
+        ? { allowed: true }
+        : { allowed: false, status: 401, message: 'user name or password not accepted' };
     access.challenge = 'Basic realm="datapath-exporter", charset="UTF-8"';
     access.summary.auth = 'basic';
   }

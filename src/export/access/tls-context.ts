@@ -100,7 +100,10 @@ export class TlsContext {
       server.setSecureContext(this.contextOptions(material));
     } catch (err) {
       this.failed = material;
-      this.log?.warn({ err: String(err), certFile: this.config.certFile }, 'TLS certificate files changed but do not load; still serving the previous certificate');
+      this.log?.warn(
+        { err: String(err), certFile: this.config.certFile },
+        'TLS certificate files changed but do not load; still serving the previous certificate',
+      );
       return;
     }
     this.material = material;
@@ -134,5 +137,7 @@ export class TlsContext {
 }
 
 function sameMaterial(a: Material, b: Material): boolean {
-  return a.cert.equals(b.cert) && a.key.equals(b.key) && (a.ca === undefined ? b.ca === undefined : b.ca !== undefined && a.ca.equals(b.ca));
+  return (
+    a.cert.equals(b.cert) && a.key.equals(b.key) && (a.ca === undefined ? b.ca === undefined : b.ca !== undefined && a.ca.equals(b.ca))
+  );
 }

@@ -112,7 +112,8 @@ function section(value: unknown, where: string, known: readonly string[]): Recor
   if (value === null || value === undefined) return {};
   if (!isRecord(value)) throw new WebConfigError(`${where} must be a mapping`);
   for (const key of Object.keys(value)) {
-    if (!known.includes(key)) throw new WebConfigError(`unknown key ${where === 'the file' ? '' : `${where}.`}${key} (known: ${known.join(', ')})`);
+    if (!known.includes(key))
+      throw new WebConfigError(`unknown key ${where === 'the file' ? '' : `${where}.`}${key} (known: ${known.join(', ')})`);
   }
   return value;
 }
@@ -142,10 +143,15 @@ function cipherList(names: string[]): string | undefined {
   if (names.length === 0) return undefined;
   const openssl = names.map((name) => {
     if (TLS13_SUITES.includes(name)) {
-      throw new WebConfigError(`tls_server_config.cipher_suites: ${name} is a TLS 1.3 suite, which is not configurable (as in Go); list TLS 1.2 suites only`);
+      throw new WebConfigError(
+        `tls_server_config.cipher_suites: ${name} is a TLS 1.3 suite, which is not configurable (as in Go); list TLS 1.2 suites only`,
+      );
     }
     const mapped = CIPHER_SUITES[name];
-    if (mapped === undefined) throw new WebConfigError(`tls_server_config.cipher_suites: "${name}" is not a Go cipher suite name (example: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)`);
+    if (mapped === undefined)
+      throw new WebConfigError(
+        `tls_server_config.cipher_suites: "${name}" is not a Go cipher suite name (example: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)`,
+      );
     try {
       createSecureContext({ ciphers: mapped });
     } catch {
@@ -161,7 +167,8 @@ function curveList(names: string[]): string | undefined {
   return names
     .map((name) => {
       const c = CURVES[name];
-      if (c === undefined) throw new WebConfigError(`tls_server_config.curve_preferences: "${name}" is not one of ${Object.keys(CURVES).join(', ')}`);
+      if (c === undefined)
+        throw new WebConfigError(`tls_server_config.curve_preferences: "${name}" is not one of ${Object.keys(CURVES).join(', ')}`);
       return c;
     })
     .join(':');
@@ -199,7 +206,9 @@ function parseTls(value: unknown, dir: string): TlsServerConfig | undefined {
   const verifies = clientAuthType === 'VerifyClientCertIfGiven' || clientAuthType === 'RequireAndVerifyClientCert';
   if (verifies && ca === undefined) throw new WebConfigError(`tls_server_config: client_auth_type ${clientAuthType} needs client_ca_file`);
   if (ca !== undefined && clientAuthType === 'NoClientCert') {
-    throw new WebConfigError('tls_server_config: client_ca_file is set but client_auth_type is NoClientCert (set VerifyClientCertIfGiven or RequireAndVerifyClientCert)');
+    throw new WebConfigError(
+      'tls_server_config: client_ca_file is set but client_auth_type is NoClientCert (set VerifyClientCertIfGiven or RequireAndVerifyClientCert)',
+    );
   }
   const minVersion = tlsVersion(s.min_version, 'tls_server_config.min_version') ?? 'TLSv1.2';
   const maxVersion = tlsVersion(s.max_version, 'tls_server_config.max_version');

@@ -32,7 +32,9 @@ export function serveDrops(req: IncomingMessage, res: ServerResponse, buffer: Dr
   }
   const follow = ['1', 'true'].includes(query.get('follow') ?? '');
   if (follow && buffer.followerCount >= MAX_FOLLOWERS) {
-    res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '10' }).end(`${MAX_FOLLOWERS} readers already follow the drop events; try again later\n`);
+    res
+      .writeHead(503, { 'content-type': 'text/plain', 'retry-after': '10' })
+      .end(`${MAX_FOLLOWERS} readers already follow the drop events; try again later\n`);
     return;
   }
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });

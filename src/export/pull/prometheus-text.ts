@@ -162,7 +162,8 @@ export class PrometheusText {
       for (const { descriptor } of family.metrics) {
         if (descriptor.description) {
           if (!meta.help) meta.help = descriptor.description;
-          else if (meta.help !== descriptor.description) this.conflict(conflicts, 'HELP', name, meta.help, descriptor.description, meta.help);
+          else if (meta.help !== descriptor.description)
+            this.conflict(conflicts, 'HELP', name, meta.help, descriptor.description, meta.help);
         }
         if (descriptor.unit) {
           if (!meta.unit) meta.unit = descriptor.unit;

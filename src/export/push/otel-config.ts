@@ -133,7 +133,8 @@ export function parseOutputs(env: Env, flags: OutputFlags): OutputsConfig {
   const exporters = listed?.split(',').map((e) => parseChoice('OTEL_METRICS_EXPORTER', e.trim(), METRICS_EXPORTERS));
   // Unset: pull as always, push when an endpoint is configured.
   const pull = !flags.metricsAddrNone && (exporters === undefined || exporters.includes('prometheus') || flags.metricsAddrGiven);
-  const endpointInEnv = get(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined || get(env, 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT') !== undefined;
+  const endpointInEnv =
+    get(env, 'OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined || get(env, 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT') !== undefined;
   const pushOn = flags.otlpEndpoint !== undefined || (exporters === undefined ? endpointInEnv : exporters.includes('otlp'));
   return { pull, push: pushOn ? parseOtlp(env, flags.otlpEndpoint) : undefined };
 }

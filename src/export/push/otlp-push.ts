@@ -53,7 +53,13 @@ export class OtlpPush {
    * counted in an earlier run (slots restored from the pinned maps, named
    * once the pod list has synced): their totals are not new.
    */
-  static async create(config: OtlpConfig, producer: DatapathProducer, onFailure: () => void, log: Logger, inheriting: () => boolean = () => false): Promise<OtlpPush> {
+  static async create(
+    config: OtlpConfig,
+    producer: DatapathProducer,
+    onFailure: () => void,
+    log: Logger,
+    inheriting: () => boolean = () => false,
+  ): Promise<OtlpPush> {
     const exporter = await createExporter(config);
     const door = producer.as(OTLP_NAMING);
     // The producer hands over kernel totals; "delta" is computed here. With
@@ -167,7 +173,9 @@ class WatchedExporter implements PushMetricExporter {
 }
 
 function seriesKey(name: string, attributes: Attributes): string {
-  return `${name}\u0001${Object.entries(attributes).map(([k, v]) => `${k}\u0000${String(v)}`).join('\u0001')}`;
+  return `${name}\u0001${Object.entries(attributes)
+    .map(([k, v]) => `${k}\u0000${String(v)}`)
+    .join('\u0001')}`;
 }
 
 /**
@@ -201,7 +209,8 @@ class DeltaView implements MetricProducer {
     for (const scope of resourceMetrics.scopeMetrics) {
       for (const metric of scope.metrics) {
         if (metric.dataPointType !== DataPointType.SUM) continue;
-        for (const dp of metric.dataPoints) this.acked.set(seriesKey(metric.descriptor.name, dp.attributes), { total: dp.value, time, generation: 0 });
+        for (const dp of metric.dataPoints)
+          this.acked.set(seriesKey(metric.descriptor.name, dp.attributes), { total: dp.value, time, generation: 0 });
       }
     }
     this.startTime = time;
@@ -221,28 +230,26 @@ class DeltaView implements MetricProducer {
     const baselineNew = inheriting || this.wasInheriting;
     this.wasInheriting = inheriting;
     const present = new Map<string, { total: number; time: HrTime; generation: number }>();
-    const scopeMetrics = result.resourceMetrics.scopeMetrics.map(
-      (scope): ScopeMetrics => ({
-        scope: scope.scope,
-        metrics: scope.metrics.map((metric) => {
-          if (metric.dataPointType !== DataPointType.SUM) return metric;
-          return {
-            ...metric,
-            aggregationTemporality: AggregationTemporality.DELTA,
-            dataPoints: metric.dataPoints.map((dp) => {
-              const key = seriesKey(metric.descriptor.name, dp.attributes);
-              let before = this.acked.get(key);
-              if (!before && baselineNew) before = { total: dp.value, time, generation: 0 };
-              if (before) present.set(key, before);
-              const base = before?.total ?? 0;
-              const out = { ...dp, startTime: before?.time ?? this.startTime, value: dp.value >= base ? dp.value - base : dp.value };
-              this.sent.set(out, { key, total: dp.value, time, generation });
-              return out;
-            }),
-          };
-        }),
+    const scopeMetrics = result.resourceMetrics.scopeMetrics.map((scope): ScopeMetrics => ({
+      scope: scope.scope,
+      metrics: scope.metrics.map((metric) => {
+        if (metric.dataPointType !== DataPointType.SUM) return metric;
+        return {
+          ...metric,
+          aggregationTemporality: AggregationTemporality.DELTA,
+          dataPoints: metric.dataPoints.map((dp) => {
+            const key = seriesKey(metric.descriptor.name, dp.attributes);
+            let before = this.acked.get(key);
+            if (!before && baselineNew) before = { total: dp.value, time, generation: 0 };
+            if (before) present.set(key, before);
+            const base = before?.total ?? 0;
+            const out = { ...dp, startTime: before?.time ?? this.startTime, value: dp.value >= base ? dp.value - base : dp.value };
+            this.sent.set(out, { key, total: dp.value, time, generation });
+            return out;
+          }),
+        };
       }),
-    );
+    }));
     this.acked = present;
     return { ...result, resourceMetrics: { ...result.resourceMetrics, scopeMetrics } };
   }
@@ -256,7 +263,8 @@ class DeltaView implements MetricProducer {
           if (s === undefined) continue;
           const current = this.acked.get(s.key);
           // An older export answered late never moves a series back.
-          if (current === undefined || s.generation > current.generation) this.acked.set(s.key, { total: s.total, time: s.time, generation: s.generation });
+          if (current === undefined || s.generation > current.generation)
+            this.acked.set(s.key, { total: s.total, time: s.time, generation: s.generation });
         }
       }
     }

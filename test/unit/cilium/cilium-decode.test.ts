@@ -117,7 +117,14 @@ describe('Cilium rows', function () {
     assert.equal(row.location, 'bpf_lxc.c:2110');
     assert.equal(row.packets, 2n);
     assert.equal(row.bytes, 108n);
-    assert.deepEqual(row.cilium, { reasonCode: 133, reasonText: 'Policy denied', direction: 'INGRESS', line: 2110, fileId: 2, file: 'bpf_lxc.c' });
+    assert.deepEqual(row.cilium, {
+      reasonCode: 133,
+      reasonText: 'Policy denied',
+      direction: 'INGRESS',
+      line: 2110,
+      fileId: 2,
+      file: 'bpf_lxc.c',
+    });
   });
 
   it('makes a forward row with an empty reason; SERVICE becomes unknown, kept in cilium', function () {

@@ -9,7 +9,15 @@ import type { CiliumRelease } from '../../../src/collect/cilium/source-files.js'
 import type { DatapathRow } from '../../../src/collect/rows.js';
 import { formatCiliumTable } from '../../../src/cli/cilium-format.js';
 
-function row(reason: number, direction: CiliumDirection, packets: number, bytes: number, line: number, file: number, release: CiliumRelease = '1.16') {
+function row(
+  reason: number,
+  direction: CiliumDirection,
+  packets: number,
+  bytes: number,
+  line: number,
+  file: number,
+  release: CiliumRelease = '1.16',
+) {
   const counter: Counter = { packets: BigInt(packets), bytes: BigInt(bytes) };
   return ciliumRow({ reason, direction, line, file }, counter, release);
 }

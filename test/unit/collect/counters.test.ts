@@ -8,7 +8,13 @@ import { joinHalves, PerCpuCells, sumPerCpu } from '../../../src/collect/counter
 const U64_MAX = 2n ** 64n - 1n;
 
 /** A per-CPU lookup result: entries x CPUs of `valueSize` bytes, cell (entry, cpu, member offset) = value. */
-function perCpuBuffer(entries: number, cpus: number, valueSize: number, cell: (entry: number, cpu: number, offset: number) => bigint, offsets: number[]): Buffer {
+function perCpuBuffer(
+  entries: number,
+  cpus: number,
+  valueSize: number,
+  cell: (entry: number, cpu: number, offset: number) => bigint,
+  offsets: number[],
+): Buffer {
   const perCpu = perCpuStride(valueSize, 1);
   const buf = Buffer.alloc(entries * perCpuStride(valueSize, cpus));
   for (let e = 0; e < entries; e++) {
@@ -51,7 +57,10 @@ describe('PerCpuCells: summing per-CPU u64 cells', function () {
 
   it('carries between the 32-bit halves: low halves near 2^32 summing past it', function () {
     const cpus = 16;
-    const buf = perCpuBuffer(1, cpus, COUNTER_SIZE, (_e, cpu) => (cpu % 2 === 0 ? 2n ** 32n - 1n : (1n << 32n) + 0xfffffff0n), [packets, bytes]);
+    const buf = perCpuBuffer(1, cpus, COUNTER_SIZE, (_e, cpu) => (cpu % 2 === 0 ? 2n ** 32n - 1n : (1n << 32n) + 0xfffffff0n), [
+      packets,
+      bytes,
+    ]);
     const cells = new PerCpuCells(buf, COUNTER_SIZE, cpus);
     assert.equal(cells.sumU64(0, packets), bigintSum(buf, COUNTER_SIZE, cpus, 0, packets));
     assert.equal(cells.sumU64(0, packets), 8n * (2n ** 32n - 1n) + 8n * ((1n << 32n) + 0xfffffff0n));
@@ -80,7 +89,8 @@ describe('PerCpuCells: summing per-CPU u64 cells', function () {
       const buf = perCpuBuffer(entries, cpus, COUNTER_SIZE, (e) => next(1 + ((e * 7) % 64)), [packets, bytes]);
       const cells = new PerCpuCells(buf, COUNTER_SIZE, cpus);
       for (let e = 0; e < entries; e++) {
-        for (const off of [packets, bytes]) assert.equal(cells.sumU64(e, off), bigintSum(buf, COUNTER_SIZE, cpus, e, off), `${cpus} CPUs entry ${e}+${off}`);
+        for (const off of [packets, bytes])
+          assert.equal(cells.sumU64(e, off), bigintSum(buf, COUNTER_SIZE, cpus, e, off), `${cpus} CPUs entry ${e}+${off}`);
       }
     }
   });
@@ -88,7 +98,13 @@ describe('PerCpuCells: summing per-CPU u64 cells', function () {
   it('walks the value stride of a 24-byte struct (site_counter) and takes its site from a CPU that counted', function () {
     const cpus = 64;
     const sc = LAYOUTS.site_counter.members;
-    const buf = perCpuBuffer(4, cpus, SITE_COUNTER_SIZE, (e, cpu, off) => (off === sc.packets ? BigInt(e + cpu) : (1n << 40n) + BigInt(cpu)), [sc.packets, sc.bytes]);
+    const buf = perCpuBuffer(
+      4,
+      cpus,
+      SITE_COUNTER_SIZE,
+      (e, cpu, off) => (off === sc.packets ? BigInt(e + cpu) : (1n << 40n) + BigInt(cpu)),
+      [sc.packets, sc.bytes],
+    );
     // Only CPU 5 of entry 3 counted a site (file 2, line 77).
     const at = (3 * cpus + 5) * SITE_COUNTER_SIZE;
     buf.writeUInt32LE(2, at + sc.file);

@@ -45,7 +45,7 @@ describe('Kallsyms', function () {
     assert.equal(k.addressesVisible(), false);
   });
 
-  it('reads the running kernel\'s /proc/kallsyms', function () {
+  it("reads the running kernel's /proc/kallsyms", function () {
     const k = new Kallsyms();
     if (!k.addressesVisible()) this.skip(); // needs CAP_SYSLOG
     const line = /^([0-9a-f]+) [tT] __udp4_lib_rcv$/m.exec(readFileSync('/proc/kallsyms', 'latin1'));

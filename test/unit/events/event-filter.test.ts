@@ -10,7 +10,13 @@ const nanos = (ms: number) => BigInt(ms) * 1_000_000n;
 
 describe('drop event filter', () => {
   it('takes since as a duration back from now, compound ones too', () => {
-    for (const [text, backMs] of [['30s', 30_000], ['5m', 300_000], ['1m30s', 90_000], ['1h2m3s', 3_723_000], ['250ms', 250]] as const) {
+    for (const [text, backMs] of [
+      ['30s', 30_000],
+      ['5m', 300_000],
+      ['1m30s', 90_000],
+      ['1h2m3s', 3_723_000],
+      ['250ms', 250],
+    ] as const) {
       assert.equal(filterFromQuery(new URLSearchParams({ since: text }), NOW_MS).sinceUnixNano, nanos(NOW_MS - backMs), text);
     }
   });
@@ -24,7 +30,10 @@ describe('drop event filter', () => {
     assert.throws(() => filterFromQuery(new URLSearchParams({ since: '1m30' }), NOW_MS), FilterError);
     assert.throws(() => filterFromQuery(new URLSearchParams({ since: 'yesterday' }), NOW_MS), /neither an RFC 3339 time nor a duration/);
     assert.throws(() => filterFromQuery(new URLSearchParams({ namespce: 'a' }), NOW_MS), /unknown parameter namespce/);
-    assert.throws(() => filterFromQuery(new URLSearchParams({ direction: 'in' }), NOW_MS), /direction in is not ingress, egress or unknown/);
+    assert.throws(
+      () => filterFromQuery(new URLSearchParams({ direction: 'in' }), NOW_MS),
+      /direction in is not ingress, egress or unknown/,
+    );
   });
 
   it('reads durations as the command line does', () => {

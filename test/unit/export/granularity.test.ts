@@ -32,9 +32,21 @@ function forward(slot: number, packets: number, direction: 'ingress' | 'egress' 
   };
 }
 
-const web = (i: number): PodLabels => ({ namespace: 'shop', pod: `web-6d4cf56db6-${i}`, workload: 'web', workloadKind: 'Deployment', uid: `uid-web-${i}` });
+const web = (i: number): PodLabels => ({
+  namespace: 'shop',
+  pod: `web-6d4cf56db6-${i}`,
+  workload: 'web',
+  workloadKind: 'Deployment',
+  uid: `uid-web-${i}`,
+});
 const db: PodLabels = { namespace: 'shop', pod: 'db-0', workload: 'db', workloadKind: 'StatefulSet', uid: 'uid-db-0' };
-const dns: PodLabels = { namespace: 'kube-system', pod: 'coredns-1', workload: 'coredns', workloadKind: 'Deployment', uid: 'uid-coredns-1' };
+const dns: PodLabels = {
+  namespace: 'kube-system',
+  pod: 'coredns-1',
+  workload: 'coredns',
+  workloadKind: 'Deployment',
+  uid: 'uid-coredns-1',
+};
 
 async function points(door: MetricProducer, name: string): Promise<Array<{ attributes: Attributes; value: number }>> {
   const metrics = (await door.collect()).resourceMetrics.scopeMetrics.flatMap((s) => s.metrics) as SumMetricData[];
@@ -66,7 +78,15 @@ describe('granularity of per-pod series', function () {
     assert.deepEqual(
       prom.find((p) => p.attributes.pod === 'web-6d4cf56db6-1'),
       {
-        attributes: { source: 'tc', direction: 'ingress', location: 'forward.bpf.c:1', namespace: 'shop', pod: 'web-6d4cf56db6-1', workload: 'web', workload_kind: 'Deployment' },
+        attributes: {
+          source: 'tc',
+          direction: 'ingress',
+          location: 'forward.bpf.c:1',
+          namespace: 'shop',
+          pod: 'web-6d4cf56db6-1',
+          workload: 'web',
+          workload_kind: 'Deployment',
+        },
         value: 20,
       },
     );
@@ -80,7 +100,11 @@ describe('granularity of per-pod series', function () {
       'k8s.statefulset.name': 'db',
     });
     // Traffic of no pod carries no pod attributes on OTLP, "" on Prometheus.
-    assert.deepEqual(otlp.find((p) => !('k8s.pod.name' in p.attributes))?.attributes, { source: 'tc', direction: 'ingress', location: 'forward.bpf.c:1' });
+    assert.deepEqual(otlp.find((p) => !('k8s.pod.name' in p.attributes))?.attributes, {
+      source: 'tc',
+      direction: 'ingress',
+      location: 'forward.bpf.c:1',
+    });
     assert.equal(prom.find((p) => p.attributes.pod === '')?.attributes.workload, '');
   });
 
@@ -98,10 +122,19 @@ describe('granularity of per-pod series', function () {
       ],
     );
     const otlp = await points(producer.as(OTLP_NAMING), 'datapath_forward_bytes');
-    assert.deepEqual(otlp.find((p) => p.attributes['k8s.deployment.name'] === 'web'), {
-      attributes: { source: 'tc', direction: 'ingress', location: 'forward.bpf.c:1', 'k8s.namespace.name': 'shop', 'k8s.deployment.name': 'web' },
-      value: 3000,
-    });
+    assert.deepEqual(
+      otlp.find((p) => p.attributes['k8s.deployment.name'] === 'web'),
+      {
+        attributes: {
+          source: 'tc',
+          direction: 'ingress',
+          location: 'forward.bpf.c:1',
+          'k8s.namespace.name': 'shop',
+          'k8s.deployment.name': 'web',
+        },
+        value: 3000,
+      },
+    );
   });
 
   it('namespace and node: sums per namespace, and one node series', async function () {
@@ -198,7 +231,10 @@ describe('a workload whose pods all left, before its next pods count', function 
     producer.update([forward(1, 2), forward(2, 3)]);
     assert.equal((await points(producer, 'datapath_forward_packets')).length, 2);
     producer.update([forward(1, 2)]);
-    assert.deepEqual((await points(producer, 'datapath_forward_packets')).map((p) => p.attributes.workload), ['db']);
+    assert.deepEqual(
+      (await points(producer, 'datapath_forward_packets')).map((p) => p.attributes.workload),
+      ['db'],
+    );
   });
 });
 

@@ -131,7 +131,11 @@ describe('DatapathProducer: series stay monotonic when slots change under the sa
     assert.equal(await web0(), 10);
     poll([forward(1, 2), forward(1, 7, 'egress')]);
     assert.equal(await web0(), 12);
-    assert.equal(await value(producer, 'datapath_forward_packets', { ...PROM_WEB_0, direction: 'egress' }), 7, 'the other series is untouched');
+    assert.equal(
+      await value(producer, 'datapath_forward_packets', { ...PROM_WEB_0, direction: 'egress' }),
+      7,
+      'the other series is untouched',
+    );
     poll([forward(1, 5), forward(1, 7, 'egress')]);
     assert.equal(await web0(), 15);
     assert.equal(await value(producer, 'datapath_forward_bytes', PROM_WEB_0), 1500);
@@ -140,12 +144,7 @@ describe('DatapathProducer: series stay monotonic when slots change under the sa
   it('both doors see the same values through any sequence, collected in any order and any number of times', async function () {
     pods.bySlot.set(1, WEB_0);
     pods.bySlot.set(2, WEB_0);
-    const polls: DatapathRow[][] = [
-      [forward(1, 10), forward(2, 1)],
-      [forward(2, 4)],
-      [forward(2, 1)],
-      [forward(1, 3), forward(2, 2)],
-    ];
+    const polls: DatapathRow[][] = [[forward(1, 10), forward(2, 1)], [forward(2, 4)], [forward(2, 1)], [forward(1, 3), forward(2, 2)]];
     const expected = [11, 14, 15, 19]; // 19: the carried 10 + 4, and slot 1 back with new counts
     for (const [i, rows] of polls.entries()) {
       poll(rows);

@@ -43,7 +43,12 @@ describe('/metrics text', function () {
   beforeEach(function () {
     labels.clear();
     producer = new DatapathProducer(resource, pods);
-    exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, withoutTargetInfo: true, metricProducers: [producer] });
+    exporter = new PrometheusExporter({
+      preventServerStart: true,
+      withoutScopeInfo: true,
+      withoutTargetInfo: true,
+      metricProducers: [producer],
+    });
     provider = new MeterProvider({ resource, readers: [exporter] });
   });
   afterEach(async function () {
@@ -68,9 +73,15 @@ describe('/metrics text', function () {
     producer.update(rows, pods);
 
     const meter = provider.getMeter('datapath-exporter');
-    const poll = meter.createHistogram('datapath_exporter_poll_duration_seconds', { description: 'Poll time.', unit: 's', advice: { explicitBucketBoundaries: [0.001, 0.01, 0.1, 1] } });
+    const poll = meter.createHistogram('datapath_exporter_poll_duration_seconds', {
+      description: 'Poll time.',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.001, 0.01, 0.1, 1] },
+    });
     for (const v of [0.0005, 0.004, 0.02, 0.5, 3]) poll.record(v, { source: 'kernel' });
-    meter.createObservableGauge('datapath_exporter_build_info', { description: 'Build.\nSecond line \\ with a backslash' }).addCallback((r) => r.observe(1, { version: '0.1.0', node: 'n1' }));
+    meter
+      .createObservableGauge('datapath_exporter_build_info', { description: 'Build.\nSecond line \\ with a backslash' })
+      .addCallback((r) => r.observe(1, { version: '0.1.0', node: 'n1' }));
     const ups = meter.createUpDownCounter('datapath.exporter.slots-used', { description: 'Slots in use.' });
     ups.add(5, { table: 'endpoints' });
     ups.add(-2, { table: 'endpoints' });
@@ -79,7 +90,10 @@ describe('/metrics text', function () {
     meter.createCounter('datapath_exporter_no_labels_total', { description: 'No attributes.' }).add(2);
     // The same name as two types in two meters: the exporter drops the name.
     provider.getMeter('other').createCounter('datapath_exporter_conflict', { description: 'x' }).add(1);
-    provider.getMeter('third').createObservableGauge('datapath_exporter_conflict', { description: 'x' }).addCallback((r) => r.observe(4));
+    provider
+      .getMeter('third')
+      .createObservableGauge('datapath_exporter_conflict', { description: 'x' })
+      .addCallback((r) => r.observe(4));
 
     const rm = await collect();
     const expected = otel().serialize(rm);
@@ -93,7 +107,7 @@ describe('/metrics text', function () {
     assert.equal(text.serialize(await collect()), otel().serialize(await collect()));
   });
 
-  it('writes the exporter\'s placeholder when there is nothing, and forgets a series the producer no longer returns', async function () {
+  it("writes the exporter's placeholder when there is nothing, and forgets a series the producer no longer returns", async function () {
     assert.equal(new PrometheusText().serialize(await collect()), otel().serialize(await collect()));
     labels.set(1, { namespace: 'default', pod: 'gone-soon', workload: 'gone-soon', workloadKind: 'Pod', uid: 'uid-1' });
     labels.set(2, { namespace: 'default', pod: 'stays', workload: 'stays', workloadKind: 'Pod', uid: 'uid-2' });

@@ -53,7 +53,13 @@ describe('endpoint slots (unit)', function () {
     assert.ok(slot !== undefined);
     assert.equal(slotOfIp(m, 'fd00::5'), slot);
     assert.deepEqual(decodeEndpointName(m.names.get(slot) ?? Buffer.alloc(0)), { namespace: 'shop', pod: 'web-0' });
-    assert.deepEqual(s.labelsOf(slot as EndpointSlot), { namespace: 'shop', pod: 'web-0', workload: 'web-0', workloadKind: 'Pod', uid: 'uid-web-0' });
+    assert.deepEqual(s.labelsOf(slot as EndpointSlot), {
+      namespace: 'shop',
+      pod: 'web-0',
+      workload: 'web-0',
+      workloadKind: 'Pod',
+      uid: 'uid-web-0',
+    });
     assert.equal(m.gen.get(0)?.readUInt32LE(0), 1);
     assert.equal(s.used, 1);
   });
@@ -75,7 +81,11 @@ describe('endpoint slots (unit)', function () {
     const slot = slotOfIp(m, '10.0.0.5') as EndpointSlot;
     s.delete(p);
     assert.equal(slotOfIp(m, '10.0.0.5'), undefined, 'no new counts');
-    assert.deepEqual(s.labelsOf(slot), { namespace: 'shop', pod: 'web-0', workload: 'web-0', workloadKind: 'Pod', uid: 'uid-web-0' }, 'final counts still labelled');
+    assert.deepEqual(
+      s.labelsOf(slot),
+      { namespace: 'shop', pod: 'web-0', workload: 'web-0', workloadKind: 'Pod', uid: 'uid-web-0' },
+      'final counts still labelled',
+    );
     assert.deepEqual(s.expired(Date.now()), []);
     assert.deepEqual(s.expired(Date.now() + 1000), [slot]);
     s.release(slot);

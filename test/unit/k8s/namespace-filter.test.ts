@@ -13,7 +13,10 @@ describe('namespace filter', function () {
       [true, false, true, false, false, true],
     );
     const onlyExclude = new NamespaceFilter(undefined, parseNamespaceGlobs('kube-*'));
-    assert.deepEqual(['kube-system', 'default'].map((n) => onlyExclude.admits(n)), [false, true]);
+    assert.deepEqual(
+      ['kube-system', 'default'].map((n) => onlyExclude.admits(n)),
+      [false, true],
+    );
   });
 
   it('refuses a list that is no namespace glob, in one line', function () {

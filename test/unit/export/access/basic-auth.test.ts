@@ -47,7 +47,10 @@ describe('basic auth (web config basic_auth_users)', function () {
     const ca = makeCa(tmp.dir, 'ca');
     const server = makeCert(tmp.dir, 'server', ca, { cn: 'localhost', sans: LOCALHOST_SANS });
     served = await serve({
-      webConfigFile: writeWebConfig(tmp.dir, { tls_server_config: { cert_file: server.cert, key_file: server.key }, basic_auth_users: { prometheus: hash } }),
+      webConfigFile: writeWebConfig(tmp.dir, {
+        tls_server_config: { cert_file: server.cert, key_file: server.key },
+        basic_auth_users: { prometheus: hash },
+      }),
     });
     const tls = { ca: readFileSync(ca.cert) };
     assert.equal((await httpsGet(served.port, '/metrics', tls)).status, 401);
@@ -57,7 +60,12 @@ describe('basic auth (web config basic_auth_users)', function () {
 
   it('keeps verified credentials apart: a password is never accepted for another user or a changed hash', async function () {
     const other = bcrypt.hashSync('other-secret', 4);
-    const auth = new BasicAuth(new Map([['a', hash], ['b', other]]));
+    const auth = new BasicAuth(
+      new Map([
+        ['a', hash],
+        ['b', other],
+      ]),
+    );
     const header = (u: string, p: string) => basic(u, p).authorization;
     assert.equal(await auth.check(header('a', 'scrape-me')), true);
     assert.equal(await auth.check(header('b', 'scrape-me')), false);

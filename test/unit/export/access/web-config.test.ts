@@ -80,19 +80,39 @@ describe('web config (exporter-toolkit format)', function () {
   const refused: Array<[string, unknown, RegExp]> = [
     ['an unknown top-level key', { tls_config: {} }, /unknown key tls_config \(known: tls_server_config/],
     ['an unknown key in tls_server_config', tlsWith({ cert: 'x' }), /unknown key tls_server_config\.cert \(known:/],
-    ['a cert file that does not exist', tlsWith({ cert_file: '/nonexistent/tls.crt' }), /cert_file \/nonexistent\/tls\.crt: does not exist/],
+    [
+      'a cert file that does not exist',
+      tlsWith({ cert_file: '/nonexistent/tls.crt' }),
+      /cert_file \/nonexistent\/tls\.crt: does not exist/,
+    ],
     ['a missing key_file', { tls_server_config: { cert_file: 'x' } }, /key_file is required/],
-    ['an unknown client_auth_type', tlsWith({ client_auth_type: 'RequireClientCertPlease' }), /"RequireClientCertPlease" is not one of NoClientCert, /],
+    [
+      'an unknown client_auth_type',
+      tlsWith({ client_auth_type: 'RequireClientCertPlease' }),
+      /"RequireClientCertPlease" is not one of NoClientCert, /,
+    ],
     ['a verifying mode without client_ca_file', tlsWith({ client_auth_type: 'RequireAndVerifyClientCert' }), /needs client_ca_file/],
     ['an unknown TLS version', tlsWith({ min_version: 'TLS14' }), /"TLS14" is not a TLS version/],
     ['max_version below min_version', tlsWith({ min_version: 'TLS13', max_version: 'TLS12' }), /max_version is below min_version/],
     ['a cipher suite name Go does not have', tlsWith({ cipher_suites: ['ECDHE-RSA-AES128-GCM-SHA256'] }), /not a Go cipher suite name/],
-    ['a cipher suite Node cannot use (3DES)', tlsWith({ cipher_suites: ['TLS_RSA_WITH_3DES_EDE_CBC_SHA'] }), /TLS_RSA_WITH_3DES_EDE_CBC_SHA \(OpenSSL DES-CBC3-SHA\) is not available/],
+    [
+      'a cipher suite Node cannot use (3DES)',
+      tlsWith({ cipher_suites: ['TLS_RSA_WITH_3DES_EDE_CBC_SHA'] }),
+      /TLS_RSA_WITH_3DES_EDE_CBC_SHA \(OpenSSL DES-CBC3-SHA\) is not available/,
+    ],
     ['a TLS 1.3 suite', tlsWith({ cipher_suites: ['TLS_AES_128_GCM_SHA256'] }), /TLS 1\.3 suite, which is not configurable/],
     ['an unknown curve', tlsWith({ curve_preferences: ['P256'] }), /"P256" is not one of CurveP256/],
     ['a header the toolkit does not allow', { http_server_config: { headers: { 'X-Powered-By': 'me' } } }, /X-Powered-By is not allowed/],
-    ['a bad X-Frame-Options', { http_server_config: { headers: { 'X-Frame-Options': 'allow' } } }, /"allow" is not one of deny, sameorigin/],
-    ['a password instead of a bcrypt hash', { basic_auth_users: { prometheus: 'secret' } }, /basic_auth_users\.prometheus: not a bcrypt hash/],
+    [
+      'a bad X-Frame-Options',
+      { http_server_config: { headers: { 'X-Frame-Options': 'allow' } } },
+      /"allow" is not one of deny, sameorigin/,
+    ],
+    [
+      'a password instead of a bcrypt hash',
+      { basic_auth_users: { prometheus: 'secret' } },
+      /basic_auth_users\.prometheus: not a bcrypt hash/,
+    ],
     ['not a mapping', ['a', 'list'], /the file must be a mapping/],
   ];
   for (const [what, config, message] of refused) {

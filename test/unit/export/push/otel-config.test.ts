@@ -33,14 +33,20 @@ describe('OTEL_* configuration', function () {
     });
 
     it('an empty variable is the same as an unset one', function () {
-      assert.deepEqual(parseOutputs({ OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_METRICS_EXPORTER: ' ' }, PULL_DEFAULT), { pull: true, push: undefined });
+      assert.deepEqual(parseOutputs({ OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_METRICS_EXPORTER: ' ' }, PULL_DEFAULT), {
+        pull: true,
+        push: undefined,
+      });
     });
 
     it('--otlp-endpoint turns push on and wins over both endpoint variables', function () {
       const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env:4318', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://env-metrics:4318/x' };
       const o = parseOutputs(env, { ...PULL_DEFAULT, otlpEndpoint: 'http://flag:4318' });
       assert.equal(o.push?.url, 'http://flag:4318/v1/metrics');
-      assert.equal(parseOutputs({ OTEL_METRICS_EXPORTER: 'prometheus' }, { ...PULL_DEFAULT, otlpEndpoint: 'http://flag:4318' }).push?.url, 'http://flag:4318/v1/metrics');
+      assert.equal(
+        parseOutputs({ OTEL_METRICS_EXPORTER: 'prometheus' }, { ...PULL_DEFAULT, otlpEndpoint: 'http://flag:4318' }).push?.url,
+        'http://flag:4318/v1/metrics',
+      );
     });
 
     it('--metrics-addr none turns pull off', function () {
@@ -59,7 +65,10 @@ describe('OTEL_* configuration', function () {
       assert.equal(both.pull, true);
       assert.ok(both.push);
       assert.deepEqual(parseOutputs({ OTEL_METRICS_EXPORTER: 'none' }, PULL_DEFAULT), { pull: false, push: undefined });
-      assert.equal(parseOutputs({ OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }, PULL_DEFAULT).push, undefined);
+      assert.equal(
+        parseOutputs({ OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318' }, PULL_DEFAULT).push,
+        undefined,
+      );
       assert.equal(parseOutputs({ OTEL_METRICS_EXPORTER: 'OTLP' }, PULL_DEFAULT).push?.protocol, 'http/protobuf', 'case-insensitive');
     });
 
@@ -68,7 +77,10 @@ describe('OTEL_* configuration', function () {
     });
 
     it('refuses an unknown exporter', function () {
-      rejects(() => parseOutputs({ OTEL_METRICS_EXPORTER: 'otlp,console' }, PULL_DEFAULT), /^OTEL_METRICS_EXPORTER="console" is not one of prometheus, otlp, none$/);
+      rejects(
+        () => parseOutputs({ OTEL_METRICS_EXPORTER: 'otlp,console' }, PULL_DEFAULT),
+        /^OTEL_METRICS_EXPORTER="console" is not one of prometheus, otlp, none$/,
+      );
     });
   });
 
@@ -91,7 +103,10 @@ describe('OTEL_* configuration', function () {
     it('protocol: grpc, http/protobuf, http/json; the metrics variable over the general one', function () {
       assert.equal(parseOtlp({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).protocol, 'http/json');
       assert.equal(parseOtlp({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'grpc' }).protocol, 'grpc');
-      rejects(() => parseOtlp({ OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'thrift' }), /^OTEL_EXPORTER_OTLP_METRICS_PROTOCOL="thrift" is not one of grpc, http\/protobuf, http\/json$/);
+      rejects(
+        () => parseOtlp({ OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'thrift' }),
+        /^OTEL_EXPORTER_OTLP_METRICS_PROTOCOL="thrift" is not one of grpc, http\/protobuf, http\/json$/,
+      );
     });
 
     it('endpoint: the general one gets /v1/metrics appended for HTTP, the metrics one is used as given', function () {
@@ -99,7 +114,8 @@ describe('OTEL_* configuration', function () {
       assert.equal(parseOtlp({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://c/otlp/' }).url, 'https://c/otlp/v1/metrics');
       assert.equal(parseOtlp({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://c:4318/custom' }).url, 'http://c:4318/custom');
       assert.equal(
-        parseOtlp({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://general:4318', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://specific:4318/m' }).url,
+        parseOtlp({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://general:4318', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://specific:4318/m' })
+          .url,
         'http://specific:4318/m',
       );
       assert.equal(parseOtlp({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317' }).url, 'http://c:4317/');
@@ -107,8 +123,14 @@ describe('OTEL_* configuration', function () {
     });
 
     it('refuses an endpoint that is not an http(s) URL', function () {
-      rejects(() => parseOtlp({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317' }), /^OTEL_EXPORTER_OTLP_ENDPOINT="collector:4317" is not an http:\/\/ or https:\/\/ URL$/);
-      rejects(() => parseOtlp({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'not a url' }), /^OTEL_EXPORTER_OTLP_METRICS_ENDPOINT="not a url" is not a URL/);
+      rejects(
+        () => parseOtlp({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317' }),
+        /^OTEL_EXPORTER_OTLP_ENDPOINT="collector:4317" is not an http:\/\/ or https:\/\/ URL$/,
+      );
+      rejects(
+        () => parseOtlp({ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'not a url' }),
+        /^OTEL_EXPORTER_OTLP_METRICS_ENDPOINT="not a url" is not a URL/,
+      );
       rejects(() => parseOtlp({}, 'ftp://x'), /^--otlp-endpoint="ftp:\/\/x" is not an http/);
     });
 
@@ -118,7 +140,10 @@ describe('OTEL_* configuration', function () {
         OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'api-key=metrics',
       });
       assert.deepEqual(c.headers, { 'api-key': 'metrics', tenant: 'a b' });
-      rejects(() => parseOtlp({ OTEL_EXPORTER_OTLP_HEADERS: 'no-equals-sign' }), /^OTEL_EXPORTER_OTLP_HEADERS="no-equals-sign" is not a comma-separated list of key=value$/);
+      rejects(
+        () => parseOtlp({ OTEL_EXPORTER_OTLP_HEADERS: 'no-equals-sign' }),
+        /^OTEL_EXPORTER_OTLP_HEADERS="no-equals-sign" is not a comma-separated list of key=value$/,
+      );
       rejects(() => parseOtlp({ OTEL_EXPORTER_OTLP_HEADERS: 'k=%zz' }), /badly percent-encoded value for k/);
     });
 
@@ -126,13 +151,22 @@ describe('OTEL_* configuration', function () {
       assert.equal(parseOtlp({ OTEL_EXPORTER_OTLP_TIMEOUT: '2500' }).timeoutMs, 2500);
       assert.equal(parseOtlp({ OTEL_EXPORTER_OTLP_TIMEOUT: '2500', OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '700' }).timeoutMs, 700);
       for (const bad of ['0', '-1', '1.5', '10s'])
-        rejects(() => parseOtlp({ OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: bad }), /^OTEL_EXPORTER_OTLP_METRICS_TIMEOUT=".*" is not a whole number of milliseconds above 0$/);
+        rejects(
+          () => parseOtlp({ OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: bad }),
+          /^OTEL_EXPORTER_OTLP_METRICS_TIMEOUT=".*" is not a whole number of milliseconds above 0$/,
+        );
     });
 
     it('compression: gzip or none, metrics over general', function () {
       assert.equal(parseOtlp({ OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' }).compression, 'gzip');
-      assert.equal(parseOtlp({ OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip', OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'none' }).compression, 'none');
-      rejects(() => parseOtlp({ OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd' }), /^OTEL_EXPORTER_OTLP_COMPRESSION="zstd" is not one of none, gzip$/);
+      assert.equal(
+        parseOtlp({ OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip', OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'none' }).compression,
+        'none',
+      );
+      rejects(
+        () => parseOtlp({ OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd' }),
+        /^OTEL_EXPORTER_OTLP_COMPRESSION="zstd" is not one of none, gzip$/,
+      );
     });
 
     it('TLS files: must be readable, client certificate and key come in pairs, metrics over general', function () {
@@ -145,10 +179,23 @@ describe('OTEL_* configuration', function () {
           OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: join(dir, 'cert.pem'),
           OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: join(dir, 'key.pem'),
         });
-        assert.deepEqual(c.tls, { certificate: join(dir, 'ca2.pem'), clientCertificate: join(dir, 'cert.pem'), clientKey: join(dir, 'key.pem') });
-        rejects(() => parseOtlp({ OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'missing.pem') }), /^OTEL_EXPORTER_OTLP_CERTIFICATE=".*missing\.pem" cannot be read: does not exist$/);
-        rejects(() => parseOtlp({ OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: join(dir, 'cert.pem') }), /^OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=.* is one half of a pair/);
-        rejects(() => parseOtlp({ OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: join(dir, 'key.pem') }), /^OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY=.* is one half of a pair/);
+        assert.deepEqual(c.tls, {
+          certificate: join(dir, 'ca2.pem'),
+          clientCertificate: join(dir, 'cert.pem'),
+          clientKey: join(dir, 'key.pem'),
+        });
+        rejects(
+          () => parseOtlp({ OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'missing.pem') }),
+          /^OTEL_EXPORTER_OTLP_CERTIFICATE=".*missing\.pem" cannot be read: does not exist$/,
+        );
+        rejects(
+          () => parseOtlp({ OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE: join(dir, 'cert.pem') }),
+          /^OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=.* is one half of a pair/,
+        );
+        rejects(
+          () => parseOtlp({ OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY: join(dir, 'key.pem') }),
+          /^OTEL_EXPORTER_OTLP_METRICS_CLIENT_KEY=.* is one half of a pair/,
+        );
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
@@ -167,7 +214,10 @@ describe('OTEL_* configuration', function () {
       const c = parseOtlp({ OTEL_METRIC_EXPORT_INTERVAL: '5000', OTEL_METRIC_EXPORT_TIMEOUT: '2000' });
       assert.deepEqual([c.intervalMs, c.exportTimeoutMs], [5000, 2000]);
       assert.equal(parseOtlp({ OTEL_METRIC_EXPORT_INTERVAL: '5000' }).exportTimeoutMs, 5000);
-      rejects(() => parseOtlp({ OTEL_METRIC_EXPORT_INTERVAL: '5000', OTEL_METRIC_EXPORT_TIMEOUT: '9000' }), /^OTEL_METRIC_EXPORT_TIMEOUT="9000" is longer than OTEL_METRIC_EXPORT_INTERVAL \(5000\)$/);
+      rejects(
+        () => parseOtlp({ OTEL_METRIC_EXPORT_INTERVAL: '5000', OTEL_METRIC_EXPORT_TIMEOUT: '9000' }),
+        /^OTEL_METRIC_EXPORT_TIMEOUT="9000" is longer than OTEL_METRIC_EXPORT_INTERVAL \(5000\)$/,
+      );
       rejects(() => parseOtlp({ OTEL_METRIC_EXPORT_INTERVAL: 'often' }), /^OTEL_METRIC_EXPORT_INTERVAL="often" is not a whole number/);
     });
   });
@@ -186,12 +236,21 @@ describe('OTEL_* configuration', function () {
     });
 
     it('OTEL_RESOURCE_ATTRIBUTES adds and overrides; OTEL_SERVICE_NAME wins for service.name', function () {
-      const r = parseResource({ OTEL_RESOURCE_ATTRIBUTES: 'k8s.cluster.name=prod%2Feu,service.name=from-attrs,deployment.environment.name=prod' }, id);
+      const r = parseResource(
+        { OTEL_RESOURCE_ATTRIBUTES: 'k8s.cluster.name=prod%2Feu,service.name=from-attrs,deployment.environment.name=prod' },
+        id,
+      );
       assert.equal(r['k8s.cluster.name'], 'prod/eu');
       assert.equal(r['service.name'], 'from-attrs');
       assert.equal(r['deployment.environment.name'], 'prod');
-      assert.equal(parseResource({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs', OTEL_SERVICE_NAME: 'dpx' }, id)['service.name'], 'dpx');
-      rejects(() => parseResource({ OTEL_RESOURCE_ATTRIBUTES: 'justakey' }, id), /^OTEL_RESOURCE_ATTRIBUTES="justakey" is not a comma-separated list of key=value$/);
+      assert.equal(
+        parseResource({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attrs', OTEL_SERVICE_NAME: 'dpx' }, id)['service.name'],
+        'dpx',
+      );
+      rejects(
+        () => parseResource({ OTEL_RESOURCE_ATTRIBUTES: 'justakey' }, id),
+        /^OTEL_RESOURCE_ATTRIBUTES="justakey" is not a comma-separated list of key=value$/,
+      );
     });
   });
 });
