@@ -5,32 +5,13 @@ import assert from 'node:assert/strict';
 import type { Attributes } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { MetricProducer, SumMetricData } from '@opentelemetry/sdk-metrics';
-import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../../../src/bpf/contract.js';
-import type { DatapathRow } from '../../../src/collect/rows.js';
+import { ENDPOINT_UNATTRIBUTED } from '../../../src/bpf/contract.js';
+import { forwardRow, Pods } from '../../support/producer-rows.js';
 import { DatapathProducer, OTLP_NAMING, SERIES_OVERFLOW } from '../../../src/export/datapath-producer.js';
 import type { Granularity } from '../../../src/export/series-options.js';
-import type { PodLabelResolver, PodLabels } from '../../../src/k8s/pod-labels.js';
+import type { PodLabels } from '../../../src/k8s/pod-labels.js';
 
-class Pods implements PodLabelResolver {
-  readonly bySlot = new Map<number, PodLabels>();
-  labelsOf(slot: EndpointSlot): PodLabels | undefined {
-    return this.bySlot.get(slot);
-  }
-}
-
-function forward(slot: number, packets: number, direction: 'ingress' | 'egress' = 'ingress'): DatapathRow {
-  return {
-    kind: 'forward',
-    source: 'tc',
-    reason: '',
-    direction,
-    site: { file: 'forward.bpf.c', line: 1 },
-    location: 'forward.bpf.c:1',
-    endpoint: slot as EndpointSlot,
-    packets: BigInt(packets),
-    bytes: BigInt(packets * 100),
-  };
-}
+const forward = forwardRow;
 
 const web = (i: number): PodLabels => ({
   namespace: 'shop',

@@ -12,32 +12,13 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, type CollectionResult, type MetricProducer, type SumMetricData } from '@opentelemetry/sdk-metrics';
 import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../../../src/bpf/contract.js';
 import type { DatapathRow } from '../../../src/collect/rows.js';
+import { forwardRow, Pods } from '../../support/producer-rows.js';
 import { DatapathProducer, OTLP_NAMING } from '../../../src/export/datapath-producer.js';
-import { NO_POD_LABELS, type PodLabelResolver, type PodLabels } from '../../../src/k8s/pod-labels.js';
-
-/** Slot -> pod, changed between polls like the pod watch changes EndpointSlots. */
-class Pods implements PodLabelResolver {
-  readonly bySlot = new Map<number, PodLabels>();
-  labelsOf(slot: EndpointSlot): PodLabels | undefined {
-    return this.bySlot.get(slot);
-  }
-}
+import { NO_POD_LABELS, type PodLabels } from '../../../src/k8s/pod-labels.js';
 
 const WEB_0: PodLabels = { namespace: 'default', pod: 'web-0', workload: 'web', workloadKind: 'StatefulSet', uid: 'uid-web-0' };
 
-function forward(endpoint: number, packets: number, direction: 'ingress' | 'egress' = 'ingress'): DatapathRow {
-  return {
-    kind: 'forward',
-    source: 'tc',
-    reason: '',
-    direction,
-    site: { file: 'forward.bpf.c', line: 1 },
-    location: 'forward.bpf.c:1',
-    endpoint: endpoint as EndpointSlot,
-    packets: BigInt(packets),
-    bytes: BigInt(packets * 100),
-  };
-}
+const forward = forwardRow;
 
 function drop(endpoint: number | undefined, packets: number, bytes = packets * 60): DatapathRow {
   return {
