@@ -105,6 +105,7 @@ async function child(impl: Impl, series: number, scrapes: number): Promise<Child
       },
     };
     for (const row of rows) {
+      if (row.kind !== 'drop' && row.kind !== 'forward') continue; // the benchmark's rows are drops and forwards
       const pod = pods.labelsOf(row.endpoint as EndpointSlot) ?? { namespace: '', pod: '' };
       const labels: Record<string, string> = {
         source: row.source,

@@ -10,6 +10,7 @@ import { CiliumMetricsSource } from './collect/cilium/cilium-source.js';
 import type { CiliumRelease } from './collect/cilium/source-files.js';
 import { DropTable } from './collect/drop-table.js';
 import { ForwardSource } from './collect/forward-table.js';
+import { TcpSource } from './collect/tcp-table.js';
 import { Kallsyms } from './collect/kallsyms.js';
 import { KernelDropSource } from './collect/kernel-drops.js';
 import { NodeLoss } from './collect/node/node-loss.js';
@@ -53,6 +54,7 @@ export class Agent {
   private cilium: CiliumMetricsSource | undefined;
   private kernel: KernelDropSource | undefined;
   private forward: ForwardSource | undefined;
+  private tcp: TcpSource | undefined;
   private poller: Poller | undefined;
   /** The node's loss counters kfree_skb cannot show: read in the same poll, each failing alone. */
   private nodeLoss: NodeLoss | undefined;
@@ -125,6 +127,10 @@ export class Agent {
     });
     this.forward = new ForwardSource(programs.forward.counts, programs.cpus);
     const sources: CounterSource[] = [this.kernel, this.forward];
+    if (programs.tcp) {
+      this.tcp = new TcpSource(programs.tcp.counts, programs.cpus);
+      sources.push(this.tcp);
+    }
     if (opts.cilium) {
       this.cilium = new CiliumMetricsSource({ ...opts.cilium, cpus: programs.cpus, log });
       sources.push(this.cilium);
@@ -152,7 +158,10 @@ export class Agent {
       // watch delivers no pod before this turn of the event loop ends).
       const stale = new Set(this.pods.slots.freeSlots());
       this.kernel.table.retireEndpoints(stale);
-      for (const slot of stale) this.forward.zeroSlot(slot);
+      for (const slot of stale) {
+        this.forward.zeroSlot(slot);
+        this.tcp?.zeroSlot(slot);
+      }
     } else {
       // Endpoints pinned by an earlier run with Kubernetes would keep
       // counting into slots no one publishes: all traffic is unattributed now.
@@ -165,6 +174,7 @@ export class Agent {
     programs.tc.pruneStaleLinks((ifindex) => present.some((i) => i.ifindex === ifindex));
     programs.attachAtStart(present);
     programs.drops.attach();
+    programs.tcp?.attach();
     log.info(
       {
         pinDir: opts.bpffs,
@@ -211,6 +221,7 @@ export class Agent {
       kernel.table.retireEndpoints(expired);
       for (const slot of expired) {
         forward.zeroSlot(slot);
+        this.tcp?.zeroSlot(slot);
         this.pods.slots.release(slot);
       }
     }

@@ -10,6 +10,7 @@
  *   forward_counts (ENDPOINT_SLOTS + 1) x 2 x 24 B = 196,656 B
  *   drop_cache     DROP_CACHE_ENTRIES x 56 B  = 3,584 B
  *   forward_cache  FORWARD_CACHE_ENTRIES x 32 B = 2,048 B
+ *   tcp_counts     (ENDPOINT_SLOTS + 1) x 3 x 8 B = 98,328 B (tcp.bpf.o only)
  *   drop_event_tokens 1 x 8 B, drop_event_lost 2 x 8 B
  * plus the drop event ring buffer (DROP_EVENT_RING_BYTES, shared, not per CPU)
  * plus the shared (not per-CPU) hash tables: drop_slot_of
@@ -165,5 +166,15 @@ struct endpoint_name {
 /* forward_counts index: endpoint slot x direction (ingress/egress of the pod). */
 #define FORWARD_INDEX(slot, dir) ((slot) * 2 + ((dir) == DIR_EGRESS ? 1 : 0))
 #define FORWARD_CELLS ((ENDPOINT_SLOTS + 1) * 2)
+
+/* tcp_counts (tcp.bpf.o): one __u64 per endpoint slot x TCP event, the last
+ * slot (ENDPOINT_UNATTRIBUTED) for sockets of no known pod. Retransmissions
+ * count segments (tcp_skb_pcount, as TcpRetransSegs), resets one each. */
+#define TCP_RETRANSMIT 0      /* tp_btf/tcp_retransmit_skb: segments */
+#define TCP_RESET_SENT 1      /* tp_btf/tcp_send_reset */
+#define TCP_RESET_RECEIVED 2  /* tp_btf/tcp_receive_reset */
+#define TCP_EVENTS 3
+#define TCP_INDEX(slot, event) ((slot) * TCP_EVENTS + (event))
+#define TCP_CELLS ((ENDPOINT_SLOTS + 1) * TCP_EVENTS)
 
 #endif

@@ -47,7 +47,23 @@ enum bpf_map_type {
 #define IPPROTO_UDP 17
 #define IPPROTO_ICMPV6 58
 
-struct sock;
+/* The socket's addresses (the TCP hooks attribute by them). In the kernel
+ * skc_daddr/skc_rcv_saddr sit in an anonymous union: CO-RE matches them
+ * through it. */
+struct in6_addr {
+	__u8 s6_addr[16];
+};
+struct sock_common {
+	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
+	unsigned short skc_family;
+	struct in6_addr skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+struct sock {
+	struct sock_common __sk_common;
+} __attribute__((preserve_access_index));
+#define AF_INET 2
+#define AF_INET6 10
 struct net_device {
 	int ifindex;
 } __attribute__((preserve_access_index));
@@ -59,8 +75,17 @@ struct sk_buff {
 	__u16 network_header;
 	unsigned char *head;
 	unsigned char *data;
+	char cb[48];
 	struct sock *sk;
 	struct net_device *dev;
+} __attribute__((preserve_access_index));
+
+/* TCP's control block in skb->cb: tcp_gso_segs is tcp_skb_pcount(), the
+ * segments a retransmission counts in TcpRetransSegs. */
+struct tcp_skb_cb {
+	__u32 seq;
+	__u32 end_seq;
+	__u16 tcp_gso_segs;
 } __attribute__((preserve_access_index));
 
 /* enum skb_drop_reason exists since 5.17, together with the `reason`

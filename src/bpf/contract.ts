@@ -26,6 +26,7 @@ export const MAP_NAMES = {
   dropFreeSlots: 'drop_free_slots',
   dropCounts: 'drop_counts',
   forwardCounts: 'forward_counts',
+  tcpCounts: 'tcp_counts',
   endpointNames: 'endpoint_names',
   dropCache: 'drop_cache',
   dropCacheGen: 'drop_cache_gen',
@@ -283,6 +284,15 @@ export function forwardIndex(slot: EndpointSlot, direction: 'ingress' | 'egress'
 }
 export const FORWARD_CELLS = (ENDPOINT_SLOTS + 1) * 2;
 
+/** The TCP events tcp.bpf.o counts per endpoint slot, by their code (TCP_RETRANSMIT, TCP_RESET_SENT, TCP_RESET_RECEIVED). */
+export const TCP_EVENTS = ['retransmit', 'reset_sent', 'reset_received'] as const;
+export type TcpEvent = (typeof TCP_EVENTS)[number];
+/** tcp_counts index of (endpoint slot, event); TCP_INDEX in C. */
+export function tcpIndex(slot: EndpointSlot, event: TcpEvent): number {
+  return slot * TCP_EVENTS.length + TCP_EVENTS.indexOf(event);
+}
+export const TCP_CELLS = (ENDPOINT_SLOTS + 1) * TCP_EVENTS.length;
+
 /**
  * Every map of the agent's objects as user space reads it (bpf/include/maps.h
  * is the kernel side; the contract test compares both the objects' ELF and
@@ -294,6 +304,7 @@ export const MAP_SPECS: Readonly<Record<(typeof MAP_NAMES)[keyof typeof MAP_NAME
   drop_free_slots: { type: BPF_MAP_TYPE.queue, keySize: 0, valueSize: 4, maxEntries: DROP_SLOTS, flags: 0 },
   drop_counts: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: COUNTER_SIZE, maxEntries: DROP_SLOTS + 1, flags: 0 },
   forward_counts: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: SITE_COUNTER_SIZE, maxEntries: FORWARD_CELLS, flags: 0 },
+  tcp_counts: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: 8, maxEntries: TCP_CELLS, flags: 0 },
   endpoint_names: { type: BPF_MAP_TYPE.array, keySize: 4, valueSize: ENDPOINT_NAME_SIZE, maxEntries: ENDPOINT_SLOTS, flags: 0 },
   drop_cache: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: DROP_CACHE_ENTRY_SIZE, maxEntries: DROP_CACHE_ENTRIES, flags: 0 },
   forward_cache: {

@@ -4,6 +4,7 @@
 // half-attached.
 import { DropReasonNames } from './drop-reasons.js';
 import { ForwardProgram } from './forward-program.js';
+import { TcpProgram } from './tcp-program.js';
 import { KernelDropProgram } from './kernel-drop-program.js';
 import { libbpf } from './libbpf.js';
 import { PinDir } from './pin-dir.js';
@@ -45,6 +46,23 @@ export function resolveTcMode(option: TcModeOption): TcMode {
   return major > 6 || (major === 6 && minor >= 6) ? 'tcx' : 'clsact';
 }
 
+/**
+ * tcp.bpf.o, or undefined when this kernel cannot load it (its tracepoints
+ * have no BTF-typed form there): the TCP counters are then left out, with
+ * one log line, and everything else runs.
+ */
+function loadTcp(bpffs: string, layoutChanged: (map: string) => void, log: Logger): TcpProgram | undefined {
+  try {
+    return TcpProgram.load(bpffs, layoutChanged);
+  } catch (err) {
+    log.warn(
+      { err: err instanceof Error ? err.message : String(err) },
+      'cannot load the TCP tracepoints (tcp_retransmit_skb, tcp_send_reset, tcp_receive_reset) on this kernel: no TCP retransmission or reset counters',
+    );
+    return undefined;
+  }
+}
+
 export class DatapathPrograms {
   readonly cpus = libbpf.libbpf_num_possible_cpus();
   readonly reasons = DropReasonNames.fromRunningKernel();
@@ -57,6 +75,8 @@ export class DatapathPrograms {
     readonly forward: ForwardProgram,
     readonly tc: TcAttacher,
     private readonly log: Logger,
+    /** The TCP tracepoints; undefined on a kernel without them (see load). */
+    readonly tcp: TcpProgram | undefined,
   ) {}
 
   /** Loads both objects (maps pinned under bpffs); attaches nothing yet. */
@@ -70,8 +90,10 @@ export class DatapathPrograms {
       undo.unshift(() => drops.close());
       const forward = ForwardProgram.load(bpffs, layoutChanged);
       undo.unshift(() => forward.close());
+      const tcp = loadTcp(bpffs, layoutChanged, log);
+      if (tcp) undo.unshift(() => tcp.close());
       const tc = new TcAttacher(resolveTcMode(tcMode), bpffs, forward.programs);
-      return new DatapathPrograms(pinDir, drops, forward, tc, log);
+      return new DatapathPrograms(pinDir, drops, forward, tc, log, tcp);
     } catch (err) {
       for (const u of undo) u();
       throw err;
@@ -150,6 +172,7 @@ export class DatapathPrograms {
 
   private detach(): void {
     this.tc.detachAll();
+    this.tcp?.close();
     this.forward.close();
     this.drops.close();
   }

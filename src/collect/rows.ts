@@ -4,7 +4,8 @@ import type { Direction, EndpointSlot } from '../bpf/contract.js';
 
 /** Which counter a row comes from, so one drop seen twice is never summed twice. */
 export type Source = 'kernel' | 'tc' | 'cilium';
-export type RowKind = 'drop' | 'forward';
+/** tcp_*: a pod's TCP events (tcp.bpf.o), the count in `packets`. */
+export type RowKind = 'drop' | 'forward' | 'tcp_retransmit' | 'tcp_reset_sent' | 'tcp_reset_received';
 
 /** Where a count was made: a kernel function and offset, or a BPF file and line. */
 export interface Site {

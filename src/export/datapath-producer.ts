@@ -63,7 +63,8 @@ export interface ProducerOptions {
 
 const DEFAULT_LINGER_MS = 5 * 60_000;
 
-const FAMILIES: ReadonlyArray<{ kind: RowKind; unit: 'packets' | 'bytes'; name: string; help: string }> = [
+/** otlpUnit: the family's UCUM unit where a door names units and the count is not of packets or bytes. */
+const FAMILIES: ReadonlyArray<{ kind: RowKind; unit: 'packets' | 'bytes'; name: string; help: string; otlpUnit?: string }> = [
   {
     kind: 'drop',
     unit: 'packets',
@@ -88,7 +89,36 @@ const FAMILIES: ReadonlyArray<{ kind: RowKind; unit: 'packets' | 'bytes'; name: 
     name: 'datapath_forward_bytes',
     help: 'Bytes (IP packet size) forwarded to or from a pod, by source, direction, location and pod.',
   },
+  {
+    kind: 'tcp_retransmit',
+    unit: 'packets',
+    name: 'datapath_tcp_retransmit_segments',
+    help: 'TCP segments a pod retransmitted (tcp_retransmit_skb), by pod.',
+    otlpUnit: '{segment}',
+  },
+  {
+    kind: 'tcp_reset_sent',
+    unit: 'packets',
+    name: 'datapath_tcp_resets_sent',
+    help: 'TCP resets a pod sent (tcp_send_reset), by pod.',
+    otlpUnit: '{reset}',
+  },
+  {
+    kind: 'tcp_reset_received',
+    unit: 'packets',
+    name: 'datapath_tcp_resets_received',
+    help: 'TCP resets a pod received (tcp_receive_reset), by pod.',
+    otlpUnit: '{reset}',
+  },
 ];
+
+/** The TCP kinds: counts of a pod's sockets, with no direction or location. */
+const TCP_KINDS: ReadonlySet<RowKind> = new Set(['tcp_retransmit', 'tcp_reset_sent', 'tcp_reset_received']);
+
+/** A record with one value per kind of row. */
+function perKind<T>(make: () => T): Record<RowKind, T> {
+  return Object.fromEntries(FAMILIES.map((f) => [f.kind, make()])) as Record<RowKind, T>;
+}
 
 /**
  * What one door calls the same rows. Prometheus keeps `namespace`/`pod`
@@ -172,10 +202,10 @@ const ZERO: Counts = { packets: 0, bytes: 0 };
 /** The slot key of rows of no pod (no endpoint, or unattributed). */
 const NO_SLOT = -1;
 
-const NO_FOLDS: Readonly<Record<RowKind, number>> = { drop: 0, forward: 0 };
+const NO_FOLDS: Readonly<Record<RowKind, number>> = perKind(() => 0);
 
 export class DatapathProducer implements MetricProducer {
-  private series: Record<RowKind, Series[]> = { drop: [], forward: [] };
+  private series: Record<RowKind, Series[]> = perKind((): Series[] => []);
   private state = new Map<string, SeriesState>();
   /** Label sets folded into the overflow series: they stay folded while they exist (no series jumps out of it). */
   private folded = new Set<string>();
@@ -228,7 +258,7 @@ export class DatapathProducer implements MetricProducer {
     const now = Date.now();
     const current = this.fold(this.aggregate(this.rows), now);
     const next = new Map<string, SeriesState>();
-    const series: Record<RowKind, Series[]> = { drop: [], forward: [] };
+    const series: Record<RowKind, Series[]> = perKind((): Series[] => []);
     for (const [id, { kind, series: s, parts }] of current) {
       // A slot whose counts went away (released) or down (zeroed, reused)
       // would read as a reset: carry what it had counted. A series no longer
@@ -290,7 +320,12 @@ export class DatapathProducer implements MetricProducer {
     this.build();
     const now = hrTime();
     const metrics: MetricData[] = FAMILIES.map((f) => ({
-      descriptor: { name: f.name, description: f.help, unit: naming.units[f.unit], valueType: ValueType.DOUBLE },
+      descriptor: {
+        name: f.name,
+        description: f.help,
+        unit: f.otlpUnit && naming.units[f.unit] !== '' ? f.otlpUnit : naming.units[f.unit],
+        valueType: ValueType.DOUBLE,
+      },
       aggregationTemporality: AggregationTemporality.CUMULATIVE,
       dataPointType: DataPointType.SUM,
       isMonotonic: true,
@@ -350,7 +385,7 @@ export class DatapathProducer implements MetricProducer {
    */
   private fold(current: Map<string, Aggregate>, now: number): Map<string, Aggregate> {
     const { maxSeries } = this.opts;
-    const used: Record<RowKind, number> = { drop: 0, forward: 0 };
+    const used: Record<RowKind, number> = perKind(() => 0);
     // Series published last time hold their places: those with rows now, and those that linger.
     for (const [id, prev] of this.state) {
       if (prev.series.source !== SERIES_OVERFLOW && (current.has(id) || this.lingers(prev, now))) used[prev.kind]++;
@@ -380,8 +415,8 @@ export class DatapathProducer implements MetricProducer {
 
   private noteFolds(folded: Set<string>): void {
     this.folded = folded;
-    const count: Record<RowKind, number> = { drop: 0, forward: 0 };
-    for (const id of folded) count[id.startsWith('drop\u0000') ? 'drop' : 'forward']++;
+    const count: Record<RowKind, number> = perKind(() => 0);
+    for (const id of folded) count[id.slice(0, id.indexOf('\u0000')) as RowKind]++;
     this.foldedCount = count;
     if (folded.size > 0 && !this.warnedFold) {
       this.warnedFold = true;
@@ -417,8 +452,10 @@ function addPart(agg: Aggregate, slot: number, holder: string, packets: number, 
 function attributesOf(kind: RowKind, s: Series, naming: Naming): Attributes {
   const attributes: Record<string, string> = { source: s.source };
   if (kind === 'drop') attributes.reason = s.reason;
-  attributes.direction = s.direction;
-  attributes.location = s.location;
+  if (!TCP_KINDS.has(kind)) {
+    attributes.direction = s.direction;
+    attributes.location = s.location;
+  }
   const pod = s.pod;
   if (!naming.omitNoPod) {
     // One label set for every series of a metric, "" where a label has no value.

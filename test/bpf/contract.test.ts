@@ -21,7 +21,7 @@ import { removePinDir, testPinDir } from '../support/exporter.js';
 import { requireBpf } from '../support/privileges.js';
 
 const HEADER = fileURLToPath(new URL('../../../bpf/include/datapath.h', import.meta.url));
-const OBJECTS = ['drops.bpf.o', 'forward.bpf.o'] as const;
+const OBJECTS = ['drops.bpf.o', 'forward.bpf.o', 'tcp.bpf.o'] as const;
 
 interface BtfMember {
   name: string;
@@ -123,6 +123,11 @@ const DEFINES: Record<string, number> = {
   NAMESPACE_LEN: contract.NAMESPACE_LEN,
   POD_NAME_LEN: contract.POD_NAME_LEN,
   FORWARD_CELLS: contract.FORWARD_CELLS,
+  TCP_RETRANSMIT: contract.TCP_EVENTS.indexOf('retransmit'),
+  TCP_RESET_SENT: contract.TCP_EVENTS.indexOf('reset_sent'),
+  TCP_RESET_RECEIVED: contract.TCP_EVENTS.indexOf('reset_received'),
+  TCP_EVENTS: contract.TCP_EVENTS.length,
+  TCP_CELLS: contract.TCP_CELLS,
   DROP_CACHE_BITS: Math.log2(contract.DROP_CACHE_ENTRIES),
   DROP_CACHE_ENTRIES: contract.DROP_CACHE_ENTRIES,
   FORWARD_CACHE_ENTRIES: contract.FORWARD_CACHE_ENTRIES,

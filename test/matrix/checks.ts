@@ -36,6 +36,7 @@ const SPORT = 40123;
 const OBJECTS = [
   'bpf/drops.bpf.o',
   'bpf/forward.bpf.o',
+  'bpf/tcp.bpf.o',
   'bench/bpf/empty_tc.bpf.o',
   'bench/bpf/empty_tp.bpf.o',
   'bench/bpf/drop_steps.bpf.o',

@@ -220,13 +220,14 @@ describe('a workload whose pods all left, before its next pods count', function 
 });
 
 describe('the series cap (--max-series)', function () {
+  const NONE = { drop: 0, forward: 0, tcp_retransmit: 0, tcp_reset_sent: 0, tcp_reset_received: 0 };
   it('label sets past the cap fold into one overflow series per metric, which stays monotonic as they come and go', async function () {
     const pods = new Pods();
     for (let i = 0; i < 5; i++) pods.bySlot.set(i, web(i));
     const producer = producerAt('pod', pods, 3);
     producer.update([forward(0, 1), forward(1, 2), forward(2, 3)]);
     assert.equal((await points(producer, 'datapath_forward_packets')).length, 3);
-    assert.deepEqual(producer.foldedLabelSets, { drop: 0, forward: 0 });
+    assert.deepEqual(producer.foldedLabelSets, NONE);
 
     // Two more pods: no room, both into the overflow series.
     producer.update([forward(0, 1), forward(1, 2), forward(2, 3), forward(3, 4), forward(4, 5)]);
@@ -237,7 +238,7 @@ describe('the series cap (--max-series)', function () {
       attributes: { source: SERIES_OVERFLOW, direction: '', location: '', namespace: '', pod: '', workload: '', workload_kind: '' },
       value: 9,
     });
-    assert.deepEqual(producer.foldedLabelSets, { drop: 0, forward: 2 });
+    assert.deepEqual(producer.foldedLabelSets, { ...NONE, forward: 2 });
 
     // A published pod leaves: its room goes to no folded one (they stay folded), but to a new pod.
     pods.bySlot.delete(0);
@@ -253,6 +254,6 @@ describe('the series cap (--max-series)', function () {
     producer.update([forward(1, 2), forward(2, 3), forward(4, 6), forward(5, 1)]);
     prom = await points(producer, 'datapath_forward_packets');
     assert.equal(overflow()?.value, 12);
-    assert.deepEqual(producer.foldedLabelSets, { drop: 0, forward: 1 });
+    assert.deepEqual(producer.foldedLabelSets, { ...NONE, forward: 1 });
   });
 });

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Per-pod TCP retransmissions and resets: BTF-typed tracepoints count, by
+ * the endpoint slot of the socket's local address, the segments a pod
+ * retransmits and the resets it sends and receives. Loss anywhere on the
+ * path (another node, the network) shows here as the sender's
+ * retransmissions, which no drop reason on this node can show.
+ *
+ * tcp_counts: per CPU, TCP_CELLS (= (ENDPOINT_SLOTS + 1) x TCP_EVENTS) __u64
+ * cells indexed TCP_INDEX(slot, event); 98,328 B per possible CPU. The
+ * endpoints map is the one drops.bpf.o pins (reused by pin path).
+ *
+ * Arguments are read by position so one object fits every kernel:
+ *   tcp_retransmit_skb (sk, skb) before 6.16, (sk, skb, err) since
+ *   tcp_send_reset     (sk, skb) before 6.10, (sk, skb, reason) since;
+ *                      sk is NULL for a reset to a segment of no socket (a
+ *                      closed port) and skb NULL for an active reset
+ *   tcp_receive_reset  (sk)
+ * The programs only observe: they return 0 and change nothing.
+ */
+#include "include/kernel.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include "include/packet.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TCP_CELLS);
+	__type(key, __u32);
+	__type(value, __u64);
+} tcp_counts SEC(".maps");
+
+/* The socket's local address (a pod's own socket: the pod's IP). */
+static __always_inline bool sock_local_addr(struct sock *sk, struct endpoint_addr *a)
+{
+	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	if (family == AF_INET) {
+		endpoint_addr_v4(a, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		return true;
+	}
+	if (family == AF_INET6) {
+		/* An IPv4-mapped address is the IPv4 key already. */
+		return bpf_core_read(a->addr, 16, &sk->__sk_common.skc_v6_rcv_saddr) == 0;
+	}
+	return false;
+}
+
+/* The destination of a received segment: the end that answers it with a reset. */
+static __always_inline bool skb_dst_addr(struct sk_buff *skb, struct endpoint_addr *a)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u8 first;
+
+	if (bpf_probe_read_kernel(&first, 1, head + nh))
+		return false;
+	if (first >> 4 == 4) {
+		struct iphdr ip;
+
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
+			return false;
+		endpoint_addr_v4(a, ip.daddr);
+		return true;
+	}
+	if (first >> 4 == 6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
+			return false;
+		__builtin_memcpy(a->addr, ip6.daddr, 16);
+		return true;
+	}
+	return false;
+}
+
+static __always_inline void count_tcp(const struct endpoint_addr *a, bool known, __u32 event, __u64 n)
+{
+	__u32 idx = TCP_INDEX(known ? endpoint_slot(a) : ENDPOINT_UNATTRIBUTED, event);
+	__u64 *c = bpf_map_lookup_elem(&tcp_counts, &idx);
+
+	if (c)
+		*c += n;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int count_tcp_retransmit(__u64 *ctx)
+{
+	struct sock *sk = (struct sock *)ctx[0];
+	struct sk_buff *skb = (struct sk_buff *)ctx[1];
+	struct endpoint_addr a;
+	struct tcp_skb_cb *cb;
+	__u16 segs;
+
+	if (!sk || !skb)
+		return 0;
+	cb = (struct tcp_skb_cb *)&skb->cb[0];
+	segs = BPF_CORE_READ(cb, tcp_gso_segs);
+	count_tcp(&a, sock_local_addr(sk, &a), TCP_RETRANSMIT, segs ? segs : 1);
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int count_tcp_reset_sent(__u64 *ctx)
+{
+	struct sock *sk = (struct sock *)ctx[0];
+	struct sk_buff *skb = (struct sk_buff *)ctx[1];
+	struct endpoint_addr a;
+	bool known = false;
+
+	if (sk)
+		known = sock_local_addr(sk, &a);
+	else if (skb)
+		known = skb_dst_addr(skb, &a);
+	count_tcp(&a, known, TCP_RESET_SENT, 1);
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int count_tcp_reset_received(__u64 *ctx)
+{
+	struct sock *sk = (struct sock *)ctx[0];
+	struct endpoint_addr a;
+
+	if (!sk)
+		return 0;
+	count_tcp(&a, sock_local_addr(sk, &a), TCP_RESET_RECEIVED, 1);
+	return 0;
+}
