@@ -85,8 +85,7 @@ static __always_inline void count_tcp(const struct endpoint_addr *a, bool known,
 		*c += n;
 }
 
-SEC("tp_btf/tcp_retransmit_skb")
-int count_tcp_retransmit(__u64 *ctx)
+static __always_inline void count_retransmit(__u64 *ctx)
 {
 	struct sock *sk = (struct sock *)ctx[0];
 	struct sk_buff *skb = (struct sk_buff *)ctx[1];
@@ -95,10 +94,33 @@ int count_tcp_retransmit(__u64 *ctx)
 	__u16 segs;
 
 	if (!sk || !skb)
-		return 0;
+		return;
 	cb = (struct tcp_skb_cb *)&skb->cb[0];
 	segs = BPF_CORE_READ(cb, tcp_gso_segs);
 	count_tcp(&a, sock_local_addr(sk, &a), TCP_RETRANSMIT, segs ? segs : 1);
+}
+
+/* Before 6.16 the tracepoint fires only for a retransmission that went out. */
+SEC("tp_btf/tcp_retransmit_skb")
+int count_tcp_retransmit(__u64 *ctx)
+{
+	count_retransmit(ctx);
+	return 0;
+}
+
+/* Since 6.16 (sk, skb, err) it also fires for one that never reached the
+ * point where the kernel counts it in TcpRetransSegs: -EBUSY (the original
+ * still in a host queue) and -EAGAIN (nothing to send yet) leave before it.
+ * User space loads this variant when the tracepoint has the err argument. */
+#define EBUSY 16
+#define EAGAIN 11
+SEC("tp_btf/tcp_retransmit_skb")
+int count_tcp_retransmit_err(__u64 *ctx)
+{
+	int err = (int)ctx[2];
+
+	if (err != -EBUSY && err != -EAGAIN)
+		count_retransmit(ctx);
 	return 0;
 }
 
