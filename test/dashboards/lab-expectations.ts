@@ -72,6 +72,12 @@ export const LAB_EXPECTATIONS: readonly LabExpectation[] = [
     expectData: true,
     note: `drops of a pod (NO_SOCKET); ${POD_ATTRIBUTION}`,
   },
+  {
+    dashboard: 'datapath-loss',
+    panel: 'Pod TCP retransmissions and resets',
+    expectData: false,
+    note: 'needs TCP loss or refused connections of a pod; the lab sends UDP (test/tcp/tcp.test.ts checks the counts)',
+  },
   { dashboard: 'datapath-loss', panel: 'Kernel drops by reason (node)', expectData: true, note: 'kernel drops' },
   {
     dashboard: 'datapath-loss',
