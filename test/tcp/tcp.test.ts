@@ -172,14 +172,6 @@ describe('tcp: per-pod retransmissions and resets, exact against the pods’ own
     );
     await p.nextPoll();
     const after = await p.scrape();
-    console.log(
-      JSON.stringify({
-        client: exported(after, 'client'),
-        server: exported(after, 'server'),
-        kc: expected('client'),
-        ks: expected('server'),
-      }),
-    );
     assert.deepEqual(exported(after, 'client'), expected('client'), 'client');
     assert.deepEqual(exported(after, 'server'), expected('server'), 'server');
     assert.equal(expected('client').received, REFUSED);
