@@ -6,7 +6,7 @@
 //   struct tcmsg { u8 family; u8 pad1; u16 pad2; s32 ifindex; u32 handle; u32 parent; u32 info; }   20 B
 //   TCA_KIND (string), TCA_STATS2 (nested) { TCA_STATS_QUEUE: struct gnet_stats_queue
 //     { u32 qlen; u32 backlog; u32 drops; u32 requeues; u32 overlimits; } }
-import { AF_UNSPEC, align4, cString, type DumpKind, NLA_TYPE_MASK, NLM_F_DUMP, NLM_F_REQUEST, NLMSG_HDRLEN } from './rtnetlink.js';
+import { align4, cString, type DumpKind, dumpRequest, NLA_TYPE_MASK } from './rtnetlink.js';
 
 const RTM_NEWQDISC = 36;
 const RTM_GETQDISC = 38;
@@ -33,13 +33,7 @@ export interface Qdisc {
 
 /** The RTM_GETQDISC dump request: nlmsghdr + an all-zero tcmsg (every device). */
 export function getQdiscDumpRequest(seq: number): Buffer {
-  const buf = Buffer.alloc(NLMSG_HDRLEN + TCMSG_LEN);
-  buf.writeUInt32LE(buf.length, 0);
-  buf.writeUInt16LE(RTM_GETQDISC, 4);
-  buf.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
-  buf.writeUInt32LE(seq >>> 0, 8);
-  buf.writeUInt8(AF_UNSPEC, NLMSG_HDRLEN);
-  return buf;
+  return dumpRequest(RTM_GETQDISC, TCMSG_LEN, seq);
 }
 
 /** tcmsg + attributes of one RTM_NEWQDISC message in buf[start, end); undefined without queue statistics. */

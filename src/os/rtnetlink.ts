@@ -92,9 +92,17 @@ export const align4 = (n: number) => (n + 3) & ~3;
 
 /** The RTM_GETLINK dump request: nlmsghdr + an all-zero ifinfomsg (every family, every link). */
 export function getLinkDumpRequest(seq: number): Buffer {
-  const buf = Buffer.alloc(NLMSG_HDRLEN + IFINFOMSG_LEN);
+  return dumpRequest(RTM_GETLINK, IFINFOMSG_LEN, seq);
+}
+
+/**
+ * A dump request of any rtnetlink family: nlmsghdr + an all-zero family
+ * header of `headerLen` bytes (AF_UNSPEC: every family, every device).
+ */
+export function dumpRequest(type: number, headerLen: number, seq: number): Buffer {
+  const buf = Buffer.alloc(NLMSG_HDRLEN + headerLen);
   buf.writeUInt32LE(buf.length, 0);
-  buf.writeUInt16LE(RTM_GETLINK, 4);
+  buf.writeUInt16LE(type, 4);
   buf.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
   buf.writeUInt32LE(seq >>> 0, 8);
   buf.writeUInt32LE(0, 12); // to the kernel
