@@ -29,6 +29,8 @@ const HI_EXACT = 2 ** 21;
 
 /** The exact total of a high and a low 32-bit half-sum (each < 2^53). */
 export function joinHalves(hi: number, lo: number): bigint {
+  // Most cells of a table have never counted: no BigInt made for them each poll.
+  if (hi === 0 && lo === 0) return 0n;
   const carry = Math.floor(lo / TWO_32);
   hi += carry;
   lo -= carry * TWO_32;
