@@ -46,7 +46,7 @@ function node(gen: number): { pods: PodLabelResolver; slots: number[] } {
     });
     slots.push(slot);
   }
-  return { pods: { labelsOf: (slot) => labels.get(slot) }, slots };
+  return { pods: { labelsOf: (slot) => labels.get(slot), labelsOfAddress: () => undefined }, slots };
 }
 
 /** A poll's rows: per pod, traffic both ways and two kinds of drops (8 series per pod in `pod` mode). */

@@ -9,16 +9,17 @@ import { InterfaceLossSource } from '../../src/collect/node/interface-loss.js';
 import type { NodeSource } from '../../src/collect/node/node-samples.js';
 import { QdiscLossSource } from '../../src/collect/node/qdisc-loss.js';
 import { SoftnetSource } from '../../src/collect/node/softnet.js';
+import { readAddressesBehind } from '../../src/os/addresses-behind.js';
 import { closePodInterfaces, lastLinkDump, listPodInterfaces } from '../../src/os/pod-interfaces.js';
 import { QDISC_DUMP } from '../../src/os/qdisc-dump.js';
 import { RtnetlinkSocket } from '../../src/os/rtnetlink.js';
 import { numberFlag } from './report.js';
 
 const RUNS = numberFlag('runs', 200);
-const qdiscSocket = new RtnetlinkSocket();
+const socket = new RtnetlinkSocket();
 const sources: NodeSource[] = [
-  new InterfaceLossSource(lastLinkDump),
-  new QdiscLossSource(() => qdiscSocket.dump(QDISC_DUMP), lastLinkDump),
+  new InterfaceLossSource(lastLinkDump, (links) => readAddressesBehind(socket, links)),
+  new QdiscLossSource(() => socket.dump(QDISC_DUMP), lastLinkDump),
   new SoftnetSource(),
   new ConntrackSource(),
 ];
@@ -42,5 +43,5 @@ for (let i = 0; i < 20 + RUNS; i++) {
 const samples = Object.fromEntries(sources.map((s) => [s.name, s.read().length]));
 const links = lastLinkDump().length;
 closePodInterfaces();
-qdiscSocket.close();
+socket.close();
 process.stdout.write(JSON.stringify({ links, samples, ms }));

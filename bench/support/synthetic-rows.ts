@@ -52,5 +52,5 @@ export function syntheticRows(series: number): { rows: DatapathRow[]; pods: PodL
       });
     }
   }
-  return { rows, pods: { labelsOf: (slot) => labels.get(slot) } };
+  return { rows, pods: { labelsOf: (slot) => labels.get(slot), labelsOfAddress: () => undefined } };
 }

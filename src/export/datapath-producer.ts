@@ -24,25 +24,11 @@ import type { NodeSample } from '../collect/node/node-samples.js';
 import { nodeMetrics } from './node-metrics.js';
 import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../bpf/contract.js';
 import type { Logger } from '../log/logger.js';
-import { otelWorkloadAttribute } from '../k8s/workload.js';
 import { NO_POD_LABELS, type PodLabelResolver, type PodLabels } from '../k8s/pod-labels.js';
+import { addPodAttributes, coarsen, type Naming, PROMETHEUS_NAMING } from './pod-naming.js';
 import { DEFAULT_MAX_SERIES, type Granularity } from './series-options.js';
 
 const NO_POD = NO_POD_LABELS;
-
-/** The labels a pod's rows are published under, at a granularity. */
-function coarsen(pod: PodLabels, granularity: Granularity): PodLabels {
-  switch (granularity) {
-    case 'pod':
-      return pod;
-    case 'workload':
-      return { namespace: pod.namespace, pod: '', workload: pod.workload, workloadKind: pod.workloadKind, uid: '' };
-    case 'namespace':
-      return { namespace: pod.namespace, pod: '', workload: '', workloadKind: '', uid: '' };
-    case 'node':
-      return NO_POD;
-  }
-}
 
 /** The label value of the series that label sets past the cap fold into (as `source`). */
 export const SERIES_OVERFLOW = 'overflow';
@@ -119,36 +105,6 @@ const TCP_KINDS: ReadonlySet<RowKind> = new Set(['tcp_retransmit', 'tcp_reset_se
 function perKind<T>(make: () => T): Record<RowKind, T> {
   return Object.fromEntries(FAMILIES.map((f) => [f.kind, make()])) as Record<RowKind, T>;
 }
-
-/**
- * What one door calls the same rows. Prometheus keeps `namespace`/`pod`
- * (joins with kube-state-metrics) and no unit (the name says it); OTLP uses
- * the semantic conventions' `k8s.namespace.name`/`k8s.pod.name`, leaves them
- * out for traffic of no pod, and carries UCUM units.
- */
-export interface Naming {
-  namespace: string;
-  pod: string;
-  /** The workload's name and kind as two labels (Prometheus); undefined: one attribute named by the kind (OTLP). */
-  workload?: { name: string; kind: string };
-  /** Leave pod attributes out when no pod is known (instead of ""). */
-  omitNoPod: boolean;
-  units: Record<'packets' | 'bytes', string>;
-}
-
-export const PROMETHEUS_NAMING: Naming = {
-  namespace: 'namespace',
-  pod: 'pod',
-  workload: { name: 'workload', kind: 'workload_kind' },
-  omitNoPod: false,
-  units: { packets: '', bytes: '' },
-};
-export const OTLP_NAMING: Naming = {
-  namespace: 'k8s.namespace.name',
-  pod: 'k8s.pod.name',
-  omitNoPod: true,
-  units: { packets: '{packet}', bytes: 'By' },
-};
 
 /**
  * Totals as doubles: exact below 2^53 (9 PB of bytes), which is what every
@@ -336,9 +292,8 @@ export class DatapathProducer implements MetricProducer {
         value: f.unit === 'packets' ? s.packets : s.bytes,
       })),
     }));
-    // A door that names units (OTLP) names the node families' too.
-    const units = naming.units.packets !== '';
-    metrics.push(...nodeMetrics(this.nodeSamples, units, this.startTime, now));
+    const node = { naming, granularity: this.opts.granularity, pods: this.pods };
+    metrics.push(...nodeMetrics(this.nodeSamples, node, this.startTime, now));
     return {
       resourceMetrics: { resource: this.resource, scopeMetrics: [{ scope: { name: 'datapath-exporter' }, metrics }] },
       errors: [],
@@ -456,21 +411,5 @@ function attributesOf(kind: RowKind, s: Series, naming: Naming): Attributes {
     attributes.direction = s.direction;
     attributes.location = s.location;
   }
-  const pod = s.pod;
-  if (!naming.omitNoPod) {
-    // One label set for every series of a metric, "" where a label has no value.
-    attributes[naming.namespace] = pod.namespace;
-    attributes[naming.pod] = pod.pod;
-    if (naming.workload) {
-      attributes[naming.workload.name] = pod.workload;
-      attributes[naming.workload.kind] = pod.workloadKind;
-    }
-    return attributes;
-  }
-  // OTLP: only the attributes that have a value, the workload under its kind's name.
-  if (pod.namespace !== '') attributes[naming.namespace] = pod.namespace;
-  if (pod.pod !== '') attributes[naming.pod] = pod.pod;
-  const workloadAttribute = otelWorkloadAttribute(pod.workloadKind);
-  if (workloadAttribute && pod.workload !== '') attributes[workloadAttribute] = pod.workload;
-  return attributes;
+  return addPodAttributes(attributes, s.pod, naming);
 }

@@ -86,6 +86,13 @@ export class EndpointSlots implements PodLabelResolver {
     return this.bySlot.get(slot)?.labels;
   }
 
+  /** A deleted pod's addresses are unmapped at once, so they name no pod (another may take them). */
+  labelsOfAddress(address: string): PodLabels | undefined {
+    const slot = this.ipOwner.get(addrKey(address));
+    const entry = slot === undefined ? undefined : this.bySlot.get(slot);
+    return entry?.deletedAt === undefined ? entry?.labels : undefined;
+  }
+
   upsert(pod: PodEndpoint): void {
     if (pod.hostNetwork || pod.ips.length === 0 || !this.namespaces.admits(pod.namespace)) {
       // hostNetwork pods share the node's IPs: they are not endpoints. Pods

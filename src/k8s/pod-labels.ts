@@ -18,7 +18,9 @@ export const NO_POD_LABELS: PodLabels = Object.freeze({ namespace: '', pod: '', 
 
 export interface PodLabelResolver {
   labelsOf(slot: EndpointSlot): PodLabels | undefined;
+  /** The pod an address (dotted IPv4 or IPv6 text) is one of, if a pod with a slot holds it. */
+  labelsOfAddress(address: string): PodLabels | undefined;
 }
 
-/** Running without Kubernetes: no slot has a pod. */
-export const NO_PODS: PodLabelResolver = { labelsOf: () => undefined };
+/** Running without Kubernetes: no slot or address has a pod. */
+export const NO_PODS: PodLabelResolver = { labelsOf: () => undefined, labelsOfAddress: () => undefined };

@@ -2,8 +2,9 @@
 // an rtnetlink RTM_GETLINK dump (what `ip link show` does) over a
 // NETLINK_ROUTE socket of our own, in-process. Used every poll to find pod
 // interfaces, so no child process is spawned per poll. Only the few fields
-// the agent needs are parsed: index, name, link kind (IFLA_INFO_KIND) and
-// the loss counters of IFLA_STATS64 (what `ip -s -s link` prints).
+// the agent needs are parsed: index, name, link kind (IFLA_INFO_KIND), the
+// bridge it is a port of (IFLA_MASTER) and the loss counters of
+// IFLA_STATS64 (what `ip -s -s link` prints).
 //
 // Wire format (include/uapi/linux/netlink.h, rtnetlink.h, if_link.h), all
 // host byte order (little-endian here):
@@ -33,6 +34,7 @@ const RTM_NEWLINK = 16;
 const RTM_GETLINK = 18;
 const IFINFOMSG_LEN = 16;
 const IFLA_IFNAME = 3;
+const IFLA_MASTER = 10;
 const IFLA_LINKINFO = 18;
 const IFLA_STATS64 = 23;
 const IFLA_INFO_KIND = 1;
@@ -48,6 +50,8 @@ export interface Link {
   name: string;
   /** IFLA_INFO_KIND of IFLA_LINKINFO ("veth", "bridge", ...); undefined for a device without one (a NIC, lo). */
   kind: string | undefined;
+  /** IFLA_MASTER: the device (a bridge, a bond) this one is a port of; undefined for none. */
+  master: number | undefined;
   /** The loss counters of IFLA_STATS64; undefined when the kernel sent none. */
   stats: LinkLossStats | undefined;
 }
@@ -97,16 +101,17 @@ export function getLinkDumpRequest(seq: number): Buffer {
 
 /**
  * A dump request of any rtnetlink family: nlmsghdr + an all-zero family
- * header of `headerLen` bytes (AF_UNSPEC: every family, every device).
+ * header of `headerLen` bytes but its family (AF_UNSPEC: every family,
+ * every device).
  */
-export function dumpRequest(type: number, headerLen: number, seq: number): Buffer {
+export function dumpRequest(type: number, headerLen: number, seq: number, family = AF_UNSPEC): Buffer {
   const buf = Buffer.alloc(NLMSG_HDRLEN + headerLen);
   buf.writeUInt32LE(buf.length, 0);
   buf.writeUInt16LE(type, 4);
   buf.writeUInt16LE(NLM_F_REQUEST | NLM_F_DUMP, 6);
   buf.writeUInt32LE(seq >>> 0, 8);
   buf.writeUInt32LE(0, 12); // to the kernel
-  buf.writeUInt8(AF_UNSPEC, NLMSG_HDRLEN);
+  buf.writeUInt8(family, NLMSG_HDRLEN);
   return buf;
 }
 
@@ -187,6 +192,7 @@ function parseNewLink(buf: Buffer, start: number, end: number): Link | undefined
   const ifindex = buf.readInt32LE(start + 4);
   let name: string | undefined;
   let kind: string | undefined;
+  let master: number | undefined;
   let stats: LinkLossStats | undefined;
   // Plain loops, no per-attribute objects: a link carries ~40 attributes
   // and a node hundreds of links, every poll.
@@ -197,9 +203,10 @@ function parseNewLink(buf: Buffer, start: number, end: number): Link | undefined
     if (type === IFLA_IFNAME) name = cString(buf, off + 4, off + len);
     else if (type === IFLA_LINKINFO) kind = linkKind(buf, off + 4, off + len);
     else if (type === IFLA_STATS64) stats = lossStats(buf, off + 4, off + len);
+    else if (type === IFLA_MASTER && len >= 8) master = buf.readUInt32LE(off + 4);
     off += align4(len);
   }
-  return name === undefined ? undefined : { ifindex, name, kind, stats };
+  return name === undefined ? undefined : { ifindex, name, kind, master, stats };
 }
 
 /** The loss counters of an IFLA_STATS64 payload in buf[start, end); fields an older kernel's struct lacks read 0. */

@@ -15,9 +15,11 @@ import { join } from 'node:path';
 import { parseConntrackStat } from '../../src/collect/node/conntrack.js';
 import { parseSoftnetStat } from '../../src/collect/node/softnet.js';
 import { CLI, ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
+import { KubeApiServer, makePod } from '../support/kube-api-server.js';
 import { Lab, sh } from '../support/lab.js';
 import { parseExposition, type Sample, sumOf } from '../support/metrics-text.js';
 import { OtlpReceiver } from '../support/otlp-receiver.js';
+import { PodNetwork } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';
 import { burst, unhandledFrames } from '../support/raw-frames.js';
 
@@ -131,6 +133,122 @@ describe('loss the drop reasons cannot show (interfaces, qdiscs, softnet, conntr
     sh('ip', ['link', 'del', v.a]);
     await agent.nextPoll();
     assert.deepEqual(interfaceDrops(await agent.scrape(), v.a, 'rx_dropped'), [], 'the deleted interface has no series');
+  });
+
+  it("names a pod's veth by its pod, routed (a host route) or bridged (the bridge learned the pod's MAC), on both doors; a veth of no pod names none", async function () {
+    const api = await KubeApiServer.start();
+    const dir = mkdtempSync(join(tmpdir(), 'dpx-kube-'));
+    try {
+      // A routed pod, as Calico or the ptp plugin wire it.
+      const web = new PodNetwork(lab).addPod('web', '10.245.1.2');
+      // A bridged pod, as the bridge plugin wires it: its veth a port of a bridge that holds the gateway address.
+      const bridge = `dpb${lab.id}`;
+      sh('ip', ['link', 'add', bridge, 'type', 'bridge']);
+      lab.adoptHostLink(bridge);
+      sh('sysctl', ['-qw', `net.ipv6.conf.${bridge}.disable_ipv6=1`]);
+      sh('ip', ['addr', 'add', '10.245.3.1/24', 'dev', bridge]);
+      sh('ip', ['link', 'set', bridge, 'up']);
+      const cacheNs = lab.namespace('cache');
+      const cache = lab.veth(undefined, '', cacheNs, '10.245.3.2/24');
+      sh('ip', ['link', 'set', cache.a, 'master', bridge]);
+      // Its real traffic teaches the node its address (ARP) and the bridge its MAC on the veth.
+      lab.sendUdp(cacheNs, '10.245.3.1', 9, 1, 8);
+      await waitFor(
+        () => sh('bridge', ['fdb', 'show', 'dev', cache.a]),
+        (out) => out.includes(cache.macB),
+      );
+      // A veth no pod is behind.
+      const bare = lab.veth(undefined, '', lab.namespace('bare'), '');
+      api.addPod(makePod({ name: 'web', namespace: 'shop', nodeName: 'lab-node', ips: [web.ip] }));
+      api.addPod(makePod({ name: 'cache', namespace: 'shop', nodeName: 'lab-node', ips: ['10.245.3.2'] }));
+
+      receiver = await OtlpReceiver.start('http');
+      pinDir = testPinDir();
+      agent = await ExporterProcess.start(
+        [
+          '--bpffs',
+          pinDir,
+          '--poll-interval',
+          '200ms',
+          '--cilium-metrics-map',
+          'none',
+          '--interfaces',
+          'none-such*',
+          '--kubeconfig',
+          api.writeKubeconfig(dir),
+          '--node-name',
+          'lab-node',
+          '--otlp-endpoint',
+          receiver.url,
+        ],
+        { ...process.env, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_METRIC_EXPORT_INTERVAL: '300' },
+      );
+      const p = agent;
+      await waitFor(
+        async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
+        (v) => v === 1,
+      );
+      // Real loss on each: frames no protocol handles into the routed pod's veth (rx_dropped);
+      // frames larger than the bridged pod's MTU out of its veth (tx_dropped: its peer cannot take them).
+      const RX = 7;
+      const TX = 4;
+      unhandledFrames(lab, web.ns, web.podIf, lab.mac(undefined, web.hostIf), RX);
+      lab.exec(cacheNs, 'ip', ['link', 'set', cache.b, 'mtu', '1000']);
+      assert.equal(burst(lab, cache.a, TX, 1400), TX, 'each one refused to the sender (the veth dropped it)');
+      assert.equal(ipLoss(web.hostIf).rx_dropped, RX);
+      assert.equal(ipLoss(cache.a).tx_dropped, TX);
+
+      await agent.nextPoll();
+      const scraped = await agent.scrape();
+      const pod = (name: string) => ({ namespace: 'shop', pod: name, workload: name, workload_kind: 'Pod' });
+      const noPod = { namespace: '', pod: '', workload: '', workload_kind: '' };
+      for (const [dev, counter, value, labels] of [
+        [web.hostIf, 'rx_dropped', RX, pod('web')],
+        [cache.a, 'tx_dropped', TX, pod('cache')],
+        [bare.a, 'rx_dropped', 0, noPod],
+      ] as const) {
+        const [series, ...more] = interfaceDrops(scraped, dev, counter);
+        assert.equal(more.length, 0, `one series of ${dev}`);
+        assert.deepEqual(series?.labels, { interface: dev, counter, ...labels }, dev);
+        assert.equal(series?.value, value, dev);
+      }
+      // OTLP: the semantic conventions' names; no pod attributes on a veth of no pod.
+      const r = receiver;
+      for (const [dev, counter, value, name] of [
+        [web.hostIf, 'rx_dropped', RX, 'web'],
+        [cache.a, 'tx_dropped', TX, 'cache'],
+      ] as const) {
+        const match = { interface: dev, counter, 'k8s.namespace.name': 'shop', 'k8s.pod.name': name };
+        await waitFor(
+          () => r.latest('datapath_interface_drop_packets', match),
+          (x) => x === value,
+        );
+      }
+      const barePoint = r.points('datapath_interface_drop_packets', { interface: bare.a, counter: 'rx_dropped' }).at(-1);
+      assert.deepEqual(barePoint?.attributes, { interface: bare.a, counter: 'rx_dropped' });
+
+      // The bridge forgets the idle pod (its MAC aged out, its neighbour entry gone; here at once): the veth is still the pod's.
+      sh('bridge', ['fdb', 'del', cache.macB, 'dev', cache.a, 'master']);
+      sh('ip', ['neigh', 'flush', 'dev', bridge]);
+      assert.ok(!sh('bridge', ['fdb', 'show', 'dev', cache.a]).includes(cache.macB));
+      await agent.nextPoll();
+      await agent.nextPoll();
+      assert.deepEqual(interfaceDrops(await agent.scrape(), cache.a, 'tx_dropped')[0]?.labels, {
+        interface: cache.a,
+        counter: 'tx_dropped',
+        ...pod('cache'),
+      });
+
+      // The pod deleted: its veth (still there) names no pod any more.
+      api.deletePod('shop', 'web');
+      await waitFor(
+        async () => interfaceDrops(await p.scrape(), web.hostIf, 'rx_dropped')[0]?.labels.pod,
+        (x) => x === '',
+      );
+    } finally {
+      await api.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("publishes a root qdisc's drops, overlimits and requeues exactly as tc -s qdisc shows them; the same packets are kfree_skb's QDISC_* drops", async function () {

@@ -86,10 +86,10 @@ describe('rtnetlink link dump: the messages', function () {
     ]);
     assert.deepEqual(parse(datagram, 5), {
       links: [
-        { ifindex: 1, name: 'lo', kind: undefined, stats: undefined },
-        { ifindex: 7, name: 'lxc12ab', kind: 'veth', stats: undefined },
-        { ifindex: 9, name: 'eth0', kind: undefined, stats: undefined },
-        { ifindex: 12, name: 'cilium_host', kind: 'veth', stats: undefined },
+        { ifindex: 1, name: 'lo', kind: undefined, master: undefined, stats: undefined },
+        { ifindex: 7, name: 'lxc12ab', kind: 'veth', master: undefined, stats: undefined },
+        { ifindex: 9, name: 'eth0', kind: undefined, master: undefined, stats: undefined },
+        { ifindex: 12, name: 'cilium_host', kind: 'veth', master: undefined, stats: undefined },
       ],
       done: false,
       interrupted: false,
@@ -131,7 +131,11 @@ describe('rtnetlink link dump: the messages', function () {
 
   it('skips replies of another sequence number (an earlier, abandoned dump)', function () {
     const chunk = parse(Buffer.concat([newLink(2, 4, 'old0', 'veth'), done(2), newLink(3, 5, 'new0', 'veth')]), 3);
-    assert.deepEqual(chunk, { links: [{ ifindex: 5, name: 'new0', kind: 'veth', stats: undefined }], done: false, interrupted: false });
+    assert.deepEqual(chunk, {
+      links: [{ ifindex: 5, name: 'new0', kind: 'veth', master: undefined, stats: undefined }],
+      done: false,
+      interrupted: false,
+    });
   });
 
   it('flags a dump the kernel marked interrupted (NLM_F_DUMP_INTR)', function () {
@@ -169,6 +173,8 @@ interface IpLink {
   ifindex: number;
   ifname: string;
   linkinfo?: { info_kind?: string };
+  /** The name of the device this one is a port of. */
+  master?: string;
   stats64?: { rx: IpStats; tx: IpStats };
 }
 /** The loss counters as `ip -s -s` prints them, named as the kernel's fields. */
@@ -181,13 +187,16 @@ export const ipLossStats = ({ rx, tx }: { rx: IpStats; tx: IpStats }): LinkLossS
   tx_fifo_errors: tx.fifo_errors,
   rx_nohandler: rx.nohandler ?? 0,
 });
-const ipLinks = (ns?: string): Link[] =>
-  (JSON.parse(sh('ip', [...(ns ? ['-n', ns] : []), '-j', '-d', '-s', '-s', 'link', 'show'])) as IpLink[]).map((l) => ({
+const ipLinks = (ns?: string): Link[] => {
+  const links = JSON.parse(sh('ip', [...(ns ? ['-n', ns] : []), '-j', '-d', '-s', '-s', 'link', 'show'])) as IpLink[];
+  return links.map((l) => ({
     ifindex: l.ifindex,
     name: l.ifname,
     kind: l.linkinfo?.info_kind,
+    master: links.find((m) => m.ifname === l.master)?.ifindex,
     stats: l.stats64 && ipLossStats(l.stats64),
   }));
+};
 const byIndex = (links: Link[]) => [...links].sort((a, b) => a.ifindex - b.ifindex);
 
 describe('rtnetlink link dump: the kernel', function () {
@@ -283,11 +292,13 @@ describe('rtnetlink link dump: the kernel', function () {
     assert.equal(expected.length, 2 * PAIRS + 3);
     // JSON drops kind: undefined; ip's side has no kind key for lo either.
     // No traffic in ns: the loss counters (all zero) are compared exactly too.
-    const norm = (ls: Link[]) => byIndex(ls).map((l) => ({ ifindex: l.ifindex, name: l.name, kind: l.kind ?? null, stats: l.stats }));
+    const norm = (ls: Link[]) =>
+      byIndex(ls).map((l) => ({ ifindex: l.ifindex, name: l.name, kind: l.kind ?? null, master: l.master ?? null, stats: l.stats }));
     assert.deepEqual(norm(a), norm(expected));
     assert.deepEqual(norm(b), norm(expected), 'the reused socket dumps the same again');
     assert.equal(a.find((l) => l.name === 'dxv0')?.kind, 'veth', 'a bridge port is still a veth');
     assert.equal(a.find((l) => l.name === 'dxbr')?.kind, 'bridge');
+    assert.equal(a.find((l) => l.name === 'dxv0')?.master, a.find((l) => l.name === 'dxbr')?.ifindex, 'a bridge port names its bridge');
   });
 
   it('counts real loss as ip -s -s link does: rx_dropped (a protocol no one handles), tx_dropped (the peer is down)', function () {

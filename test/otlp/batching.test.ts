@@ -19,6 +19,7 @@ import { AGGREGATION_TEMPORALITY_DELTA, OtlpReceiver } from '../support/otlp-rec
 const PODS = 3000; // 2 rows each, 2 metrics per row: 12,000 points, 3 requests
 const pods: PodLabelResolver = {
   labelsOf: (slot) => ({ namespace: 'shop', pod: `pod-${slot}`, workload: `pod-${slot}`, workloadKind: 'Pod', uid: `uid-${slot}` }),
+  labelsOfAddress: () => undefined,
 };
 
 function rows(count: number, packetsOf: (pod: number) => number): DatapathRow[] {

@@ -11,6 +11,9 @@ export class Pods implements PodLabelResolver {
   labelsOf(slot: EndpointSlot): PodLabels | undefined {
     return this.bySlot.get(slot);
   }
+  labelsOfAddress(): PodLabels | undefined {
+    return undefined;
+  }
 }
 
 /** A tc forward row of `packets` (100 bytes each) in one direction of one slot. */

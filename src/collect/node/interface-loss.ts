@@ -4,14 +4,18 @@
 // dropped itself (rx_dropped, tx_dropped: a veth whose peer is down, ...).
 // Read from the IFLA_STATS64 of the rtnetlink link dump the agent already
 // makes each poll to find pod interfaces: no second dump, no /proc/net/dev.
+// Each interface's samples carry the addresses behind it (a pod's veth: the
+// pod's), so the export can name the pod.
+import type { AddressesBehind } from '../../os/addresses-behind.js';
 import { LINK_LOSS_FIELDS, type Link, type LinkLossStats } from '../../os/rtnetlink.js';
 import type { NodeFamily, NodeSample, NodeSource } from './node-samples.js';
 
 export const INTERFACE_DROPS: NodeFamily = {
   name: 'datapath_interface_drop_packets',
-  help: "Packets an interface counted as lost, by interface and the kernel's counter (rtnl_link_stats64 field: rx_dropped, tx_dropped, rx_missed_errors, rx_fifo_errors, rx_over_errors, tx_fifo_errors, rx_nohandler), as `ip -s -s link` shows them.",
+  help: "Packets an interface counted as lost, by interface and the kernel's counter (rtnl_link_stats64 field: rx_dropped, tx_dropped, rx_missed_errors, rx_fifo_errors, rx_over_errors, tx_fifo_errors, rx_nohandler), as `ip -s -s link` shows them; a pod's veth carries the pod's labels.",
   type: 'counter',
   unit: '{packet}',
+  perPod: true,
 };
 
 const COUNTERS = Object.keys(LINK_LOSS_FIELDS) as (keyof LinkLossStats)[];
@@ -20,16 +24,40 @@ export class InterfaceLossSource implements NodeSource {
   readonly name = 'interfaces';
   readonly families = [INTERFACE_DROPS];
 
-  /** `links`: this poll's link dump (it throws what made the dump fail). */
-  constructor(private readonly links: () => readonly Link[]) {}
+  /**
+   * `links`: this poll's link dump (it throws what made the dump fail);
+   * `addressesBehind`: which addresses each of them leads to.
+   */
+  constructor(
+    private readonly links: () => readonly Link[],
+    private readonly addressesBehind: (links: readonly Link[]) => AddressesBehind,
+  ) {}
+
+  /**
+   * What was last found behind each interface: a bridge forgets an idle
+   * pod's MAC after its ageing time (300 s), but the veth is still that
+   * pod's, so its series keep their labels while it exists. Keyed by ifindex
+   * and name (an ifindex is reused only after its device is gone).
+   */
+  private readonly remembered = new Map<number, { name: string; addresses: readonly string[] }>();
 
   read(): NodeSample[] {
+    const links = this.links();
+    const behind = this.addressesBehind(links);
+    const present = new Set<number>();
     const out: NodeSample[] = [];
-    for (const link of this.links()) {
+    for (const link of links) {
+      present.add(link.ifindex);
+      const found = behind.get(link.ifindex);
+      const last = this.remembered.get(link.ifindex);
+      if (found) this.remembered.set(link.ifindex, { name: link.name, addresses: found });
+      else if (last && last.name !== link.name) this.remembered.delete(link.ifindex);
       if (!link.stats) continue;
+      const podAddresses = found ?? (last?.name === link.name ? last.addresses : undefined);
       for (const counter of COUNTERS)
-        out.push({ family: INTERFACE_DROPS, labels: { interface: link.name, counter }, value: link.stats[counter] });
+        out.push({ family: INTERFACE_DROPS, labels: { interface: link.name, counter }, value: link.stats[counter], podAddresses });
     }
+    for (const ifindex of this.remembered.keys()) if (!present.has(ifindex)) this.remembered.delete(ifindex);
     return out;
   }
 }

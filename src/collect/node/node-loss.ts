@@ -1,7 +1,9 @@
 // The node's loss collectors as one poll: interfaces (this poll's link dump),
-// softnet, conntrack and root qdiscs (a qdisc dump over a netlink socket of
-// its own), each failing alone.
+// softnet, conntrack and root qdiscs, each failing alone. The qdisc dump and
+// the route/neighbour dumps that find pods behind interfaces share a netlink
+// socket of their own.
 import type { Logger } from '../../log/logger.js';
+import { readAddressesBehind } from '../../os/addresses-behind.js';
 import { lastLinkDump } from '../../os/pod-interfaces.js';
 import { QDISC_DUMP } from '../../os/qdisc-dump.js';
 import { RtnetlinkSocket } from '../../os/rtnetlink.js';
@@ -13,13 +15,14 @@ import { QdiscLossSource } from './qdisc-loss.js';
 import { SoftnetSource } from './softnet.js';
 
 export class NodeLoss {
-  private readonly qdiscSocket = new RtnetlinkSocket();
+  private readonly socket = new RtnetlinkSocket();
   private readonly poller: Poller<NodeSample>;
 
   /** Reads the interfaces of the link dump listPodInterfaces made last: call this after it, in the same poll. */
   constructor(log: Logger) {
-    const qdiscs = new QdiscLossSource(() => this.qdiscSocket.dump(QDISC_DUMP), lastLinkDump);
-    this.poller = new Poller<NodeSample>([new InterfaceLossSource(lastLinkDump), new SoftnetSource(), new ConntrackSource(), qdiscs], log);
+    const interfaces = new InterfaceLossSource(lastLinkDump, (links) => readAddressesBehind(this.socket, links));
+    const qdiscs = new QdiscLossSource(() => this.socket.dump(QDISC_DUMP), lastLinkDump);
+    this.poller = new Poller<NodeSample>([interfaces, new SoftnetSource(), new ConntrackSource(), qdiscs], log);
   }
 
   poll(): PollResult<NodeSample> {
@@ -27,6 +30,6 @@ export class NodeLoss {
   }
 
   close(): void {
-    this.qdiscSocket.close();
+    this.socket.close();
   }
 }

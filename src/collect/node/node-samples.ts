@@ -13,12 +13,20 @@ export interface NodeFamily {
   readonly type: NodeMetricType;
   /** UCUM unit for the OTLP door ('{packet}', '{entry}', '1'). */
   readonly unit: string;
+  /** Its series can be a pod's (see NodeSample.podAddresses): every one carries the pod labels, "" where none. */
+  readonly perPod?: boolean;
 }
 
 export interface NodeSample {
   readonly family: NodeFamily;
   readonly labels: Readonly<Record<string, string>>;
   readonly value: number;
+  /**
+   * The addresses of the pod this sample is about (a pod's veth: the
+   * addresses behind it), for the export to name the pod; undefined for a
+   * sample of no pod. Families with it carry pod labels on every series.
+   */
+  readonly podAddresses?: readonly string[];
 }
 
 /** A source of node samples, read once per poll (a failed read keeps its last samples). */

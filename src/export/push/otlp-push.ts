@@ -30,7 +30,8 @@ import {
   type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { Logger } from '../../log/logger.js';
-import { type DatapathProducer, OTLP_NAMING } from '../datapath-producer.js';
+import type { DatapathProducer } from '../datapath-producer.js';
+import { OTLP_NAMING } from '../pod-naming.js';
 import type { OtlpConfig } from './otel-config.js';
 
 /** Requests held at once (each a serialized request of up to POINTS_PER_REQUEST points). */

@@ -8,7 +8,8 @@ import type { SumMetricData } from '@opentelemetry/sdk-metrics';
 import { type EndpointSlot, ENDPOINT_UNATTRIBUTED, TCP_CELLS, tcpIndex } from '../../../src/bpf/contract.js';
 import { perCpuStride } from '../../../src/bpf/map.js';
 import { TcpSource } from '../../../src/collect/tcp-table.js';
-import { DatapathProducer, OTLP_NAMING } from '../../../src/export/datapath-producer.js';
+import { DatapathProducer } from '../../../src/export/datapath-producer.js';
+import { OTLP_NAMING } from '../../../src/export/pod-naming.js';
 import { Pods } from '../../support/producer-rows.js';
 import { MemoryMap } from '../../support/memory-map.js';
 

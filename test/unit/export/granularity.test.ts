@@ -7,7 +7,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { MetricProducer, SumMetricData } from '@opentelemetry/sdk-metrics';
 import { ENDPOINT_UNATTRIBUTED } from '../../../src/bpf/contract.js';
 import { forwardRow, Pods } from '../../support/producer-rows.js';
-import { DatapathProducer, OTLP_NAMING, SERIES_OVERFLOW } from '../../../src/export/datapath-producer.js';
+import { DatapathProducer, SERIES_OVERFLOW } from '../../../src/export/datapath-producer.js';
+import { OTLP_NAMING } from '../../../src/export/pod-naming.js';
 import type { Granularity } from '../../../src/export/series-options.js';
 import type { PodLabels } from '../../../src/k8s/pod-labels.js';
 

@@ -13,7 +13,8 @@ import { AggregationTemporality, type CollectionResult, type MetricProducer, typ
 import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../../../src/bpf/contract.js';
 import type { DatapathRow } from '../../../src/collect/rows.js';
 import { forwardRow, Pods } from '../../support/producer-rows.js';
-import { DatapathProducer, OTLP_NAMING } from '../../../src/export/datapath-producer.js';
+import { DatapathProducer } from '../../../src/export/datapath-producer.js';
+import { OTLP_NAMING } from '../../../src/export/pod-naming.js';
 import { NO_POD_LABELS, type PodLabels } from '../../../src/k8s/pod-labels.js';
 
 const WEB_0: PodLabels = { namespace: 'default', pod: 'web-0', workload: 'web', workloadKind: 'StatefulSet', uid: 'uid-web-0' };

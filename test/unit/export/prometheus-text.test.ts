@@ -37,7 +37,7 @@ describe('/metrics text', function () {
   let exporter: PrometheusExporter;
   let producer: DatapathProducer;
   const labels = new Map<number, PodLabels>();
-  const pods: PodLabelResolver = { labelsOf: (slot) => labels.get(slot) };
+  const pods: PodLabelResolver = { labelsOf: (slot) => labels.get(slot), labelsOfAddress: () => undefined };
   const resource = resourceFromAttributes({ 'service.name': 'datapath-exporter', 'host.name': 'test' });
 
   beforeEach(function () {
