@@ -1,7 +1,9 @@
 // Benchmark 13 — the node loss collectors (interfaces, qdiscs, softnet,
 // conntrack): what each adds to a poll, read alone in a network namespace of
 // the benchmark's own with N veth pairs (both ends in it and up, each with
-// its default noqueue root qdisc), beside the link dump every poll already makes.
+// its default noqueue root qdisc), wired as a routing CNI (a /32 route per
+// pod) or a bridging CNI (bridge ports, neighbour and fdb entries), beside
+// the link dump every poll already makes.
 // Median (min–max) ms of `runs` reads after 20 warm-up reads, from a small
 // process (bench/support/node-loss-probe.ts). softnet_stat is the machine's
 // (one line per CPU); conntrack is the namespace's own.
@@ -14,7 +16,25 @@ import { namespace } from './support/netns.js';
 import { header, int, median, numberFlag, requireRoot, spread, table } from './support/report.js';
 
 const RUNS = numberFlag('runs', 200);
-const PAIRS = [0, 110, 1000];
+/** Veth pairs, and how the CNI wired them: a host route per pod (routing CNIs) or bridge ports with neighbour and fdb entries (bridging CNIs). */
+const NODES: ReadonlyArray<{ pairs: number; wiring: 'routed' | 'bridged' }> = [
+  { pairs: 0, wiring: 'routed' },
+  { pairs: 110, wiring: 'routed' },
+  { pairs: 1000, wiring: 'routed' },
+  { pairs: 110, wiring: 'bridged' },
+  { pairs: 1000, wiring: 'bridged' },
+];
+
+/** The ip and bridge batch commands that wire pair i's pod address (10.(i/250).(i%250).2) to its host end dxl<i>. */
+function wire(i: number, wiring: 'routed' | 'bridged'): { ip: string[]; bridge: string[] } {
+  const address = `10.${Math.floor(i / 250) + 100}.${i % 250}.2`;
+  if (wiring === 'routed') return { ip: [`route add ${address}/32 dev dxl${i}`], bridge: [] };
+  const mac = `02:00:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+  return {
+    ip: [`link set dxl${i} master dxbr`, `neigh replace ${address} lladdr ${mac} dev dxbr nud reachable`],
+    bridge: [`fdb add ${mac} dev dxl${i} master static`],
+  };
+}
 
 interface Probe {
   links: number;
@@ -25,14 +45,23 @@ interface Probe {
 await runBenchmark(async () => {
   requireRoot();
   header('13. Node loss collectors: cost per poll', 'node dist/bench/node-loss.js');
-  const results = PAIRS.map((pairs): Probe => {
-    const ns = namespace(`loss${pairs}`);
+  const results = NODES.map(({ pairs, wiring }): Probe => {
+    const ns = namespace(`loss${pairs}${wiring}`);
     if (pairs > 0) {
       const batch = Array.from({ length: pairs }, (_, i) => `link add dxl${i} type veth peer name dxm${i}`);
+      if (wiring === 'bridged') batch.push('link add dxbr type bridge', 'link set dxbr up');
       // Up, as pod interfaces are: a down device's root qdisc is noop, which the dump leaves out.
       for (let i = 0; i < pairs; i++) batch.push(`link set dxl${i} up`, `link set dxm${i} up`);
-      const r = spawnSync('ip', ['-n', ns, '-batch', '-'], { input: `${batch.join('\n')}\n`, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`ip -batch in ${ns}: ${r.stderr}`);
+      const wired = Array.from({ length: pairs }, (_, i) => wire(i, wiring));
+      batch.push(...wired.flatMap((w) => w.ip));
+      for (const [tool, lines] of [
+        ['ip', batch],
+        ['bridge', wired.flatMap((w) => w.bridge)],
+      ] as const) {
+        if (lines.length === 0) continue;
+        const r = spawnSync(tool, ['-n', ns, '-batch', '-'], { input: `${lines.join('\n')}\n`, encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`${tool} -batch in ${ns}: ${r.stderr}`);
+      }
     }
     const r = spawnSync(
       'nsenter',
@@ -50,15 +79,18 @@ await runBenchmark(async () => {
   console.log(`\nPer read, ms, median (min–max) of ${RUNS} reads; samples = series the source publishes.\n`);
   console.log(
     table(
-      ['source', ...results.flatMap((r) => [`${int(r.links)} links: ms`, 'samples'])],
+      ['source', ...results.flatMap((r, i) => [`${int(r.links)} links, ${NODES[i]?.wiring}: ms`, 'samples'])],
       steps.map((step) => [
         step,
         ...results.flatMap((r) => [spread(r.ms[step] ?? [], 3), step in r.samples ? int(r.samples[step] ?? 0) : '—']),
       ]),
     ),
   );
-  const added = results.map((r) => steps.filter((s) => s in r.samples).reduce((sum, s) => sum + median(r.ms[s] ?? []), 0));
+  // The sources' rows (the interfaces row includes its "of which" step).
+  const added = results.map((r) =>
+    steps.filter((s) => s in r.samples && !s.startsWith(' ')).reduce((sum, s) => sum + median(r.ms[s] ?? []), 0),
+  );
   console.log(
-    `\nAdded per poll (sum of the four sources' medians): ${results.map((r, i) => `${int(r.links)} links ${added[i]?.toFixed(3)} ms`).join(', ')}.`,
+    `\nAdded per poll (sum of the four sources' medians): ${results.map((r, i) => `${int(r.links)} links ${NODES[i]?.wiring} ${added[i]?.toFixed(3)} ms`).join(', ')}.`,
   );
 });
