@@ -113,7 +113,10 @@ program
     ),
   )
   .addOption(
-    new Option('--max-series <n>', 'label sets per datapath metric; past it, new ones are summed into one source="overflow" series')
+    new Option(
+      '--max-series <n>',
+      'label sets per datapath metric and node loss family; past it, new ones are summed into one "overflow" series',
+    )
       .argParser(parseMaxSeries)
       .default(DEFAULT_MAX_SERIES),
   )

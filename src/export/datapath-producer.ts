@@ -22,16 +22,14 @@ import {
 import type { DatapathRow, RowKind } from '../collect/rows.js';
 import type { NodeSample } from '../collect/node/node-samples.js';
 import { nodeMetrics } from './node-metrics.js';
+import { NodeSeriesCap } from './node-series-cap.js';
 import { ENDPOINT_UNATTRIBUTED, type EndpointSlot } from '../bpf/contract.js';
 import type { Logger } from '../log/logger.js';
 import { NO_POD_LABELS, type PodLabelResolver, type PodLabels } from '../k8s/pod-labels.js';
 import { addPodAttributes, coarsen, type Naming, PROMETHEUS_NAMING } from './pod-naming.js';
-import { DEFAULT_MAX_SERIES, type Granularity } from './series-options.js';
+import { DEFAULT_MAX_SERIES, type Granularity, SERIES_OVERFLOW } from './series-options.js';
 
 const NO_POD = NO_POD_LABELS;
-
-/** The label value of the series that label sets past the cap fold into (as `source`). */
-export const SERIES_OVERFLOW = 'overflow';
 
 export interface ProducerOptions {
   granularity: Granularity;
@@ -170,20 +168,23 @@ export class DatapathProducer implements MetricProducer {
   /** The last poll's rows, built into series at the first collect after it (once for every door). */
   private rows: readonly DatapathRow[] = [];
   private built = true;
-  /** The last poll's node loss samples (interfaces, softnet, conntrack, qdiscs), published beside the rows. */
+  /** The last poll's node loss samples (interfaces, softnet, conntrack, qdiscs), capped, published beside the rows. */
   private nodeSamples: readonly NodeSample[] = [];
+  private readonly nodeCap: NodeSeriesCap;
   private readonly startTime: HrTime = hrTime();
 
   constructor(
     private readonly resource: Resource,
     private pods: PodLabelResolver,
     private readonly opts: ProducerOptions = { granularity: 'pod', maxSeries: DEFAULT_MAX_SERIES },
-  ) {}
+  ) {
+    this.nodeCap = new NodeSeriesCap(opts.maxSeries, opts.log);
+  }
 
-  /** Label sets folded into the overflow series at the last build, per kind of metric. */
-  get foldedLabelSets(): Readonly<Record<RowKind, number>> {
+  /** Label sets folded into the overflow series at the last build, per kind of datapath metric and per node family. */
+  get foldedLabelSets(): Readonly<Record<string, number>> {
     this.build();
-    return this.foldedCount;
+    return { ...this.foldedCount, ...this.nodeCap.folded };
   }
 
   /**
@@ -203,9 +204,9 @@ export class DatapathProducer implements MetricProducer {
     this.built = false;
   }
 
-  /** Called after each poll with the node's loss samples: every door publishes them as they are (node-metrics.ts). */
+  /** Called after each poll with the node's loss samples: every door publishes them, under --max-series (node-metrics.ts). */
   updateNode(samples: readonly NodeSample[]): void {
-    this.nodeSamples = samples;
+    this.nodeSamples = this.nodeCap.apply(samples);
   }
 
   private build(): void {

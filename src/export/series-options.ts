@@ -12,3 +12,6 @@ export type Granularity = (typeof GRANULARITIES)[number];
 
 /** Label sets per datapath metric by default: above the ~24.6k series of a node at the maximum. */
 export const DEFAULT_MAX_SERIES = 50_000;
+
+/** The label value of the series that label sets past the cap fold into (`source` of a datapath metric; a node family's first label). */
+export const SERIES_OVERFLOW = 'overflow';
