@@ -11,14 +11,22 @@ import { type Lab } from '../support/lab.js';
 import { type Sample, sumOf } from '../support/metrics-text.js';
 import { type LabPod, type PodNetwork, twoPodLab } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';
-import { BPF_TCX_EGRESS, BPF_TCX_INGRESS, TCX_PASS, TcxPrograms } from '../support/tcx-programs.js';
+import { BPF_TCX_EGRESS, BPF_TCX_INGRESS, TCX_PASS, TcxPrograms, tcxProgramIds } from '../support/tcx-programs.js';
 
-/** Links (tcx) whose program is one of ours, as the kernel lists them. */
-function ourTcxLinks(): number {
+/**
+ * Our programs at the tcx hooks of these interfaces (each one a link of
+ * ours: the agent attaches only through links). Only the test's own
+ * interfaces: another suite's agent may hold links elsewhere meanwhile.
+ */
+function ourTcxLinks(...devs: string[]): number {
   const progs = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show'], { encoding: 'utf8' })) as Array<{ id: number; name?: string }>;
   const ours = new Set(progs.filter((p) => (p.name ?? '').startsWith('count_host_')).map((p) => p.id));
-  const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' })) as Array<{ prog_id: number }>;
-  return links.filter((l) => ours.has(l.prog_id)).length;
+  let n = 0;
+  for (const dev of devs) {
+    const ifindex = Number(readFileSync(`/sys/class/net/${dev}/ifindex`, 'utf8'));
+    for (const hook of [BPF_TCX_INGRESS, BPF_TCX_EGRESS]) n += tcxProgramIds(ifindex, hook).filter((id) => ours.has(id)).length;
+  }
+  return n;
 }
 
 /** clsact filters of ours on a device's hook. */
@@ -88,16 +96,16 @@ describe('tc attachment happens exactly once', function () {
 
   it("tcx: a crashed agent's pinned links are taken over by the next run, not attached twice", async function () {
     const first = await start('tcx');
-    assert.equal(ourTcxLinks(), 4, 'two hooks on each of two interfaces');
+    assert.equal(ourTcxLinks(a.hostIf, b.hostIf), 4, 'two hooks on each of two interfaces');
     await first.stop('SIGKILL');
     running.splice(0);
-    assert.equal(ourTcxLinks(), 4, 'pinned links outlive the crash');
+    assert.equal(ourTcxLinks(a.hostIf, b.hostIf), 4, 'pinned links outlive the crash');
     const second = await start('tcx');
-    assert.equal(ourTcxLinks(), 4, 'still four: taken over, not attached again');
+    assert.equal(ourTcxLinks(a.hostIf, b.hostIf), 4, 'still four: taken over, not attached again');
     await countsExactly(second, 12);
     assert.equal((await second.stop('SIGTERM')).code, 0);
     running.splice(0);
-    assert.equal(ourTcxLinks(), 0, 'SIGTERM detaches every link');
+    assert.equal(ourTcxLinks(a.hostIf, b.hostIf), 0, 'SIGTERM detaches every link');
     assert.deepEqual(existsSync(join(pinDir, 'links')) ? readdirSync(join(pinDir, 'links')) : [], [], 'and removes their pins');
   });
 

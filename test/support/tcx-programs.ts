@@ -49,10 +49,16 @@ export class TcxPrograms {
   }
 }
 
+/** The ids of the programs the kernel runs at a tcx hook of ifindex, in order. */
+export function tcxProgramIds(ifindex: number, hook: number): number[] {
+  const cnt: [number] = [256];
+  const ids = Buffer.alloc(4 * 256);
+  const err = bpfProgQuery(ifindex, hook, 0, null, ids, cnt);
+  if (err < 0) throw new Error(`bpf_prog_query on ifindex ${ifindex}: ${err}`);
+  return Array.from({ length: cnt[0] }, (_, i) => ids.readUInt32LE(i * 4));
+}
+
 /** How many programs the kernel runs at a tcx hook of ifindex. */
 export function tcxProgramCount(ifindex: number, hook: number): number {
-  const cnt: [number] = [256];
-  const err = bpfProgQuery(ifindex, hook, 0, null, Buffer.alloc(4 * 256), cnt);
-  if (err < 0) throw new Error(`bpf_prog_query on ifindex ${ifindex}: ${err}`);
-  return cnt[0];
+  return tcxProgramIds(ifindex, hook).length;
 }
