@@ -8,7 +8,7 @@
 //   struct ndmsg { u8 family; u8 pad1; u16 pad2; s32 ifindex; u16 state; u8 flags; u8 type; }  12 B
 //   NDA_DST (the address), NDA_LLADDR (the MAC), NDA_MASTER (u32: the bridge of an fdb entry)
 import { addressText } from './address-text.js';
-import { align4, type DumpKind, dumpRequest, NLA_TYPE_MASK } from './rtnetlink.js';
+import { Attributes, type DumpKind, dumpRequest } from './rtnetlink.js';
 
 const RTM_NEWNEIGH = 28;
 const RTM_GETNEIGH = 30;
@@ -47,14 +47,10 @@ function parseNdmsg(buf: Buffer, start: number, end: number) {
   let address: string | undefined;
   let mac: string | undefined;
   let master: number | undefined;
-  for (let off = start + NDMSG_LEN; off + 4 <= end;) {
-    const len = buf.readUInt16LE(off);
-    if (len < 4 || off + len > end) break;
-    const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
-    if (type === NDA_DST) address = addressText(buf, off + 4, len - 4);
-    else if (type === NDA_LLADDR && len === 10) mac = buf.toString('hex', off + 4, off + 10);
-    else if (type === NDA_MASTER && len >= 8) master = buf.readUInt32LE(off + 4);
-    off += align4(len);
+  for (const a = new Attributes(buf, start + NDMSG_LEN, end); a.next();) {
+    if (a.type === NDA_DST) address = addressText(buf, a.from, a.to - a.from);
+    else if (a.type === NDA_LLADDR && a.to - a.from === 6) mac = buf.toString('hex', a.from, a.to);
+    else if (a.type === NDA_MASTER && a.to - a.from >= 4) master = buf.readUInt32LE(a.from);
   }
   return { ifindex, state, address, mac, master };
 }

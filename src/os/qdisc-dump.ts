@@ -6,7 +6,7 @@
 //   struct tcmsg { u8 family; u8 pad1; u16 pad2; s32 ifindex; u32 handle; u32 parent; u32 info; }   20 B
 //   TCA_KIND (string), TCA_STATS2 (nested) { TCA_STATS_QUEUE: struct gnet_stats_queue
 //     { u32 qlen; u32 backlog; u32 drops; u32 requeues; u32 overlimits; } }
-import { align4, cString, type DumpKind, dumpRequest, NLA_TYPE_MASK } from './rtnetlink.js';
+import { Attributes, cString, type DumpKind, dumpRequest } from './rtnetlink.js';
 
 const RTM_NEWQDISC = 36;
 const RTM_GETQDISC = 38;
@@ -44,26 +44,19 @@ export function parseNewQdisc(buf: Buffer, start: number, end: number): Qdisc | 
   const parent = buf.readUInt32LE(start + 12);
   let kind: string | undefined;
   let queue: { drops: number; requeues: number; overlimits: number } | undefined;
-  for (let off = start + TCMSG_LEN; off + 4 <= end;) {
-    const len = buf.readUInt16LE(off);
-    if (len < 4 || off + len > end) break;
-    const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
-    if (type === TCA_KIND) kind = cString(buf, off + 4, off + len);
-    else if (type === TCA_STATS2) queue = queueStats(buf, off + 4, off + len);
-    off += align4(len);
+  for (const a = new Attributes(buf, start + TCMSG_LEN, end); a.next();) {
+    if (a.type === TCA_KIND) kind = cString(buf, a.from, a.to);
+    else if (a.type === TCA_STATS2) queue = queueStats(buf, a.from, a.to);
   }
   return kind === undefined || queue === undefined ? undefined : { ifindex, kind, handle, parent, ...queue };
 }
 
 /** TCA_STATS_QUEUE inside TCA_STATS2's nested attributes. */
 function queueStats(buf: Buffer, start: number, end: number): { drops: number; requeues: number; overlimits: number } | undefined {
-  for (let off = start; off + 4 <= end;) {
-    const len = buf.readUInt16LE(off);
-    if (len < 4 || off + len > end) break;
-    if ((buf.readUInt16LE(off + 2) & NLA_TYPE_MASK) === TCA_STATS_QUEUE && len >= 4 + GNET_STATS_QUEUE_LEN) {
-      return { drops: buf.readUInt32LE(off + 12), requeues: buf.readUInt32LE(off + 16), overlimits: buf.readUInt32LE(off + 20) };
-    }
-    off += align4(len);
+  for (const a = new Attributes(buf, start, end); a.next();) {
+    if (a.type !== TCA_STATS_QUEUE || a.to - a.from < GNET_STATS_QUEUE_LEN) continue;
+    // struct gnet_stats_queue { qlen; backlog; drops; requeues; overlimits; }
+    return { drops: buf.readUInt32LE(a.from + 8), requeues: buf.readUInt32LE(a.from + 12), overlimits: buf.readUInt32LE(a.from + 16) };
   }
   return undefined;
 }

@@ -8,7 +8,7 @@
 //   struct rtmsg { u8 family; u8 dst_len; u8 src_len; u8 tos; u8 table; u8 protocol; u8 scope; u8 type; u32 flags; }  12 B
 //   RTA_DST (the address), RTA_OIF (u32 ifindex)
 import { addressText } from './address-text.js';
-import { align4, type DumpKind, dumpRequest, NLA_TYPE_MASK } from './rtnetlink.js';
+import { Attributes, type DumpKind, dumpRequest } from './rtnetlink.js';
 
 const RTM_NEWROUTE = 24;
 const RTM_GETROUTE = 26;
@@ -32,13 +32,9 @@ export function parseHostRoute(buf: Buffer, start: number, end: number): HostRou
   if (buf.readUInt8(start + 7) !== RTN_UNICAST || (dstLen !== 32 && dstLen !== 128)) return undefined;
   let address: string | undefined;
   let ifindex: number | undefined;
-  for (let off = start + RTMSG_LEN; off + 4 <= end;) {
-    const len = buf.readUInt16LE(off);
-    if (len < 4 || off + len > end) break;
-    const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
-    if (type === RTA_DST) address = addressText(buf, off + 4, len - 4);
-    else if (type === RTA_OIF && len >= 8) ifindex = buf.readUInt32LE(off + 4);
-    off += align4(len);
+  for (const a = new Attributes(buf, start + RTMSG_LEN, end); a.next();) {
+    if (a.type === RTA_DST) address = addressText(buf, a.from, a.to - a.from);
+    else if (a.type === RTA_OIF && a.to - a.from >= 4) ifindex = buf.readUInt32LE(a.from);
   }
   // A multipath route (RTA_MULTIPATH) names no single interface: not a pod's.
   return address === undefined || ifindex === undefined ? undefined : { address, ifindex };

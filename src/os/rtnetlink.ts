@@ -94,6 +94,40 @@ export class NetlinkError extends Error {
 /** Netlink messages and attributes are padded to 4 bytes. */
 export const align4 = (n: number) => (n + 3) & ~3;
 
+/**
+ * The attributes in buf[start, end), one at a time: `next()` moves to the
+ * next one (false at the end or at a malformed one), then `type` (flags
+ * masked off) and the payload's bounds [from, to) describe it. One cursor per
+ * walk and no object per attribute: a link carries ~40 of them and a node
+ * hundreds of links, every poll.
+ */
+export class Attributes {
+  type = 0;
+  from = 0;
+  to = 0;
+  private at: number;
+
+  constructor(
+    private readonly buf: Buffer,
+    start: number,
+    private readonly end: number,
+  ) {
+    this.at = start;
+  }
+
+  next(): boolean {
+    const off = this.at;
+    if (off + 4 > this.end) return false;
+    const len = this.buf.readUInt16LE(off);
+    if (len < 4 || off + len > this.end) return false;
+    this.type = this.buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
+    this.from = off + 4;
+    this.to = off + len;
+    this.at = off + align4(len);
+    return true;
+  }
+}
+
 /** The RTM_GETLINK dump request: nlmsghdr + an all-zero ifinfomsg (every family, every link). */
 export function getLinkDumpRequest(seq: number): Buffer {
   return dumpRequest(RTM_GETLINK, IFINFOMSG_LEN, seq);
@@ -194,17 +228,11 @@ function parseNewLink(buf: Buffer, start: number, end: number): Link | undefined
   let kind: string | undefined;
   let master: number | undefined;
   let stats: LinkLossStats | undefined;
-  // Plain loops, no per-attribute objects: a link carries ~40 attributes
-  // and a node hundreds of links, every poll.
-  for (let off = start + IFINFOMSG_LEN; off + 4 <= end;) {
-    const len = buf.readUInt16LE(off);
-    if (len < 4 || off + len > end) break;
-    const type = buf.readUInt16LE(off + 2) & NLA_TYPE_MASK;
-    if (type === IFLA_IFNAME) name = cString(buf, off + 4, off + len);
-    else if (type === IFLA_LINKINFO) kind = linkKind(buf, off + 4, off + len);
-    else if (type === IFLA_STATS64) stats = lossStats(buf, off + 4, off + len);
-    else if (type === IFLA_MASTER && len >= 8) master = buf.readUInt32LE(off + 4);
-    off += align4(len);
+  for (const a = new Attributes(buf, start + IFINFOMSG_LEN, end); a.next();) {
+    if (a.type === IFLA_IFNAME) name = cString(buf, a.from, a.to);
+    else if (a.type === IFLA_LINKINFO) kind = linkKind(buf, a.from, a.to);
+    else if (a.type === IFLA_STATS64) stats = lossStats(buf, a.from, a.to);
+    else if (a.type === IFLA_MASTER && a.to - a.from >= 4) master = buf.readUInt32LE(a.from);
   }
   return name === undefined ? undefined : { ifindex, name, kind, master, stats };
 }
@@ -225,12 +253,7 @@ function lossStats(buf: Buffer, start: number, end: number): LinkLossStats {
 
 /** IFLA_INFO_KIND inside IFLA_LINKINFO's nested attributes in buf[start, end). */
 function linkKind(buf: Buffer, start: number, end: number): string | undefined {
-  for (let off = start; off + 4 <= end;) {
-    const len = buf.readUInt16LE(off);
-    if (len < 4 || off + len > end) break;
-    if ((buf.readUInt16LE(off + 2) & NLA_TYPE_MASK) === IFLA_INFO_KIND) return cString(buf, off + 4, off + len);
-    off += align4(len);
-  }
+  for (const a = new Attributes(buf, start, end); a.next();) if (a.type === IFLA_INFO_KIND) return cString(buf, a.from, a.to);
   return undefined;
 }
 

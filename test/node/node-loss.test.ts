@@ -81,24 +81,25 @@ describe('loss the drop reasons cannot show (interfaces, qdiscs, softnet, conntr
     lab?.destroy();
   });
 
-  it("publishes an interface's real rx_dropped and tx_dropped exactly as ip -s -s link shows them, on both doors; a deleted interface's series go", async function () {
-    receiver = await OtlpReceiver.start('http');
+  /** The agent's arguments in every test here: a pin dir of the test's own, fast polls, no Cilium, no tc programs (the node collectors do not need them). */
+  function agentArgs(): string[] {
     pinDir = testPinDir();
-    agent = await ExporterProcess.start(
-      [
-        '--bpffs',
-        pinDir,
-        '--poll-interval',
-        '200ms',
-        '--cilium-metrics-map',
-        'none',
-        '--interfaces',
-        'none-such*',
-        '--otlp-endpoint',
-        receiver.url,
-      ],
-      { ...process.env, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_METRIC_EXPORT_INTERVAL: '300' },
-    );
+    return ['--bpffs', pinDir, '--poll-interval', '200ms', '--cilium-metrics-map', 'none', '--interfaces', 'none-such*'];
+  }
+
+  /** The agent, on both doors when `otlp` (an OTLP receiver of the test's, exports every 300 ms). */
+  async function startAgent(extra: string[] = [], otlp = false): Promise<ExporterProcess> {
+    if (!otlp) return (agent = await ExporterProcess.start([...agentArgs(), ...extra]));
+    receiver = await OtlpReceiver.start('http');
+    return (agent = await ExporterProcess.start([...agentArgs(), ...extra, '--otlp-endpoint', receiver.url], {
+      ...process.env,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_METRIC_EXPORT_INTERVAL: '300',
+    }));
+  }
+
+  it("publishes an interface's real rx_dropped and tx_dropped exactly as ip -s -s link shows them, on both doors; a deleted interface's series go", async function () {
+    agent = await startAgent([], true);
     const ns = lab.namespace('pod');
     const v = lab.veth(undefined, '', ns, '');
     const RX = 7;
@@ -118,6 +119,7 @@ describe('loss the drop reasons cannot show (interfaces, qdiscs, softnet, conntr
       assert.equal(series[0]?.value, ip[counter], counter);
     }
     // The OTLP door: the same values, a monotonic cumulative sum without _total.
+    assert.ok(receiver);
     const r = receiver;
     await waitFor(
       () => r.latest('datapath_interface_drop_packets', { interface: v.a, counter: 'tx_dropped' }),
@@ -162,27 +164,7 @@ describe('loss the drop reasons cannot show (interfaces, qdiscs, softnet, conntr
       api.addPod(makePod({ name: 'web', namespace: 'shop', nodeName: 'lab-node', ips: [web.ip] }));
       api.addPod(makePod({ name: 'cache', namespace: 'shop', nodeName: 'lab-node', ips: ['10.245.3.2'] }));
 
-      receiver = await OtlpReceiver.start('http');
-      pinDir = testPinDir();
-      agent = await ExporterProcess.start(
-        [
-          '--bpffs',
-          pinDir,
-          '--poll-interval',
-          '200ms',
-          '--cilium-metrics-map',
-          'none',
-          '--interfaces',
-          'none-such*',
-          '--kubeconfig',
-          api.writeKubeconfig(dir),
-          '--node-name',
-          'lab-node',
-          '--otlp-endpoint',
-          receiver.url,
-        ],
-        { ...process.env, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_METRIC_EXPORT_INTERVAL: '300' },
-      );
+      agent = await startAgent(['--kubeconfig', api.writeKubeconfig(dir), '--node-name', 'lab-node'], true);
       const p = agent;
       await waitFor(
         async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
@@ -213,6 +195,7 @@ describe('loss the drop reasons cannot show (interfaces, qdiscs, softnet, conntr
         assert.equal(series?.value, value, dev);
       }
       // OTLP: the semantic conventions' names; no pod attributes on a veth of no pod.
+      assert.ok(receiver);
       const r = receiver;
       for (const [dev, counter, value, name] of [
         [web.hostIf, 'rx_dropped', RX, 'web'],
@@ -252,17 +235,7 @@ describe('loss the drop reasons cannot show (interfaces, qdiscs, softnet, conntr
   });
 
   it("publishes a root qdisc's drops, overlimits and requeues exactly as tc -s qdisc shows them; the same packets are kfree_skb's QDISC_* drops", async function () {
-    pinDir = testPinDir();
-    agent = await ExporterProcess.start([
-      '--bpffs',
-      pinDir,
-      '--poll-interval',
-      '200ms',
-      '--cilium-metrics-map',
-      'none',
-      '--interfaces',
-      'none-such*',
-    ]);
+    agent = await startAgent();
     const ns = lab.namespace('shaped');
     const v = lab.veth(undefined, '', ns, '');
     sh('tc', ['qdisc', 'replace', 'dev', v.a, 'root', 'tbf', 'rate', '80kbit', 'burst', '1600', 'limit', '3000']);
@@ -289,17 +262,7 @@ describe('loss the drop reasons cannot show (interfaces, qdiscs, softnet, conntr
   });
 
   it("publishes softnet_stat per CPU and conntrack as procfs has them between a poll's neighbours", async function () {
-    pinDir = testPinDir();
-    agent = await ExporterProcess.start([
-      '--bpffs',
-      pinDir,
-      '--poll-interval',
-      '200ms',
-      '--cilium-metrics-map',
-      'none',
-      '--interfaces',
-      'none-such*',
-    ]);
+    agent = await startAgent();
     const a = agent;
     await a.nextPoll();
     // These counters move with the machine's traffic: what a poll read lies between a read before and after it.
@@ -358,25 +321,9 @@ describe('loss the drop reasons cannot show (interfaces, qdiscs, softnet, conntr
     lab.veth(undefined, '10.231.0.1/24', ns, '10.231.0.2/24');
     // A conntrack match in the namespace makes its conntrack track.
     lab.exec(ns, 'iptables', ['-A', 'INPUT', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP']);
-    pinDir = testPinDir();
     const child = spawn(
       'nsenter',
-      [
-        `--net=/run/netns/${ns}`,
-        process.execPath,
-        CLI,
-        'run',
-        '--metrics-addr',
-        '10.231.0.2:0',
-        '--bpffs',
-        pinDir,
-        '--poll-interval',
-        '200ms',
-        '--cilium-metrics-map',
-        'none',
-        '--interfaces',
-        'none-such*',
-      ],
+      [`--net=/run/netns/${ns}`, process.execPath, CLI, 'run', '--metrics-addr', '10.231.0.2:0', ...agentArgs()],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
@@ -428,7 +375,6 @@ for _ in range(${N}): s.sendto(tcp, ('10.231.0.2', 0))
 
   it('a source that cannot be read counts in datapath_exporter_poll_errors_total and logs once; the others go on', async function () {
     if (!existsSync('/proc/sys/net/netfilter/nf_conntrack_max')) this.skip(); // no conntrack here: nothing to break
-    pinDir = testPinDir();
     const dir = mkdtempSync(join(tmpdir(), 'dpx-loss-'));
     let child: ChildProcess | undefined;
     try {
@@ -451,14 +397,7 @@ for _ in range(${N}): s.sendto(tcp, ('10.231.0.2', 0))
           'run',
           '--metrics-addr',
           '127.0.0.1:0',
-          '--bpffs',
-          pinDir,
-          '--poll-interval',
-          '200ms',
-          '--cilium-metrics-map',
-          'none',
-          '--interfaces',
-          'none-such*',
+          ...agentArgs(),
         ],
         { stdio: ['ignore', 'ignore', 'pipe'] },
       );
