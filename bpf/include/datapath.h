@@ -93,13 +93,14 @@ struct forward_cache_entry {
 	__u32 pad;
 };
 
-/* Drop events: one per drop, into a ring buffer, as many as a per-CPU token
- * bucket allows. The program spends a token per event; the agent refills
- * every CPU's bucket at its rate each time it drains the ring (so no clock is
- * read per drop, and an agent that stops reading stops the events too).
- * Events are a sample for people to look at: the counters never depend on
- * them. What the bucket suppresses and what the full ring refuses is counted
- * in drop_event_lost[DROP_EVENT_LOST_RATE / _RING_FULL]. */
+/* Drop events: one per drop, into a ring buffer, as many as the CPU's
+ * budget allows (struct drop_event_tokens). The program spends one per
+ * event; the agent re-divides the node's rate over the CPUs by their demand
+ * each time it drains the ring (so no clock is read per drop, and an agent
+ * that stops reading stops the events too). Events are a sample for people
+ * to look at: the counters never depend on them. What the budget refuses and
+ * what the full ring refuses is counted per CPU in
+ * drop_event_lost[DROP_EVENT_LOST_RATE / _RING_FULL]. */
 #define DROP_EVENT_RING_BYTES 262144 /* 256 KiB, a power of 2 pages */
 #define DROP_EVENT_LOST_RATE 0
 #define DROP_EVENT_LOST_RING_FULL 1
