@@ -22,6 +22,8 @@ const BURST = RATE;
 const STORM_SECONDS = 3;
 /** The agent re-divides the budget every 100 ms: events granted up to one refill before a window opens may be spent in it. */
 const REFILL_SLACK_SECONDS = 0.2;
+/** Events of other drops in a storm's window below which the node counts as quiet. */
+const QUIET_EVENTS = 20;
 
 // Each process sends UDP to a closed port as fast as it can for SECONDS,
 // pinned to its CPU (sched_setaffinity, what taskset does): a veth delivers
@@ -115,14 +117,19 @@ describe('drop events: the node rate goes to whichever CPUs drop', function () {
       .map((l) => JSON.parse(l) as DropEvent);
   }
 
+  const targetDrops = async (p: ExporterProcess) =>
+    sumOf(await p.scrape(), 'datapath_drop_packets_total', { reason: 'NO_SOCKET', pod: 'target', direction: 'ingress' });
+
   /**
-   * A storm on `cpus`; returns the storm's own events, every event of the
-   * window around it (other drops on the node spend the same budget), the
-   * storm's seconds and the window's.
+   * A storm on `cpus`; returns the storm's own events, the other events of
+   * the window around it (other drops on the node spend the same budget),
+   * the storm's seconds and the window's.
    */
   async function storm(p: ExporterProcess, cpus: number[]) {
-    await sleep(300); // events of drops before the window are drained
-    const before = (await events(p)).length;
+    await sleep(1000); // events of earlier drops are drained, and the node's budget has refilled
+    const earlier = await events(p);
+    const last = earlier.reduce((t, e) => (BigInt(e.timeUnixNano) > t ? BigInt(e.timeUnixNano) : t), 0n);
+    const dropsBefore = await targetDrops(p);
     const opened = Date.now();
     const out = lab.exec(a.ns, 'python3', ['-c', STORM, cpus.join(','), String(STORM_SECONDS), b.ip]);
     const senders = out
@@ -132,34 +139,48 @@ describe('drop events: the node rate goes to whichever CPUs drop', function () {
     assert.deepEqual(senders.map((s) => s.cpu).sort(), cpus);
     const sent = senders.reduce((n, s) => n + s.sent, 0);
     const drops = await waitFor(
-      async () => sumOf(await p.scrape(), 'datapath_drop_packets_total', { reason: 'NO_SOCKET', pod: 'target', direction: 'ingress' }),
+      async () => (await targetDrops(p)) - dropsBefore,
       (v) => v >= sent,
     );
     assert.equal(drops, sent, 'the counters stay exact');
     await sleep(300); // the ring is drained every 100 ms
-    const all = await events(p);
+    const fresh = (await events(p)).filter((e) => BigInt(e.timeUnixNano) > last);
     const window = (Date.now() - opened) / 1000;
-    const mine = all.filter((e) => e.reason === 'NO_SOCKET' && e.destination.pod === 'target');
-    return { mine: mine.length, inWindow: all.length - before, sent, seconds: Math.max(...senders.map((s) => s.seconds)), window };
+    const mine = fresh.filter((e) => e.reason === 'NO_SOCKET' && e.destination.pod === 'target').length;
+    return { mine, others: fresh.length - mine, sent, seconds: Math.max(...senders.map((s) => s.seconds)), window };
+  }
+
+  /** What no window may pass: the storm's events in its seconds, all events in the window. */
+  function assertCeiling(s: Awaited<ReturnType<typeof storm>>, what: string): void {
+    assert.ok(s.mine <= RATE * (s.seconds + REFILL_SLACK_SECONDS) + BURST, what);
+    const all = s.mine + s.others;
+    assert.ok(all <= RATE * (s.window + REFILL_SLACK_SECONDS) + BURST, `${all} events in ${s.window.toFixed(2)} s`);
   }
 
   it('gives a storm on one CPU close to the node rate, never more than the rate plus the burst', async function () {
     const p = await start();
-    const s = await storm(p, [0]);
-    const what = `${s.mine} events for ${s.sent} drops on CPU 0 in ${s.seconds.toFixed(2)} s at ${RATE}/s`;
+    // Other drops on the node (another test on this machine) spend the same
+    // budget: the storm is repeated, up to 3 times, until the rest of the
+    // node is quiet during one, and the lower bound gives way by the other
+    // events of the window it is asserted on.
+    let s = await storm(p, [0]);
+    for (let attempt = 1; attempt < 3 && s.others > QUIET_EVENTS; attempt++) {
+      assertCeiling(s, `attempt ${attempt}: ${s.mine} events for ${s.sent} drops in ${s.seconds.toFixed(2)} s`);
+      s = await storm(p, [0]);
+    }
+    const what = `${s.mine} events for ${s.sent} drops on CPU 0 in ${s.seconds.toFixed(2)} s at ${RATE}/s; ${s.others} other events`;
     // With an equal share per CPU the storm's CPU had RATE / 2 a second and a
-    // burst of RATE / 2: at most RATE / 2 × (seconds + 1) = 800 here.
-    assert.ok(s.mine >= 0.8 * RATE * s.seconds, what);
-    assert.ok(s.mine <= RATE * (s.seconds + REFILL_SLACK_SECONDS) + BURST, what);
-    assert.ok(s.inWindow <= RATE * (s.window + REFILL_SLACK_SECONDS) + BURST, `${s.inWindow} events in ${s.window.toFixed(2)} s`);
+    // burst of RATE / 2: at most RATE / 2 × (seconds + 1) = 800 here (790
+    // seen on that code, with a quiet node).
+    assert.ok(s.mine >= 0.8 * RATE * s.seconds - s.others, what);
+    assertCeiling(s, what);
   });
 
   it('keeps a storm on every CPU at once within the node rate plus the burst', async function () {
     const p = await start();
     const s = await storm(p, [0, 1]);
-    const what = `${s.mine} events for ${s.sent} drops on CPUs 0 and 1 in ${s.seconds.toFixed(2)} s at ${RATE}/s`;
-    assert.ok(s.mine <= RATE * (s.seconds + REFILL_SLACK_SECONDS) + BURST, what);
-    assert.ok(s.inWindow <= RATE * (s.window + REFILL_SLACK_SECONDS) + BURST, `${s.inWindow} events in ${s.window.toFixed(2)} s`);
-    assert.ok(s.mine >= 0.8 * RATE * s.seconds, `the node's budget is used: ${what}`);
+    const what = `${s.mine} events for ${s.sent} drops on CPUs 0 and 1 in ${s.seconds.toFixed(2)} s at ${RATE}/s; ${s.others} other events`;
+    assertCeiling(s, what);
+    assert.ok(s.mine >= 0.8 * RATE * s.seconds - s.others, `the node's budget is used: ${what}`);
   });
 });
