@@ -182,5 +182,16 @@ describe('drop events: the node rate goes to whichever CPUs drop', function () {
     const what = `${s.mine} events for ${s.sent} drops on CPUs 0 and 1 in ${s.seconds.toFixed(2)} s at ${RATE}/s; ${s.others} other events`;
     assertCeiling(s, what);
     assert.ok(s.mine >= 0.8 * RATE * s.seconds - s.others, `the node's budget is used: ${what}`);
+    // Refusals are counted on each CPU: every drop since this agent started
+    // (its pins are new) was sent as an event or counted as suppressed.
+    const account = async () => {
+      const m = await p.scrape();
+      return {
+        drops: sumOf(m, 'datapath_drop_packets_total', { source: 'kernel' }),
+        accounted: (await events(p)).length + sumOf(m, 'datapath_exporter_drop_events_suppressed_total'),
+      };
+    };
+    const last = await waitFor(account, (x) => x.drops === x.accounted);
+    assert.equal(last.accounted, last.drops);
   });
 });
