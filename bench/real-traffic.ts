@@ -26,14 +26,28 @@
 // Every count is checked: the product must count exactly what was sent.
 //
 // Run: node dist/bench/real-traffic.js [--runs 7] [--rounds 50000] [--datagrams 200000] [--objects DIR]
+//        [--cases drops|all] [--events on|off]
 // --objects: load drops.bpf.o and forward.bpf.o from DIR instead of bpf/ (an
 // older build, to compare before and after with the same lab and command; an
 // object with a single drop program has no probe-read twin to measure).
+// --cases drops: the drop programs only (the tc programs are not measured).
+// --events on: drop events switched on in the product's maps with every
+// CPU's event budget spent, the steady state of a drop flood (nearly every
+// drop is refused an event between the agent's refills): the path that the
+// event rate limit adds to a drop. The ring is never drained; nothing reaches it.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeEndpointAddr, type EndpointSlot, forwardIndex, MAP_NAMES, SITE_COUNTER_SIZE } from '../src/bpf/contract.js';
+import {
+  DROP_EVENT_TOKENS_SIZE,
+  dropEventTokens,
+  encodeEndpointAddr,
+  type EndpointSlot,
+  forwardIndex,
+  MAP_NAMES,
+  SITE_COUNTER_SIZE,
+} from '../src/bpf/contract.js';
 import { DropCacheGeneration } from '../src/bpf/drop-cache.js';
 import { DROP_PROGRAMS, type DropProgramVariant, dropProgramVariant } from '../src/bpf/kernel-drop-program.js';
 import { DropReasonNames } from '../src/bpf/drop-reasons.js';
@@ -54,6 +68,8 @@ const RUNS = numberFlag('runs', 7);
 const ROUNDS = numberFlag('rounds', 50_000); // interleaved: 4 drops per round
 const DATAGRAMS = numberFlag('datagrams', 200_000);
 const OBJECTS = flag('objects', '');
+const CASES = flag('cases', 'all');
+const EVENTS = flag('events', 'off') === 'on';
 const objectPath = (name: string) => (OBJECTS ? join(OBJECTS, name) : repoPath(`bpf/${name}`));
 const PODS = 110;
 const SENDER_CPU = 1;
@@ -188,6 +204,12 @@ await runBenchmark(async () => {
     );
     t.rebuildFreeQueue();
     fillEndpoints(obj);
+    if (EVENTS) {
+      // Events on, no event left to send on any CPU (the budget a flood leaves).
+      const tokens = Buffer.alloc(perCpuStride(DROP_EVENT_TOKENS_SIZE, cpus));
+      for (let cpu = 0; cpu < cpus; cpu++) dropEventTokens.write(tokens, cpu, 0, true);
+      obj.map(MAP_NAMES.dropEventTokens).update(Buffer.alloc(4), tokens);
+    }
     return { obj, table: t };
   };
   const { obj: drops, table: dropTable } = loadDrops(variant, 'rt-drops');
@@ -275,7 +297,10 @@ await runBenchmark(async () => {
   probe?.close();
   emptyTp.close();
 
-  console.log(`### Drops (tp_btf/kfree_skb; ${OBJECTS ? `objects from ${OBJECTS}` : `the agent loads ${DROP_PROGRAMS[variant]} here`})\n`);
+  console.log(
+    `### Drops (tp_btf/kfree_skb; ${OBJECTS ? `objects from ${OBJECTS}` : `the agent loads ${DROP_PROGRAMS[variant]} here`}; ` +
+      `drop events ${EVENTS ? 'on, every event budget spent (a flood)' : 'off'})\n`,
+  );
   const dropRows: string[][] = [];
   dropProgs.slice(1).forEach((p, j) => {
     const i = j + 1;
@@ -309,6 +334,7 @@ await runBenchmark(async () => {
   );
 
   // ---- Pods: the tc programs on the pods' veths ----
+  if (CASES === 'drops') return;
   if (resolveTcMode('auto') !== 'tcx') {
     // clsact filters of ours have one fixed handle: the product and the empty
     // program cannot share a hook that way.

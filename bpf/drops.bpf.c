@@ -192,18 +192,22 @@ static __always_inline __u32 attribute(__u8 *direction, const addr_t *src, const
 	return ENDPOINT_UNATTRIBUTED;
 }
 
-/* Whether this CPU's bucket has an event to spend (the agent refills it);
- * counts the refusal when not. Two inlined per-CPU array lookups, no clock. */
+/* Whether this CPU may send an event: it has spent less than the agent
+ * granted it (the agent moves the node's budget to the CPUs that drop, see
+ * src/events/event-budget.ts); counts the refusal when not. Three inlined
+ * per-CPU array lookups at most, no clock, no atomics: each CPU writes only
+ * its own spent, the agent only the grants. */
 static __always_inline bool take_event_token(void)
 {
 	__u32 zero = 0, cause = DROP_EVENT_LOST_RATE;
 	struct drop_event_tokens *b = bpf_map_lookup_elem(&drop_event_tokens, &zero);
-	__u64 *lost;
+	__u64 *spent, *lost;
 
 	if (!b || !b->enabled)
 		return false;
-	if (b->tokens) {
-		b->tokens--;
+	spent = bpf_map_lookup_elem(&drop_event_spent, &zero);
+	if (spent && *spent < b->granted) {
+		(*spent)++;
 		return true;
 	}
 	lost = bpf_map_lookup_elem(&drop_event_lost, &cause);
@@ -212,7 +216,7 @@ static __always_inline bool take_event_token(void)
 	return false;
 }
 
-/* One event for this drop into the ring (the bucket allowed it). */
+/* One event for this drop into the ring (this CPU had budget to spend). */
 static __always_inline void emit_event(struct sk_buff *skb, __u64 location, __u32 reason, __u8 direction,
 				       const addr_t *src, const addr_t *dst, __u64 bytes,
 				       const struct l3_summary *l3)

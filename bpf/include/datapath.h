@@ -11,7 +11,7 @@
  *   drop_cache     DROP_CACHE_ENTRIES x 56 B  = 3,584 B
  *   forward_cache  FORWARD_CACHE_ENTRIES x 32 B = 2,048 B
  *   tcp_counts     (ENDPOINT_SLOTS + 1) x 3 x 8 B = 98,328 B (tcp.bpf.o only)
- *   drop_event_tokens 1 x 8 B, drop_event_lost 2 x 8 B
+ *   drop_event_tokens 1 x 16 B, drop_event_spent 1 x 8 B, drop_event_lost 2 x 8 B
  * plus the drop event ring buffer (DROP_EVENT_RING_BYTES, shared, not per CPU)
  * plus the shared (not per-CPU) hash tables: drop_slot_of
  * DROP_SLOTS x (24 B key + 4 B value + overhead), endpoints ENDPOINT_SLOTS x
@@ -93,13 +93,14 @@ struct forward_cache_entry {
 	__u32 pad;
 };
 
-/* Drop events: one per drop, into a ring buffer, as many as a per-CPU token
- * bucket allows. The program spends a token per event; the agent refills
- * every CPU's bucket at its rate each time it drains the ring (so no clock is
- * read per drop, and an agent that stops reading stops the events too).
- * Events are a sample for people to look at: the counters never depend on
- * them. What the bucket suppresses and what the full ring refuses is counted
- * in drop_event_lost[DROP_EVENT_LOST_RATE / _RING_FULL]. */
+/* Drop events: one per drop, into a ring buffer, as many as the CPU's
+ * budget allows (struct drop_event_tokens). The program spends one per
+ * event; the agent re-divides the node's rate over the CPUs by their demand
+ * each time it drains the ring (so no clock is read per drop, and an agent
+ * that stops reading stops the events too). Events are a sample for people
+ * to look at: the counters never depend on them. What the budget refuses and
+ * what the full ring refuses is counted per CPU in
+ * drop_event_lost[DROP_EVENT_LOST_RATE / _RING_FULL]. */
 #define DROP_EVENT_RING_BYTES 262144 /* 256 KiB, a power of 2 pages */
 #define DROP_EVENT_LOST_RATE 0
 #define DROP_EVENT_LOST_RING_FULL 1
@@ -127,10 +128,15 @@ struct drop_event {
 	__u32 pad;
 };
 
-/* A CPU's bucket. enabled == 0: events are off (nothing is counted lost). */
+/* A CPU's event budget, written only by the agent: the CPU may send events
+ * while its drop_event_spent (written only by the CPU) is below granted. Two
+ * maps, one writer each, so the agent can move budget between CPUs without
+ * racing the CPUs' spending (a per-CPU value is written whole).
+ * enabled == 0: events are off (nothing is counted lost). */
 struct drop_event_tokens {
-	__u32 tokens;
+	__u64 granted; /* events this CPU may have sent in all, cumulative */
 	__u32 enabled;
+	__u32 pad;
 };
 
 /* One counter cell. Per-CPU, so the programs add without atomics; user space

@@ -34,8 +34,9 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } drop_free_slots SEC(".maps");
 
-/* Drop events (see struct drop_event): the ring, each CPU's token bucket,
- * and the events lost to the bucket or to a full ring. */
+/* Drop events (see struct drop_event): the ring, each CPU's event budget
+ * (granted by the agent, spent by the CPU: struct drop_event_tokens), and the
+ * events lost to the budget or to a full ring. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, DROP_EVENT_RING_BYTES);
@@ -47,6 +48,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct drop_event_tokens);
 } drop_event_tokens SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} drop_event_spent SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -33,6 +33,7 @@ export const MAP_NAMES = {
   forwardCache: 'forward_cache',
   dropEvents: 'drop_events',
   dropEventTokens: 'drop_event_tokens',
+  dropEventSpent: 'drop_event_spent',
   dropEventLost: 'drop_event_lost',
 } as const;
 
@@ -79,7 +80,7 @@ export const LAYOUTS = {
       ip_len: 4, sport: 2, dport: 2, direction: 1, ip_version: 1, protocol: 1, flags: 1, pad: 4,
     },
   },
-  drop_event_tokens: { size: 8, members: { tokens: 0, enabled: 4 }, sizes: { tokens: 4, enabled: 4 } },
+  drop_event_tokens: { size: 16, members: { granted: 0, enabled: 8, pad: 12 }, sizes: { granted: 8, enabled: 4, pad: 4 } },
   forward_cache_entry: {
     size: 32,
     members: { addr: 0, ifindex: 16, generation: 20, slot: 24, pad: 28 },
@@ -158,15 +159,22 @@ export function decodeDropEvent(buf: Buffer, offset = 0): RawDropEvent {
   };
 }
 
-/** struct drop_event_tokens of one CPU, in a per-CPU value buffer (stride 8). */
+/**
+ * struct drop_event_tokens of one CPU, in a per-CPU value buffer: the events
+ * the agent granted the CPU in all (cumulative, compared with the CPU's
+ * drop_event_spent). Numbers, not BigInt: at the flag's most, 10^6 events a
+ * second, 2^53 is 285 years away.
+ */
 export const dropEventTokens = {
-  read: (buf: Buffer, cpu: number): { tokens: number; enabled: boolean } => ({
-    tokens: buf.readUInt32LE(cpu * DROP_EVENT_TOKENS_SIZE + LAYOUTS.drop_event_tokens.members.tokens),
+  read: (buf: Buffer, cpu: number): { granted: number; enabled: boolean } => ({
+    granted: Number(buf.readBigUInt64LE(cpu * DROP_EVENT_TOKENS_SIZE + LAYOUTS.drop_event_tokens.members.granted)),
     enabled: buf.readUInt32LE(cpu * DROP_EVENT_TOKENS_SIZE + LAYOUTS.drop_event_tokens.members.enabled) !== 0,
   }),
-  write: (buf: Buffer, cpu: number, tokens: number, enabled: boolean): void => {
-    buf.writeUInt32LE(tokens, cpu * DROP_EVENT_TOKENS_SIZE + LAYOUTS.drop_event_tokens.members.tokens);
-    buf.writeUInt32LE(enabled ? 1 : 0, cpu * DROP_EVENT_TOKENS_SIZE + LAYOUTS.drop_event_tokens.members.enabled);
+  write: (buf: Buffer, cpu: number, granted: number, enabled: boolean): void => {
+    const at = cpu * DROP_EVENT_TOKENS_SIZE;
+    buf.writeBigUInt64LE(BigInt(granted), at + LAYOUTS.drop_event_tokens.members.granted);
+    buf.writeUInt32LE(enabled ? 1 : 0, at + LAYOUTS.drop_event_tokens.members.enabled);
+    buf.writeUInt32LE(0, at + LAYOUTS.drop_event_tokens.members.pad);
   },
 };
 
@@ -317,6 +325,7 @@ export const MAP_SPECS: Readonly<Record<(typeof MAP_NAMES)[keyof typeof MAP_NAME
   drop_cache_gen: { type: BPF_MAP_TYPE.array, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0 },
   drop_events: { type: BPF_MAP_TYPE.ringbuf, keySize: 0, valueSize: 0, maxEntries: DROP_EVENT_RING_BYTES, flags: 0 },
   drop_event_tokens: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: DROP_EVENT_TOKENS_SIZE, maxEntries: 1, flags: 0 },
+  drop_event_spent: { type: BPF_MAP_TYPE.percpu_array, keySize: 4, valueSize: 8, maxEntries: 1, flags: 0 },
   drop_event_lost: {
     type: BPF_MAP_TYPE.percpu_array,
     keySize: 4,

@@ -44,12 +44,13 @@ export class KernelDropProgram {
     endpoints: BpfMap;
     names: BpfMap;
     cacheGeneration: DropCacheGeneration;
-    events: { events: BpfMap; tokens: BpfMap; lost: BpfMap };
+    events: { events: BpfMap; tokens: BpfMap; spent: BpfMap; lost: BpfMap };
   } {
     return {
       events: {
         events: this.obj.map(MAP_NAMES.dropEvents),
         tokens: this.obj.map(MAP_NAMES.dropEventTokens),
+        spent: this.obj.map(MAP_NAMES.dropEventSpent),
         lost: this.obj.map(MAP_NAMES.dropEventLost),
       },
       cacheGeneration: new DropCacheGeneration(this.obj.map(MAP_NAMES.dropCacheGen)),

@@ -89,7 +89,10 @@ program
       .default(60_000, '60s'),
   )
   .addOption(
-    new Option('--drop-events-rate <n>', `drop events per second for the node, served at /api/v1/drops (0: none)`)
+    new Option(
+      '--drop-events-rate <n>',
+      `drop events per second for the node, whichever CPUs drop (plus one second of burst), served at /api/v1/drops (0: none)`,
+    )
       .argParser(parseEventRate)
       .default(DEFAULT_DROP_EVENTS_RATE),
   )

@@ -1,9 +1,8 @@
 // The kernel side of drop events for the agent: drains the ring buffer on a
 // short timer (never blocking the event loop), names each event and hands it
-// to the buffer, refills every CPU's token bucket at the configured rate as it
-// goes, and reads how many events the kernel could not send (bucket empty,
-// ring full).
-import { cpus as onlineCpus } from 'node:os';
+// to the buffer, re-divides the node's event budget over the CPUs by their
+// demand as it goes (event-budget.ts says how and why), and reads how many
+// events the kernel could not send (budget spent, ring full).
 import {
   decodeDropEvent,
   DROP_EVENT_LOST,
@@ -12,13 +11,14 @@ import {
   type DropEventLostCause,
   dropEventTokens,
 } from '../bpf/contract.js';
-import { type BpfMap, perCpuStride } from '../bpf/map.js';
+import { type BpfMap, perCpuStride, u32Key } from '../bpf/map.js';
 import { RingBuffer } from '../bpf/ring-buffer.js';
 import type { Logger } from '../log/logger.js';
 import type { DropReasonNames } from '../bpf/drop-reasons.js';
 import type { Kallsyms } from '../collect/kallsyms.js';
 import type { PodLabelResolver } from '../k8s/pod-labels.js';
 import { type DropEvent, DropEventNamer } from './drop-event.js';
+import { type CpuEventUse, EventBudget } from './event-budget.js';
 import type { DropEventBuffer } from './event-buffer.js';
 
 /** How often the ring is drained: events reach readers within this. */
@@ -28,7 +28,10 @@ const DRAIN_BATCH = 1000;
 
 export interface DropEventMaps {
   events: BpfMap;
+  /** Per CPU: events granted in all (the agent writes it). */
   tokens: BpfMap;
+  /** Per CPU: events sent in all (the kernel writes it). */
+  spent: BpfMap;
   lost: BpfMap;
 }
 
@@ -56,14 +59,20 @@ export class DropEventReader {
 
   private ring: RingBuffer | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly zero = Buffer.alloc(4);
+  private readonly zero = u32Key(0);
+  private readonly rateKey = u32Key(DROP_EVENT_LOST.rate);
   private readonly tokens: Buffer;
-  /** Tokens per CPU per millisecond, and the most a CPU's bucket holds. */
-  private perCpuPerMs = 0;
-  private burstPerCpu = 0;
+  private readonly spentValues: Buffer;
+  private readonly refusedValues: Buffer;
+  private budget: EventBudget | undefined;
+  private enabled = false;
+  /** Per CPU, as last written (the agent is the only writer of grants). */
+  private readonly granted: number[];
+  /** Per CPU at the last refill: events sent, events refused for want of budget. */
+  private readonly spentBefore: number[];
+  private readonly refusedBefore: number[];
+  /** performance.now() of the last refill: a monotonic clock. */
   private refilledAt = 0;
-  /** Fractions of a token carried from one refill to the next. */
-  private carry = 0;
 
   constructor(
     private readonly maps: DropEventMaps,
@@ -73,38 +82,66 @@ export class DropEventReader {
     private readonly log: Logger,
   ) {
     this.tokens = Buffer.alloc(perCpuStride(DROP_EVENT_TOKENS_SIZE, cpus));
+    this.spentValues = Buffer.alloc(perCpuStride(8, cpus));
+    this.refusedValues = Buffer.alloc(perCpuStride(8, cpus));
+    this.granted = new Array<number>(cpus).fill(0);
+    this.spentBefore = new Array<number>(cpus).fill(0);
+    this.refusedBefore = new Array<number>(cpus).fill(0);
   }
 
   /**
    * Sets the node's rate (events per second; 0 turns events off, also for a
-   * pinned bucket of an earlier run). Each online CPU gets an equal share and
-   * may hold one second of it, so the node sends at most `rate` per second
-   * plus a burst of `rate`. Buckets start full.
+   * pinned budget of an earlier run). The node may send `rate` per second
+   * plus a burst of one second's worth, whichever CPUs drop; it starts with
+   * the full burst, spread over the CPUs.
    */
-  configure(rate: number): void {
-    const online = Math.max(1, onlineCpus().length);
-    this.perCpuPerMs = rate / online / 1000;
-    this.burstPerCpu = Math.ceil(rate / online);
-    for (let cpu = 0; cpu < this.cpus; cpu++) dropEventTokens.write(this.tokens, cpu, this.burstPerCpu, rate > 0);
-    this.maps.tokens.update(this.zero, this.tokens);
-    this.refilledAt = Date.now();
+  configure(rate: number, now = performance.now()): void {
+    this.budget = rate > 0 ? new EventBudget(rate, this.cpus) : undefined;
+    this.enabled = rate > 0;
+    // Counts pinned by an earlier run carry on: budgets are relative to them.
+    this.readUse(this.spentBefore, this.refusedBefore);
+    const fresh = this.budget?.initial() ?? new Array<number>(this.cpus).fill(0);
+    this.grant(fresh);
+    this.refilledAt = now;
   }
 
-  /** Adds the tokens earned since the last refill to every CPU's bucket (one read, one write). */
-  refill(now = Date.now()): void {
-    const earned = (now - this.refilledAt) * this.perCpuPerMs + this.carry;
-    const whole = Math.floor(earned);
-    this.carry = earned - whole;
+  /** Re-divides the node's budget over the CPUs by their demand since the last refill (two reads, one write). */
+  refill(now = performance.now()): void {
+    if (!this.budget) return;
+    const spent = new Array<number>(this.cpus).fill(0);
+    const refused = new Array<number>(this.cpus).fill(0);
+    this.readUse(spent, refused);
+    const use: CpuEventUse[] = spent.map((s, cpu) => ({
+      unspent: (this.granted[cpu] ?? 0) - s,
+      demand: s - (this.spentBefore[cpu] ?? 0) + (refused[cpu] ?? 0) - (this.refusedBefore[cpu] ?? 0),
+    }));
+    const next = this.budget.next(now - this.refilledAt, use);
     this.refilledAt = now;
-    if (whole === 0) return;
-    this.maps.tokens.lookup(this.zero, this.tokens);
+    spent.forEach((s, cpu) => (this.spentBefore[cpu] = s));
+    refused.forEach((r, cpu) => (this.refusedBefore[cpu] = r));
+    this.grant(next);
+  }
+
+  /** Each CPU may send `budget[cpu]` more events than it has sent so far (as last read). */
+  private grant(budget: readonly number[]): void {
     for (let cpu = 0; cpu < this.cpus; cpu++) {
-      const { tokens, enabled } = dropEventTokens.read(this.tokens, cpu);
-      dropEventTokens.write(this.tokens, cpu, Math.min(this.burstPerCpu, tokens + whole), enabled);
+      // A CPU that sent more since the read pays for it out of this budget
+      // (its spent is past the read value); the kernel side is never written here.
+      const granted = (this.spentBefore[cpu] ?? 0) + (budget[cpu] ?? 0);
+      this.granted[cpu] = granted;
+      dropEventTokens.write(this.tokens, cpu, granted, this.enabled);
     }
-    // A CPU may spend a token between the read and this write: it gets it
-    // back, so the node may send a few events over its rate, never a flood.
     this.maps.tokens.update(this.zero, this.tokens);
+  }
+
+  /** Per CPU: events sent and events refused for want of budget, cumulative. */
+  private readUse(spent: number[], refused: number[]): void {
+    this.maps.spent.lookup(this.zero, this.spentValues);
+    this.maps.lost.lookup(this.rateKey, this.refusedValues);
+    for (let cpu = 0; cpu < this.cpus; cpu++) {
+      spent[cpu] = Number(this.spentValues.readBigUInt64LE(cpu * 8));
+      refused[cpu] = Number(this.refusedValues.readBigUInt64LE(cpu * 8));
+    }
   }
 
   /** Drains the ring every DRAIN_INTERVAL_MS. */

@@ -75,7 +75,7 @@ export class HealthMetrics {
     meter
       .createObservableCounter('datapath_exporter_drop_events_suppressed', {
         description:
-          'Drop events not sent: cause="rate" (the token bucket was empty), "ring_full" (the agent read too slowly). Counters are exact regardless.',
+          'Drop events not sent: cause="rate" (the event rate of the node was spent), "ring_full" (the agent read too slowly). Counters are exact regardless.',
       })
       .addCallback((r) => {
         for (const [cause, v] of Object.entries(this.state.dropEventsSuppressed ?? {})) r.observe(v, { cause });
