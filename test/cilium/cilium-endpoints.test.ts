@@ -6,7 +6,7 @@
 // to end: a veth with no route and no bridge, real loss on it, named by its
 // pod on both doors only because Cilium's map says whose it is.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BpfObject } from '../../src/bpf/object.js';
@@ -291,5 +291,69 @@ describe('the agent names a pod behind a Cilium lxc interface from Cilium’s en
       scraped.some((x) => x.name === 'datapath_softnet_processed_packets_total'),
       'the other node families go on',
     );
+  });
+
+  it("a path that is no BPF pin fails alone: counted as source cilium_endpoints, warned once; a routed pod's veth is still named", async function () {
+    lab = new Lab();
+    const l = lab;
+    // A routed pod (a host route through its veth), as a routing CNI wires it.
+    const webNs = l.namespace('web');
+    const web = l.veth(undefined, '', webNs, '10.247.5.2/24');
+    sh('ip', ['route', 'add', '10.247.5.2/32', 'dev', web.a]);
+    api = await KubeApiServer.start();
+    kubeDir = mkdtempSync(join(tmpdir(), 'dpx-kube-'));
+    api.addPod(makePod({ name: 'web', namespace: 'shop', nodeName: 'lab-node', ips: ['10.247.5.2'] }));
+    // Not a pinned BPF object: stat() finds it, opening it as a map fails (not as "absent").
+    const notAPin = join(kubeDir, 'cilium_lxc');
+    writeFileSync(notAPin, 'not a map\n');
+    pinDir = testPinDir();
+    agent = await ExporterProcess.start([
+      '--bpffs',
+      pinDir,
+      '--poll-interval',
+      '200ms',
+      '--cilium-metrics-map',
+      'none',
+      '--cilium-endpoint-map',
+      notAPin,
+      '--interfaces',
+      'none-such*',
+      '--kubeconfig',
+      api.writeKubeconfig(kubeDir),
+      '--node-name',
+      'lab-node',
+    ]);
+    const p = agent;
+    await waitFor(
+      async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
+      (v) => v === 1,
+    );
+    const RX = 5;
+    unhandledFrames(l, webNs, web.b, web.macA, RX);
+    await p.nextPoll();
+    const scraped = await p.scrape();
+    const errors = scraped.filter((x) => x.name === 'datapath_exporter_poll_errors_total' && x.labels.source === 'cilium_endpoints');
+    assert.equal(errors.length, 1);
+    assert.ok((errors[0]?.value ?? 0) >= 2, 'counted every poll');
+    assert.equal(
+      sumOf(
+        scraped.filter((x) => x.labels.source === 'interfaces'),
+        'datapath_exporter_poll_errors_total',
+      ),
+      0,
+      'the interfaces source did not fail',
+    );
+    const [series] = interfaceDrops(scraped, web.a, 'rx_dropped');
+    assert.deepEqual(series?.labels, {
+      interface: web.a,
+      counter: 'rx_dropped',
+      namespace: 'shop',
+      pod: 'web',
+      workload: 'web',
+      workload_kind: 'Pod',
+    });
+    assert.equal(series?.value, RX);
+    const warnings = p.logs.split('\n').filter((line) => line.includes("reading Cilium's endpoint map failed"));
+    assert.equal(warnings.length, 1, 'logged once');
   });
 });
