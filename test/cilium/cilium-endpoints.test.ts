@@ -356,4 +356,28 @@ describe('the agent names a pod behind a Cilium lxc interface from Cilium’s en
     const warnings = p.logs.split('\n').filter((line) => line.includes("reading Cilium's endpoint map failed"));
     assert.equal(warnings.length, 1, 'logged once');
   });
+
+  it("reads Cilium's endpoint map at Cilium's pin by default (absent here: said once), and not at all with --cilium-endpoint-map none", async function () {
+    const base = ['--poll-interval', '200ms', '--cilium-metrics-map', 'none', '--interfaces', 'none-such*'];
+    for (const [extra, said] of [
+      [[], true],
+      [['--cilium-endpoint-map', 'none'], false],
+    ] as const) {
+      pinDir = testPinDir();
+      agent = await ExporterProcess.start(['--bpffs', pinDir, ...base, ...extra]);
+      await agent.nextPoll();
+      await agent.nextPoll();
+      const lines = agent.logs.split('\n').filter((line) => line.includes('Cilium endpoint map') || line.includes("Cilium's endpoint map"));
+      if (said) {
+        assert.equal(lines.length, 1, 'one info line, not one per poll');
+        assert.match(lines[0] ?? '', /"path":"\/sys\/fs\/bpf\/tc\/globals\/cilium_lxc".*no Cilium endpoint map/);
+      } else {
+        assert.deepEqual(lines, []);
+      }
+      await agent.stop();
+      agent = undefined;
+      removePinDir(pinDir);
+      pinDir = '';
+    }
+  });
 });
