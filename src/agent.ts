@@ -40,6 +40,8 @@ export interface AgentOptions extends OutputOptions {
   namespaces?: NamespaceFilter;
   /** undefined: Cilium's map is not read. */
   cilium?: { path: string; release: CiliumRelease };
+  /** Cilium's endpoint map (names the pods behind its lxc interfaces); undefined: not read. */
+  ciliumEndpointMap?: string;
   /** Drop events per second for the node (0: none). */
   dropEventsRate: number;
 }
@@ -136,7 +138,7 @@ export class Agent {
       sources.push(this.cilium);
     }
     this.poller = new Poller(sources, log);
-    this.nodeLoss = new NodeLoss(log);
+    this.nodeLoss = new NodeLoss(log, { ciliumEndpointMap: opts.ciliumEndpointMap });
 
     const { endpoints, names, cacheGeneration } = programs.drops.maps;
     const endpointMaps = { endpoints, names, cacheGeneration };

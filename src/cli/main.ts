@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ENDPOINT_SLOTS } from '../bpf/contract.js';
 import { kernelTooOld } from '../bpf/kernel-version.js';
+import { CILIUM_ENDPOINTS_PIN } from '../collect/cilium/endpoint-entry.js';
 import { CILIUM_METRICS_PIN, CILIUM_RELEASES, type CiliumRelease, DEFAULT_CILIUM_RELEASE } from '../collect/cilium/source-files.js';
 import { DEFAULT_DROP_EVENTS_RATE } from '../events/drop-event.js';
 import { METRICS_AUTH_MODES } from '../export/access/metrics-auth-mode.js';
@@ -124,6 +125,12 @@ program
       .default(DEFAULT_MAX_SERIES),
   )
   .addOption(ciliumMapOption())
+  .addOption(
+    new Option(
+      '--cilium-endpoint-map <path>',
+      "Cilium's pinned endpoint map, read only: names the pod behind each lxc interface in the interface loss series ('none' to skip)",
+    ).default(CILIUM_ENDPOINTS_PIN),
+  )
   .addOption(ciliumReleaseOption())
   .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').argParser(parseLogLevel).default('info'))
   .addOption(

@@ -36,6 +36,7 @@ export interface RunFlags {
   deletedPodGrace: number;
   dropEventsRate: number;
   ciliumMetricsMap: string;
+  ciliumEndpointMap: string;
   ciliumRelease: CiliumRelease;
   logLevel: LogLevel;
   webConfigFile?: string;
@@ -112,6 +113,7 @@ export async function runCommand(opts: RunFlags, cmd: Command): Promise<void> {
         series: { granularity: opts.granularity, maxSeries: opts.maxSeries },
         dropEventsRate: opts.dropEventsRate,
         cilium: opts.ciliumMetricsMap === 'none' ? undefined : { path: opts.ciliumMetricsMap, release: opts.ciliumRelease },
+        ciliumEndpointMap: opts.ciliumEndpointMap === 'none' ? undefined : opts.ciliumEndpointMap,
         access,
       },
       log,

@@ -6,7 +6,8 @@
 //     veth (its port).
 // Nothing here knows pods: the export asks the pod watch whose addresses
 // these are. Cilium's default datapath (no per-endpoint routes, no bridge)
-// leaves no trace of either kind.
+// leaves no trace of either kind; Cilium's own endpoint map says it instead
+// (collect/cilium/endpoint-map.ts), joined to these with mergeAddressesBehind.
 import { FDB_DUMP, type FdbEntry, NEIGHBOR_DUMP, type Neighbor } from './neighbor-dump.js';
 import { HOST_ROUTE_DUMP, type HostRoute } from './route-dump.js';
 import type { Link, RtnetlinkSocket } from './rtnetlink.js';
@@ -33,6 +34,20 @@ export function joinAddressesBehind(
       const port = portOf.get(`${n.ifindex}/${n.mac}`);
       if (port !== undefined) add(port, n.address);
     }
+  }
+  return out;
+}
+
+/** Every address each interface leads to by any of the ways found (each address once). */
+export function mergeAddressesBehind(a: AddressesBehind, b: AddressesBehind): AddressesBehind {
+  if (b.size === 0) return a;
+  if (a.size === 0) return b;
+  const out = new Map<number, string[]>();
+  for (const [ifindex, addresses] of a) out.set(ifindex, [...addresses]);
+  for (const [ifindex, addresses] of b) {
+    const list = out.get(ifindex);
+    if (!list) out.set(ifindex, [...addresses]);
+    else for (const address of addresses) if (!list.includes(address)) list.push(address);
   }
   return out;
 }

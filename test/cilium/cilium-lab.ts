@@ -7,12 +7,14 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { close, type Fd, lastErrno, libbpf } from '../../src/bpf/libbpf.js';
 import { ifNameToIndex } from '../../src/os/libc.js';
 import { BpfError } from '../../src/bpf/errors.js';
+import { BpfMap } from '../../src/bpf/map.js';
 import { BpfObject } from '../../src/bpf/object.js';
 import type { Logger } from '../../src/log/logger.js';
 import { Lab } from '../support/lab.js';
@@ -26,6 +28,14 @@ export const FIXTURES = {
   /** Value of 24 bytes: not Cilium's layout. Only a map. */
   wrongSize: fixture('cilium_metrics_wrong_size'),
 };
+/** Stand-ins for Cilium's endpoint map (cilium_lxc): only the map, filled by the test. */
+export const ENDPOINT_FIXTURES = {
+  /** Cilium's layout: key 20 B, value 48 B. */
+  current: fixture('cilium_lxc'),
+  /** A value of 64 bytes (ifindex and flags where they were): not Cilium's layout. */
+  wrongSize: fixture('cilium_lxc_wrong_size'),
+};
+export const ENDPOINT_MAP = 'cilium_lxc';
 export const PROGRAM = 'cilium_metrics_fixture';
 export const MAP = 'cilium_metrics';
 
@@ -114,10 +124,65 @@ export function attachTcxIngress(progFd: Fd, dev: string): Fd {
   return fd as Fd;
 }
 
+/** Cilium's endpoint flags (ENDPOINT_F_* in bpf/lib/eps.h). */
+export const ENDPOINT_F_HOST = 1;
+export const ENDPOINT_F_ATHOSTNS = 2;
+
+export interface StandInEndpoint {
+  /** IPv4 dotted or IPv6 text. */
+  address: string;
+  ifindex: number;
+  flags?: number;
+  lxcId?: number;
+}
+
+/**
+ * Writes an entry into a stand-in endpoint map the way Cilium's agent does
+ * (lxcmap WriteEndpoint; AddHostEntry: flags HOST, ifindex 0): struct
+ * endpoint_key and struct endpoint_info laid out by hand here, the test's
+ * own copy of Cilium's layout, not the agent's decoder. valueSize: the
+ * map's (a wider stand-in keeps the fields where they were).
+ */
+export function writeCiliumEndpoint(pinPath: string, e: StandInEndpoint, valueSize = 48): void {
+  const key = Buffer.alloc(20);
+  if (isIPv4(e.address)) {
+    e.address.split('.').forEach((octet, i) => key.writeUInt8(Number(octet), i));
+    key.writeUInt8(1, 16); // ENDPOINT_KEY_IPV4
+  } else {
+    ipv6Bytes(e.address).copy(key, 0);
+    key.writeUInt8(2, 16); // ENDPOINT_KEY_IPV6
+  }
+  const value = Buffer.alloc(valueSize);
+  value.writeUInt32LE(e.ifindex, 0);
+  value.writeUInt16LE(e.lxcId ?? 0, 6);
+  value.writeUInt32LE(e.flags ?? 0, 8);
+  if ((e.flags ?? 0) === 0) {
+    Buffer.from([0x0a, 0x58, 0x0a, 0xf7, 0x00, e.lxcId ?? 0]).copy(value, 16); // mac
+    Buffer.from([0x0a, 0x58, 0x0a, 0xf7, 0xff, 0x01]).copy(value, 24); // node_mac
+    value.writeUInt32LE(12345, 32); // sec_id: the pod's security identity
+  }
+  const map = BpfMap.fromPin(pinPath, 'stand-in cilium_lxc');
+  try {
+    map.update(key, value);
+  } finally {
+    map.close();
+  }
+}
+
+function ipv6Bytes(text: string): Buffer {
+  const [head = '', tail = ''] = text.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = text.includes('::') ? [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t] : h;
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
 /** The map's id and every entry as bpftool (not the agent) reads them. */
 export function bpftoolSnapshot(pinPath: string): { id: number; dump: string } {
   const show = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', pinPath], { encoding: 'utf8' })) as { id: number };
-  const dump = execFileSync('bpftool', ['-j', 'map', 'dump', 'pinned', pinPath], { encoding: 'utf8' });
+  const dump = execFileSync('bpftool', ['-j', 'map', 'dump', 'pinned', pinPath], { encoding: 'utf8', maxBuffer: 256 << 20 });
   return { id: show.id, dump };
 }
 
