@@ -32,7 +32,7 @@ describe('a verifier rejection in one line', () => {
     assert.equal(
       e.message,
       "the kernel's verifier rejected a program of tcp.bpf.o (EINVAL): kernel lockdown (confidentiality) refuses the probe-read helpers it calls " +
-        '(program of this type cannot use helper bpf_probe_read#4); the verifier\'s last lines are in the log at --log-level debug',
+        "(program of this type cannot use helper bpf_probe_read#4); the verifier's last lines are in the log at --log-level debug",
     );
     assert.deepEqual(e.verifierLog, LOCKED_DOWN_TAIL);
   });
