@@ -47,8 +47,13 @@ export class BpfError extends Error {
   }
 }
 
-/** What the verifier says when a helper is unavailable (libbpf turns bpf_probe_read_kernel into bpf_probe_read where the former fails its probe). */
-const PROBE_READ_REFUSED = /cannot use helper bpf_probe_read/;
+/**
+ * What the verifier says of a probe-read helper it refuses: "program of this
+ * type cannot use helper" (6.12) or "unknown func" (6.1). libbpf turns
+ * bpf_probe_read_kernel into bpf_probe_read where the former fails its
+ * feature probe, as it does under lockdown, so either name may appear.
+ */
+const PROBE_READ_REFUSED = /(cannot use helper|unknown func) bpf_probe_read/;
 
 /**
  * The verifier's reason for a rejection: the last line of its log that is

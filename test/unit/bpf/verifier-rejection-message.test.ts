@@ -1,7 +1,8 @@
 // A verifier rejection's one line: the verifier's own reason, or kernel
 // lockdown when a locked-down kernel refused the probe-read helpers. The
-// logs are the tails seen on Debian's 6.12 booted with lockdown=confidentiality
-// (tcp.bpf.o) and on this machine's kernel (test/fixtures' rejected program).
+// logs are the tails seen on Debian's 6.12 (tcp.bpf.o) and 6.1 (drops.bpf.o)
+// booted with lockdown=confidentiality, and on this machine's kernel
+// (test/fixtures' rejected program).
 import assert from 'node:assert/strict';
 import { BpfError, verifierVerdict } from '../../../src/bpf/errors.js';
 
@@ -35,6 +36,20 @@ describe('a verifier rejection in one line', () => {
         "(program of this type cannot use helper bpf_probe_read#4); the verifier's last lines are in the log at --log-level debug",
     );
     assert.deepEqual(e.verifierLog, LOCKED_DOWN_TAIL);
+  });
+
+  it("names lockdown for 6.1's wording of the same refusal too", () => {
+    const tail = [
+      '40: (bf) r3 = r6',
+      '41: (85) call bpf_probe_read#4',
+      'unknown func bpf_probe_read#4',
+      'processed 41 insns (limit 1000000)',
+    ];
+    const e = BpfError.verifierRejected('drops.bpf.o', 22, tail, 'confidentiality');
+    assert.match(
+      e.message,
+      /\(EINVAL\): kernel lockdown \(confidentiality\) refuses the probe-read helpers it calls \(unknown func bpf_probe_read#4\)/,
+    );
   });
 
   it("gives the verifier's reason otherwise, also for the same refusal without lockdown", () => {
