@@ -26,7 +26,7 @@
 // Every count is checked: the product must count exactly what was sent.
 //
 // Run: node dist/bench/real-traffic.js [--runs 7] [--rounds 50000] [--datagrams 200000] [--objects DIR]
-//        [--cases drops|all] [--events on|off]
+//        [--cases drops|all] [--events on|off] [--drop-events]
 // --objects: load drops.bpf.o and forward.bpf.o from DIR instead of bpf/ (an
 // older build, to compare before and after with the same lab and command; an
 // object with a single drop program has no probe-read twin to measure).
@@ -35,11 +35,16 @@
 // CPU's event budget spent, the steady state of a drop flood (nearly every
 // drop is refused an event between the agent's refills): the path that the
 // event rate limit adds to a drop. The ring is never drained; nothing reaches it.
+// --drop-events: every drop also writes its drop event (each CPU granted an
+// unbounded budget and the ring drained before every run), so the drop rows
+// measure the event path too. A run must fit the ring (256 KiB, ~2,970
+// events): use it with --rounds 700 --datagrams 2800; ring-full losses are reported.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  DROP_EVENT_LOST,
   DROP_EVENT_TOKENS_SIZE,
   dropEventTokens,
   encodeEndpointAddr,
@@ -48,6 +53,7 @@ import {
   MAP_NAMES,
   SITE_COUNTER_SIZE,
 } from '../src/bpf/contract.js';
+import { RingBuffer } from '../src/bpf/ring-buffer.js';
 import { DropCacheGeneration } from '../src/bpf/drop-cache.js';
 import { DROP_PROGRAMS, type DropProgramVariant, dropProgramVariant } from '../src/bpf/kernel-drop-program.js';
 import { DropReasonNames } from '../src/bpf/drop-reasons.js';
@@ -70,6 +76,7 @@ const DATAGRAMS = numberFlag('datagrams', 200_000);
 const OBJECTS = flag('objects', '');
 const CASES = flag('cases', 'all');
 const EVENTS = flag('events', 'off') === 'on';
+const DROP_EVENTS = process.argv.includes('--drop-events');
 const objectPath = (name: string) => (OBJECTS ? join(OBJECTS, name) : repoPath(`bpf/${name}`));
 const PODS = 110;
 const SENDER_CPU = 1;
@@ -226,6 +233,34 @@ await runBenchmark(async () => {
     ...(probe ? [{ label: DROP_PROGRAMS.probe, fd: probe.programFd(DROP_PROGRAMS.probe) }] : []),
   ];
 
+  // --drop-events: each drop program's own ring, bucket and loss counter.
+  const eventPaths = (DROP_EVENTS ? [drops, probe] : []).flatMap((obj) => {
+    if (obj === undefined) return [];
+    const ring = new RingBuffer(obj.map(MAP_NAMES.dropEvents));
+    onCleanup('drop event ring', () => ring.close());
+    return [{ ring, tokens: obj.map(MAP_NAMES.dropEventTokens), lost: obj.map(MAP_NAMES.dropEventLost), events: 0 }];
+  });
+  const key0 = Buffer.alloc(4);
+  const fullBuckets = Buffer.alloc(perCpuStride(DROP_EVENT_TOKENS_SIZE, cpus));
+  for (let cpu = 0; cpu < cpus; cpu++) dropEventTokens.write(fullBuckets, cpu, 0xffffffff, true);
+  /** Before a run: every ring empty, every bucket full, so each drop of the run writes its event. */
+  const armEvents = () => {
+    for (const e of eventPaths) {
+      while (e.ring.consume(() => e.events++, 100_000));
+      e.tokens.update(key0, fullBuckets);
+    }
+  };
+  const ringFullLosses = (e: (typeof eventPaths)[0]) => {
+    const key = Buffer.alloc(4);
+    key.writeUInt32LE(DROP_EVENT_LOST.ring_full);
+    const values = Buffer.alloc(perCpuStride(8, cpus));
+    e.lost.lookup(key, values);
+    let n = 0n;
+    for (let cpu = 0; cpu < cpus; cpu++) n += values.readBigUInt64LE(cpu * perCpuStride(8, 1));
+    return n;
+  };
+  armEvents();
+
   // What each (reason, endpoint slot, direction) counted: the exactness check.
   const dropCount = (reason: string, endpoint: number, direction: string, t: DropTable = dropTable) =>
     t
@@ -273,6 +308,7 @@ await runBenchmark(async () => {
   const sentPerKey = KEYS.map(() => 0);
   const noteMix = (r: { sent: number[] }) => r.sent.forEach((n, i) => (sentPerKey[i] = (sentPerKey[i] ?? 0) + n));
   noteMix(sendMix(Math.min(5_000, ROUNDS))); // warm-up: interns the keys
+  armEvents();
   let singleSent = sendOne(Math.min(20_000, DATAGRAMS)).sent;
 
   const mixNs: number[][] = dropProgs.map(() => []);
@@ -280,10 +316,12 @@ await runBenchmark(async () => {
   const oneNs: number[][] = dropProgs.map(() => []);
   const oneRuns: number[] = [];
   for (let r = 0; r < RUNS; r++) {
+    armEvents();
     const m = measure(dropProgs, () => sendMix(ROUNDS));
     noteMix(m.result);
     m.ns.forEach((ns, i) => mixNs[i]?.push(ns));
     mixRuns.push(m.runs[1] ?? 0);
+    armEvents();
     const o = measure(dropProgs, () => sendOne(DATAGRAMS));
     singleSent += o.result.sent;
     o.ns.forEach((ns, i) => oneNs[i]?.push(ns));
@@ -293,6 +331,9 @@ await runBenchmark(async () => {
   const probeCounted = KEYS.map((k, i) =>
     probeLoaded ? dropCount(k.reason, k.endpoint, k.direction, probeLoaded.table) - (probeBefore[i] ?? 0) : undefined,
   );
+  armEvents(); // drains the last run's events into the counts
+  const eventReport = eventPaths.map((e) => `${int(e.events)} events written, ${int(Number(ringFullLosses(e)))} lost to a full ring`);
+  for (const e of eventPaths) e.ring.close();
   drops.close();
   probe?.close();
   emptyTp.close();
@@ -312,6 +353,14 @@ await runBenchmark(async () => {
     );
   });
   console.log(table(HEAD, dropRows));
+  if (DROP_EVENTS) {
+    console.log(
+      `\nDrop events on (every bucket full, rings drained before each run): ${dropProgs
+        .slice(1)
+        .map((p, i) => `${p.label}: ${eventReport[i] ?? '—'}`)
+        .join('; ')} (warm-up and drops elsewhere on the node included).`,
+    );
+  }
   console.log('\nExact counts (warm-up included; the single-key flood adds to the first key):\n');
   console.log(
     table(

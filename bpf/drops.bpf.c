@@ -216,10 +216,30 @@ static __always_inline bool take_event_token(void)
 	return false;
 }
 
+/* The transport header's first 4 bytes (ports, or ICMP type and code), when
+ * the packet has them: typed loads through bpf_rdonly_cast (as read_l3), or
+ * one probe read where the kernel has no such cast. The typed variant calls
+ * no probe-read helper at all, so it loads where those helpers are refused
+ * (kernel lockdown in confidentiality mode). */
+static __always_inline bool read_l4_start(const struct l3_summary *l3, __u8 l4[4], const bool typed)
+{
+	if (l3->l4_bytes < 4)
+		return false;
+	if (typed) {
+		const struct udphdr *h = bpf_rdonly_cast(l3->l4, bpf_core_type_id_kernel(struct udphdr));
+		__be16 first = h->source, second = h->dest;
+
+		__builtin_memcpy(&l4[0], &first, 2);
+		__builtin_memcpy(&l4[2], &second, 2);
+		return true;
+	}
+	return bpf_probe_read_kernel(l4, 4, l3->l4) == 0;
+}
+
 /* One event for this drop into the ring (this CPU had budget to spend). */
 static __always_inline void emit_event(struct sk_buff *skb, __u64 location, __u32 reason, __u8 direction,
 				       const addr_t *src, const addr_t *dst, __u64 bytes,
-				       const struct l3_summary *l3)
+				       const struct l3_summary *l3, const bool typed)
 {
 	struct drop_event *e = bpf_ringbuf_reserve(&drop_events, sizeof(*e), 0);
 	__u8 l4[4];
@@ -251,7 +271,7 @@ static __always_inline void emit_event(struct sk_buff *skb, __u64 location, __u3
 		e->src_endpoint = endpoint_slot(src);
 		e->dst_endpoint = endpoint_slot(dst);
 		/* The transport header's first 4 bytes: ports, or ICMP type/code. */
-		if (l3->l4_bytes >= (__s64)sizeof(l4) && bpf_probe_read_kernel(l4, sizeof(l4), l3->l4) == 0) {
+		if (read_l4_start(l3, l4, typed)) {
 			if (l3->protocol == IPPROTO_TCP || l3->protocol == IPPROTO_UDP) {
 				e->sport = (l4[0] << 8) | l4[1];
 				e->dport = (l4[2] << 8) | l4[3];
@@ -351,7 +371,7 @@ static __always_inline int count_drop(__u64 *ctx, const bool typed)
 	}
 	count(bpf_map_lookup_elem(&drop_counts, &slot), bytes);
 	if (take_event_token())
-		emit_event(skb, location, reason, counted_direction, &src, &dst, bytes, &l3);
+		emit_event(skb, location, reason, counted_direction, &src, &dst, bytes, &l3, typed);
 	return 0;
 }
 

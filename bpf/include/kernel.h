@@ -141,6 +141,15 @@ struct ipv6hdr {
 	__u8 daddr[16];
 };
 
+/* The first 4 bytes of any transport header, read typed: TCP's ports sit
+ * where UDP's do, ICMP's and ICMPv6's type and code in the first 2. */
+struct udphdr {
+	__be16 source;
+	__be16 dest;
+	__be16 len;
+	__u16 check;
+};
+
 struct ethhdr {
 	__u8 h_dest[6];
 	__u8 h_source[6];

@@ -48,13 +48,15 @@ export function resolveTcMode(option: TcModeOption): TcMode {
 
 /**
  * tcp.bpf.o, or undefined when this kernel cannot load it (its tracepoints
- * have no BTF-typed form there): the TCP counters are then left out, with
- * one log line, and everything else runs.
+ * have no BTF-typed form there, or kernel lockdown in confidentiality mode
+ * refuses the probe reads it makes): the TCP counters are then left out,
+ * with one log line saying why, and everything else runs.
  */
 function loadTcp(bpffs: string, layoutChanged: (map: string) => void, log: Logger): TcpProgram | undefined {
   try {
     return TcpProgram.load(bpffs, layoutChanged);
   } catch (err) {
+    if (err instanceof BpfError && err.verifierLog) log.debug({ verifierLog: err.verifierLog }, 'verifier log of the rejected TCP program');
     log.warn(
       { err: err instanceof Error ? err.message : String(err) },
       'cannot load the TCP tracepoints (tcp_retransmit_skb, tcp_send_reset, tcp_receive_reset) on this kernel: no TCP retransmission or reset counters',

@@ -5,6 +5,7 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { BpfError } from './errors.js';
+import { kernelLockdown } from '../os/kernel-lockdown.js';
 import {
   type BpfLinkPtr,
   type BpfMapPtr,
@@ -91,7 +92,7 @@ export class BpfObject {
       if (err < 0) {
         const verifierLog = takeVerifierLog();
         if (verifierLog === undefined) throw BpfError.fromErrno(`load ${path}`, -err);
-        throw BpfError.verifierRejected(basename(path), -err, verifierLog);
+        throw BpfError.verifierRejected(basename(path), -err, verifierLog, kernelLockdown());
       }
     } catch (e) {
       loaded.close();

@@ -2,6 +2,8 @@
 // each running scenario.ts (one lab, two agent runs) in the guest; every
 // check it reports is a test here. 6.1 is Debian 12's kernel (clsact, no
 // tcx), 6.12 Debian 13's (tcx); the host kernel runs the rest of the suite.
+// 6.12 boots a second time with lockdown=confidentiality, a real kernel where
+// tcp.bpf.o cannot load (LOCKDOWN_CHECKS): the agent runs without it.
 // 5.10 (Debian 11) must be refused in one line, exit 2, before the agent's
 // libraries are imported, leaving nothing behind.
 import assert from 'node:assert/strict';
@@ -11,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context } from 'mocha';
-import { CHECKS } from './checks.js';
+import { type Check, CHECKS, LOCKDOWN_CHECKS } from './checks.js';
 import type { MatrixReport } from './report.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -41,8 +43,8 @@ interface VmRun {
   resultDir: string;
 }
 
-/** Boots `kernel` and runs the command in it; resolves when the guest is gone. */
-function vmRun(kernel: string, command: string[]): Promise<VmRun> {
+/** Boots `kernel` (with `append` on its command line) and runs the command in it; resolves when the guest is gone. */
+function vmRun(kernel: string, command: string[], append: readonly string[] = []): Promise<VmRun> {
   const resultDir = mkdtempSync(join(tmpdir(), `dpx-matrix-${kernel}-`));
   const child = spawn(
     VM_RUN,
@@ -57,6 +59,7 @@ function vmRun(kernel: string, command: string[]): Promise<VmRun> {
       String(GUEST_LIMIT_S),
       '--result-dir',
       resultDir,
+      ...append.flatMap((a) => ['--append', a]),
       '--',
       ...command,
     ],
@@ -73,20 +76,42 @@ function vmRun(kernel: string, command: string[]): Promise<VmRun> {
 
 const tail = (text: string, lines = 40) => text.split('\n').slice(-lines).join('\n');
 
-for (const kernel of ['6.1', '6.12']) {
-  describe(`kernel matrix: Debian's ${kernel} in a VM`, function () {
+interface Scenario {
+  kernel: string;
+  /** Kernel command-line arguments (vm-run --append). */
+  append: readonly string[];
+  /** scenario.js's argument, and the checks it runs. */
+  scenario: string;
+  checks: readonly Check[];
+  title: string;
+}
+
+const SCENARIOS: readonly Scenario[] = [
+  { kernel: '6.1', append: [], scenario: 'all', checks: CHECKS, title: "Debian's 6.1 in a VM" },
+  { kernel: '6.12', append: [], scenario: 'all', checks: CHECKS, title: "Debian's 6.12 in a VM" },
+  {
+    kernel: '6.12',
+    append: ['lockdown=confidentiality'],
+    scenario: 'lockdown',
+    checks: LOCKDOWN_CHECKS,
+    title: "Debian's 6.12 in a VM, locked down (lockdown=confidentiality): no TCP collector",
+  },
+];
+
+for (const { kernel, append, scenario, checks, title } of SCENARIOS) {
+  describe(`kernel matrix: ${title}`, function () {
     let run: VmRun | undefined;
     let report: MatrixReport | undefined;
 
     before(async function () {
       requireVms(this);
       this.timeout((GUEST_LIMIT_S + 300) * 1000); // + a first run's download of the kernel package
-      run = await vmRun(kernel, ['.runtime/bin/node', 'dist/test/matrix/scenario.js']);
+      run = await vmRun(kernel, ['.runtime/bin/node', 'dist/test/matrix/scenario.js', scenario], append);
       const file = join(run.resultDir, 'matrix-results.json');
       if (existsSync(file)) report = JSON.parse(readFileSync(file, 'utf8')) as MatrixReport;
       const boot = existsSync(join(run.resultDir, 'boot-seconds')) ? readFileSync(join(run.resultDir, 'boot-seconds'), 'utf8').trim() : '?';
       process.stderr.write(
-        `      matrix ${kernel}: ${report?.kernel ?? '?'} booted in ${boot} s; ${JSON.stringify(report?.facts ?? {})}\n`,
+        `      matrix ${kernel}${append.length ? ` (${append.join(' ')})` : ''}: ${report?.kernel ?? '?'} booted in ${boot} s; ${JSON.stringify(report?.facts ?? {})}\n`,
       );
       assert.ok(report, `the guest reported no results (vm-run exit ${run.status}):\n${tail(run.output)}`);
     });
@@ -95,7 +120,7 @@ for (const kernel of ['6.1', '6.12']) {
       if (run) rmSync(run.resultDir, { recursive: true, force: true });
     });
 
-    for (const check of CHECKS) {
+    for (const check of checks) {
       it(check.name, function () {
         const r = report?.results.find((x) => x.name === check.name);
         assert.ok(r, `not reached in the guest (vm-run exit ${run?.status}):\n${tail(run?.output ?? '')}`);

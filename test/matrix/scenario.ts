@@ -2,11 +2,12 @@
 // result to $VM_RESULT_DIR/matrix-results.json as it goes, so that a guest
 // killed at its time limit still reports what it finished. Exits 0 when the
 // checks ran (passed or not: the host turns each into a test result), 1 when
-// the lab itself could not be set up.
+// the lab itself could not be set up. Its argument names the scenario (see
+// SCENARIOS in checks.ts): `all` (the default) or `lockdown`.
 import { writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { CHECKS, setUp, tearDown } from './checks.js';
+import { SCENARIOS, setUp, tearDown } from './checks.js';
 import type { CheckResult, MatrixReport } from './report.js';
 
 const out = join(process.env.VM_RESULT_DIR ?? '.', 'matrix-results.json');
@@ -15,11 +16,14 @@ const describe = (err: unknown): string =>
   err instanceof Error ? `${err.stack ?? err.message}${err.cause === undefined ? '' : `\ncause: ${String(err.cause)}`}` : String(err);
 const save = () => writeFileSync(out, `${JSON.stringify(report, null, 1)}\n`);
 const [major, minor] = release().split('.');
+const scenario = process.argv[2] ?? 'all';
+const checks = SCENARIOS[scenario];
+if (checks === undefined) throw new Error(`no scenario ${scenario}: one of ${Object.keys(SCENARIOS).join(', ')}`);
 
 const ctx = await setUp(`${major}.${minor}`);
 save();
 try {
-  for (const check of CHECKS) {
+  for (const check of checks) {
     const t0 = Date.now();
     let result: CheckResult;
     try {
