@@ -4,18 +4,15 @@
 // it on this 2-CPU machine), and a storm on every CPU at once still gets no
 // more than the rate plus the burst. Bounds on counts of events, no timing.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import type { DropEvent } from '../../src/events/drop-event.js';
-import { ExporterProcess, removePinDir, sleep, testPinDir, waitFor } from '../support/exporter.js';
-import { KubeApiServer, makePod } from '../support/kube-api-server.js';
+import { type ExporterProcess, sleep, waitFor } from '../support/exporter.js';
 import type { Lab } from '../support/lab.js';
 import { sumOf } from '../support/metrics-text.js';
-import { type LabPod, type PodNetwork, twoPodLab } from '../support/pod-network.js';
+import { PodLabAgents } from '../support/pod-lab-agents.js';
+import type { LabPod } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';
 
-const NODE = 'lab-node';
 const RATE = 400;
 /** The node's burst: one second's worth (README, "Watching drops"). */
 const BURST = RATE;
@@ -51,62 +48,30 @@ for pid in kids:
 `;
 
 describe('drop events: the node rate goes to whichever CPUs drop', function () {
+  let pods: PodLabAgents;
   let lab: Lab;
-  let net: PodNetwork;
-  let api: KubeApiServer;
-  let dir: string;
   let a: LabPod;
   let b: LabPod;
-  const agents: Array<{ p: ExporterProcess; pinDir: string }> = [];
 
   before(async function () {
     requireBpf(this);
     assert.ok(availableParallelism() >= 2, 'needs two CPUs');
-    ({ lab, net, a, b } = await twoPodLab(['rate-a', 'rate-b'], 227));
-    api = await KubeApiServer.start();
-    dir = mkdtempSync(join(tmpdir(), 'dpx-event-rate-'));
-    api.addPod(makePod({ name: 'stormer', namespace: 'front', nodeName: NODE, ips: [a.ip] }));
-    api.addPod(makePod({ name: 'target', namespace: 'back', nodeName: NODE, ips: [b.ip] }));
+    pods = await PodLabAgents.create(['rate-a', 'rate-b'], 227, [
+      { name: 'stormer', namespace: 'front' },
+      { name: 'target', namespace: 'back' },
+    ]);
+    ({ lab, a, b } = pods);
   });
 
   afterEach(async function () {
-    for (const { p, pinDir } of agents.splice(0)) {
-      await p.stop();
-      removePinDir(pinDir);
-    }
+    await pods?.stopAgents();
   });
 
   after(async function () {
-    await api?.stop();
-    lab?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await pods?.destroy();
   });
 
-  async function start(): Promise<ExporterProcess> {
-    const pinDir = testPinDir();
-    const p = await ExporterProcess.start([
-      '--bpffs',
-      pinDir,
-      '--poll-interval',
-      '200ms',
-      '--kubeconfig',
-      api.writeKubeconfig(dir),
-      '--node-name',
-      NODE,
-      '--interfaces',
-      net.interfaceGlob,
-      '--cilium-metrics-map',
-      'none',
-      '--drop-events-rate',
-      String(RATE),
-    ]);
-    agents.push({ p, pinDir });
-    await waitFor(
-      async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
-      (v) => v === 1,
-    );
-    return p;
-  }
+  const start = (): Promise<ExporterProcess> => pods.start(['--drop-events-rate', String(RATE)]);
 
   async function events(p: ExporterProcess): Promise<DropEvent[]> {
     const { status, body } = await p.get('/api/v1/drops');

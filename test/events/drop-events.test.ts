@@ -5,74 +5,38 @@
 // token bucket's budget above it, never at the counters' expense.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { DropEvent } from '../../src/events/drop-event.js';
-import { CLI, ExporterProcess, removePinDir, runCli, sleep, testPinDir, waitFor } from '../support/exporter.js';
-import { KubeApiServer, makePod } from '../support/kube-api-server.js';
+import { CLI, type ExporterProcess, runCli, sleep, waitFor } from '../support/exporter.js';
 import { type Lab, UDP_IPV4_OVERHEAD } from '../support/lab.js';
 import { type Sample, sumOf } from '../support/metrics-text.js';
-import { type LabPod, type PodNetwork, twoPodLab } from '../support/pod-network.js';
+import type { LabPod } from '../support/pod-network.js';
+import { PodLabAgents } from '../support/pod-lab-agents.js';
 import { requireBpf } from '../support/privileges.js';
 
-const NODE = 'lab-node';
-
 describe('drop events: /api/v1/drops and observe', function () {
+  let pods: PodLabAgents;
   let lab: Lab;
-  let net: PodNetwork;
-  let api: KubeApiServer;
-  let dir: string;
   let a: LabPod;
   let b: LabPod;
-  const agents: Array<{ p: ExporterProcess; pinDir: string }> = [];
 
   before(async function () {
     requireBpf(this);
-    ({ lab, net, a, b } = await twoPodLab(['ev-a', 'ev-b'], 214));
-    api = await KubeApiServer.start();
-    dir = mkdtempSync(join(tmpdir(), 'dpx-events-'));
-    api.addPod(makePod({ name: 'client', namespace: 'front', nodeName: NODE, ips: [a.ip] }));
-    api.addPod(makePod({ name: 'server', namespace: 'back', nodeName: NODE, ips: [b.ip] }));
+    pods = await PodLabAgents.create(['ev-a', 'ev-b'], 214, [
+      { name: 'client', namespace: 'front' },
+      { name: 'server', namespace: 'back' },
+    ]);
+    ({ lab, a, b } = pods);
   });
 
   afterEach(async function () {
-    for (const { p, pinDir } of agents.splice(0)) {
-      await p.stop();
-      removePinDir(pinDir);
-    }
+    await pods?.stopAgents();
   });
 
   after(async function () {
-    await api?.stop();
-    lab?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await pods?.destroy();
   });
 
-  async function start(extra: string[] = []): Promise<ExporterProcess> {
-    const pinDir = testPinDir();
-    const p = await ExporterProcess.start([
-      '--bpffs',
-      pinDir,
-      '--poll-interval',
-      '200ms',
-      '--kubeconfig',
-      api.writeKubeconfig(dir),
-      '--node-name',
-      NODE,
-      '--interfaces',
-      net.interfaceGlob,
-      '--cilium-metrics-map',
-      'none',
-      ...extra,
-    ]);
-    agents.push({ p, pinDir });
-    await waitFor(
-      async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
-      (v) => v === 1,
-    );
-    return p;
-  }
+  const start = (extra: string[] = []): Promise<ExporterProcess> => pods.start(extra);
 
   async function events(p: ExporterProcess, query = ''): Promise<DropEvent[]> {
     const { status, body } = await p.get(`/api/v1/drops${query}`);

@@ -8,17 +8,13 @@
 // equal the kernel's own counters in each pod's namespace.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
-import { KubeApiServer, makePod } from '../support/kube-api-server.js';
 import { type Lab, sh } from '../support/lab.js';
 import { type Sample, sumOf } from '../support/metrics-text.js';
-import { type LabPod, type PodNetwork, twoPodLab } from '../support/pod-network.js';
+import { waitFor } from '../support/exporter.js';
+import { PodLabAgents } from '../support/pod-lab-agents.js';
+import type { LabPod } from '../support/pod-network.js';
 import { requireBpf } from '../support/privileges.js';
 
-const NODE = 'lab-node';
 const PORT = 5001; // the server listens
 const CLOSED = 5002; // nothing listens: connects are answered with RST
 const BYTES = 2 * 1024 * 1024;
@@ -55,25 +51,20 @@ type Counters = Record<(typeof COUNTERS)[number], number>;
 
 describe('tcp: per-pod retransmissions and resets, exact against the pods’ own kernel counters', function () {
   this.timeout(60_000);
+  let pods: PodLabAgents;
   let lab: Lab;
-  let net: PodNetwork;
-  let api: KubeApiServer;
-  let dir: string;
-  let pinDir: string;
   let a: LabPod;
   let b: LabPod;
   let server: ChildProcess | undefined;
-  let exporter: ExporterProcess | undefined;
   let rule: string[] | undefined;
 
   before(async function () {
     requireBpf(this);
-    ({ lab, net, a, b } = await twoPodLab(['tcp-a', 'tcp-b'], 243));
-    api = await KubeApiServer.start();
-    dir = mkdtempSync(join(tmpdir(), 'dpx-kube-'));
-    pinDir = testPinDir();
-    api.addPod(makePod({ name: 'client', namespace: 'shop', nodeName: NODE, ips: [a.ip] }));
-    api.addPod(makePod({ name: 'server', namespace: 'shop', nodeName: NODE, ips: [b.ip] }));
+    pods = await PodLabAgents.create(['tcp-a', 'tcp-b'], 243, [
+      { name: 'client', namespace: 'shop' },
+      { name: 'server', namespace: 'shop' },
+    ]);
+    ({ lab, a, b } = pods);
     server = spawn('nsenter', [`--net=/run/netns/${b.ns}`, process.execPath, '-e', SERVER, b.ip, String(PORT)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -84,21 +75,13 @@ describe('tcp: per-pod retransmissions and resets, exact against the pods’ own
   });
 
   after(async function () {
-    await exporter?.stop();
     server?.kill('SIGKILL');
     try {
       if (rule) sh('iptables', ['-D', ...rule]);
     } finally {
-      await cleanUp();
+      await pods?.destroy();
     }
   });
-
-  async function cleanUp(): Promise<void> {
-    if (pinDir) removePinDir(pinDir);
-    await api?.stop();
-    lab?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }
 
   const counters = (pod: LabPod): Counters => Object.fromEntries(COUNTERS.map((c) => [c, lab.nstat(pod.ns, c)])) as Counters;
   const tcp = (s: Sample[], metric: string, pod: string) => sumOf(s, metric, { namespace: 'shop', pod });
@@ -109,23 +92,7 @@ describe('tcp: per-pod retransmissions and resets, exact against the pods’ own
   } as const;
 
   it('counts each pod’s retransmitted segments, resets sent and resets received as its namespace’s TcpRetransSegs, TcpOutRsts and refused connects', async function () {
-    const p = await ExporterProcess.start([
-      '--bpffs',
-      pinDir,
-      '--poll-interval',
-      '200ms',
-      '--kubeconfig',
-      api.writeKubeconfig(dir),
-      '--node-name',
-      NODE,
-      '--interfaces',
-      net.interfaceGlob,
-    ]);
-    exporter = p;
-    await waitFor(
-      async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
-      (v) => v === 1,
-    );
+    const p = await pods.start();
     const before = await p.scrape();
     const kBefore = { client: counters(a), server: counters(b) };
 
