@@ -78,6 +78,12 @@ export const LAB_EXPECTATIONS: readonly LabExpectation[] = [
     expectData: false,
     note: 'needs TCP loss or refused connections of a pod; the lab sends UDP (test/tcp/tcp.test.ts checks the counts)',
   },
+  {
+    dashboard: 'datapath-loss',
+    panel: 'Pod interface loss',
+    expectData: true,
+    note: "every pod's veth has its counters, lost packets or not, under its pod's labels (the lab routes a /32 to each pod through its veth)",
+  },
   { dashboard: 'datapath-loss', panel: 'Kernel drops by reason (node)', expectData: true, note: 'kernel drops' },
   {
     dashboard: 'datapath-loss',

@@ -156,6 +156,7 @@ describe('dashboards: structure', () => {
       'Agents and versions',
       'Cilium datapath',
       'Pod drops by source and reason',
+      'Pod interface loss',
       'Kernel drops by reason (node)',
       'Interface loss',
       'Qdisc drops and overlimits',
