@@ -16,6 +16,11 @@
  *                      sk is NULL for a reset to a segment of no socket (a
  *                      closed port) and skb NULL for an active reset
  *   tcp_receive_reset  (sk)
+ *   tcp_retransmit_synack (sk, req): a listener's SYN-ACK sent again
+ *                      (tcp_rtx_synack, counted in TcpRetransSegs only when
+ *                      it went out, as the tracepoint fires); attributed by
+ *                      the request's local address, since the listener's
+ *                      may be the wildcard
  * The programs only observe: they return 0 and change nothing.
  */
 #include "include/kernel.h"
@@ -32,20 +37,25 @@ struct {
 	__type(value, __u64);
 } tcp_counts SEC(".maps");
 
-/* The socket's local address (a pod's own socket: the pod's IP). */
-static __always_inline bool sock_local_addr(struct sock *sk, struct endpoint_addr *a)
+/* The local address of a socket or request (a pod's own: the pod's IP). */
+static __always_inline bool common_local_addr(struct sock_common *c, struct endpoint_addr *a)
 {
-	unsigned short family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	unsigned short family = BPF_CORE_READ(c, skc_family);
 
 	if (family == AF_INET) {
-		endpoint_addr_v4(a, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		endpoint_addr_v4(a, BPF_CORE_READ(c, skc_rcv_saddr));
 		return true;
 	}
 	if (family == AF_INET6) {
 		/* An IPv4-mapped address is the IPv4 key already. */
-		return bpf_core_read(a->addr, 16, &sk->__sk_common.skc_v6_rcv_saddr) == 0;
+		return bpf_core_read(a->addr, 16, &c->skc_v6_rcv_saddr) == 0;
 	}
 	return false;
+}
+
+static __always_inline bool sock_local_addr(struct sock *sk, struct endpoint_addr *a)
+{
+	return common_local_addr(&sk->__sk_common, a);
 }
 
 /* The destination of a received segment: the end that answers it with a reset. */
@@ -121,6 +131,20 @@ int count_tcp_retransmit_err(__u64 *ctx)
 
 	if (err != -EBUSY && err != -EAGAIN)
 		count_retransmit(ctx);
+	return 0;
+}
+
+/* A SYN-ACK retransmission: the same family as tcp_retransmit_skb's, as
+ * the kernel counts both in TcpRetransSegs. One segment each. */
+SEC("tp_btf/tcp_retransmit_synack")
+int count_tcp_retransmit_synack(__u64 *ctx)
+{
+	struct request_sock *req = (struct request_sock *)ctx[1];
+	struct endpoint_addr a;
+
+	if (!req)
+		return 0;
+	count_tcp(&a, common_local_addr(&req->__req_common, &a), TCP_RETRANSMIT, 1);
 	return 0;
 }
 

@@ -62,6 +62,11 @@ struct sock_common {
 struct sock {
 	struct sock_common __sk_common;
 } __attribute__((preserve_access_index));
+/* A connection not yet accepted (SYN_RECV): its own addresses, not the
+ * listener's (which may be the wildcard). */
+struct request_sock {
+	struct sock_common __req_common;
+} __attribute__((preserve_access_index));
 #define AF_INET 2
 #define AF_INET6 10
 struct net_device {

@@ -59,7 +59,7 @@ function loadTcp(bpffs: string, layoutChanged: (map: string) => void, log: Logge
     if (err instanceof BpfError && err.verifierLog) log.debug({ verifierLog: err.verifierLog }, 'verifier log of the rejected TCP program');
     log.warn(
       { err: err instanceof Error ? err.message : String(err) },
-      'cannot load the TCP tracepoints (tcp_retransmit_skb, tcp_send_reset, tcp_receive_reset) on this kernel: no TCP retransmission or reset counters',
+      'cannot load the TCP tracepoints (tcp_retransmit_skb, tcp_retransmit_synack, tcp_send_reset, tcp_receive_reset) on this kernel: no TCP retransmission or reset counters',
     );
     return undefined;
   }

@@ -7,7 +7,8 @@ import { tracepointArgCount } from './kernel-functions.js';
 
 /** The two variants of the retransmission program: by whether tcp_retransmit_skb passes err (6.16+). */
 const RETRANSMIT = { noErr: 'count_tcp_retransmit', err: 'count_tcp_retransmit_err' } as const;
-const RESETS = ['count_tcp_reset_sent', 'count_tcp_reset_received'] as const;
+/** The programs every kernel loads: SYN-ACK retransmissions (the same family as the others) and resets. */
+const ALWAYS = ['count_tcp_retransmit_synack', 'count_tcp_reset_sent', 'count_tcp_reset_received'] as const;
 
 export class TcpProgram {
   private constructor(
@@ -23,7 +24,7 @@ export class TcpProgram {
   }
 
   attach(): void {
-    for (const name of [this.retransmit, ...RESETS]) this.obj.attach(name);
+    for (const name of [this.retransmit, ...ALWAYS]) this.obj.attach(name);
   }
 
   get counts(): BpfMap {
