@@ -61,6 +61,8 @@ export interface MatrixContext {
   attached?: { tc: string; reasons: number; cpus: number };
   /** Another program sharing our hooks, as a CNI's would (clsact filter or tcx link). */
   cni?: TcxPrograms | 'clsact';
+  /** Connects a → b refused by the TCP check: each is also one forwarded SYN and one NO_SOCKET drop. */
+  refusedConnects?: number;
   /** Facts for the README's kernel table and the timing report. */
   facts: Record<string, string | number>;
   cleanups: Array<() => void | Promise<void>>;
@@ -321,25 +323,66 @@ const restartCheck: Check = {
   async run(ctx) {
     if (!ctx.attached) throw new Error('not run: the first agent did not start');
     const p = await startAgent(ctx);
+    const r = ctx.refusedConnects ?? 0;
     const s = await waitFor(
       async () => scrape(p),
-      (x) => noSocket(x) >= D && fwd(x, 'front', 'client', 'egress') >= F + D,
+      (x) => noSocket(x) >= D + r && fwd(x, 'front', 'client', 'egress') >= F + D + r,
       WAIT_MS,
     );
-    assert.equal(noSocket(s), D, 'NO_SOCKET after restart');
-    assert.equal(fwd(s, 'front', 'client', 'egress'), F + D, 'forwarded after restart');
+    assert.equal(noSocket(s), D + r, 'NO_SOCKET after restart');
+    assert.equal(fwd(s, 'front', 'client', 'egress'), F + D + r, 'forwarded after restart');
     ctx.lab.sendUdp(ctx.a.ns, ctx.b.ip, 9, M, PAYLOAD, SPORT);
     const t = await waitFor(
       async () => scrape(p),
-      (x) => noSocket(x) >= D + M,
+      (x) => noSocket(x) >= D + r + M,
       WAIT_MS,
     );
-    assert.equal(noSocket(t), D + M);
-    assert.equal(fwd(t, 'front', 'client', 'egress'), F + D + M);
+    assert.equal(noSocket(t), D + r + M);
+    assert.equal(fwd(t, 'front', 'client', 'egress'), F + D + r + M);
     const { code } = await p.stop('SIGTERM');
     ctx.agent = undefined;
     assert.equal(code, 0);
-    return `${D} then ${D + M}, restarted in ${ctx.facts.agentRestartMs} ms`;
+    return `${D + r} then ${D + r + M}, restarted in ${ctx.facts.agentRestartMs} ms`;
+  },
+};
+
+/**
+ * Resets to a segment of no socket (a closed port): the kernel sends them
+ * with sk NULL. The client's refused connects must be its received resets
+ * on every kernel; whether tcp_send_reset fires for the server's side is
+ * what this kernel says (the check reports it): 6.10 made the tracepoint
+ * fire for every reset and gave it the reason argument.
+ */
+const tcpClosedPortCheck: Check = {
+  name: "refused connects to a closed port: the client's received resets exact; the server's sent resets as the tracepoint fires them",
+  async run(ctx) {
+    const p = agentOf(ctx);
+    const before = await scrape(p);
+    const kBefore = ctx.lab.nstat(ctx.b.ns, 'TcpOutRsts');
+    ctx.refusedConnects = RESETS;
+    // bash's /dev/tcp: a refused connect costs no process start (node takes seconds under emulation).
+    ctx.lab.exec(ctx.a.ns, 'bash', [
+      '-c',
+      `for i in $(seq ${RESETS}); do (exec 3<>/dev/tcp/${ctx.b.ip}/${CLOSED_TCP_PORT}) 2>/dev/null && exit 1; done; exit 0`,
+    ]);
+    assert.equal(ctx.lab.nstat(ctx.b.ns, 'TcpOutRsts') - kBefore, RESETS, 'the server answered each connect with RST');
+    const tcp = (s: Sample[], metric: string, ns: string, pod: string) =>
+      sumOf(s, metric, { namespace: ns, pod }) - sumOf(before, metric, { namespace: ns, pod });
+    // The forwarded SYNs: once the poll has counted them, it ran after the resets.
+    await waitFor(
+      async () => scrape(p),
+      (x) => fwd(x, 'front', 'client', 'egress') >= F + D + RESETS,
+      WAIT_MS,
+    );
+    await p.nextPoll(WAIT_MS);
+    const s = await scrape(p);
+    assert.equal(tcp(s, 'datapath_tcp_resets_received_total', 'front', 'client'), RESETS, 'client: resets received');
+    const sent = tcp(s, 'datapath_tcp_resets_sent_total', 'back', 'server');
+    const withReason = (tracepointArgCount('tcp_send_reset') ?? 0) >= 3;
+    ctx.facts.closedPortResetsSeen = `${sent}/${RESETS}`;
+    if (withReason) assert.equal(sent, RESETS, 'server: resets sent (tcp_send_reset with reason fires for every reset)');
+    else assert.ok(sent === 0 || sent === RESETS, `server: all or none of the resets (${sent} of ${RESETS})`);
+    return `client received ${RESETS}; tcp_send_reset (${withReason ? 'sk, skb, reason' : 'sk, skb'}) fired for ${sent} of the server's ${RESETS} resets to a closed port`;
   },
 };
 
@@ -349,6 +392,7 @@ export const CHECKS: readonly Check[] = [
   forwardCheck,
   kernelDropsCheck,
   dropEventsCheck,
+  tcpClosedPortCheck,
   sigtermCheck,
   restartCheck,
 ];
