@@ -77,7 +77,7 @@ const FAMILIES: ReadonlyArray<{ kind: RowKind; unit: 'packets' | 'bytes'; name: 
     kind: 'tcp_retransmit',
     unit: 'packets',
     name: 'datapath_tcp_retransmit_segments',
-    help: 'TCP segments a pod retransmitted (tcp_retransmit_skb), by pod.',
+    help: 'TCP segments a pod retransmitted (tcp_retransmit_skb, tcp_retransmit_synack), by pod.',
     otlpUnit: '{segment}',
   },
   {
