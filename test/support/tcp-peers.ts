@@ -5,10 +5,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { Lab } from './lab.js';
 import { type Sample, sumOf } from './metrics-text.js';
 
-// A sink: reads until the client ends, then closes its side. No host: the wildcard.
+// A sink that first sends argv[3] bytes (0: none) to each connection: reads
+// until the client ends, then closes its side. No host: the wildcard.
 const SERVER = `
 const net = require('node:net');
-net.createServer((s) => { s.resume(); s.on('end', () => s.end()); })
+const bytes = Number(process.argv[3] ?? 0);
+net.createServer((s) => { s.resume(); if (bytes > 0) s.write(Buffer.alloc(bytes, 7)); s.on('end', () => s.end()); })
   .listen(Number(process.argv[2]), process.argv[1] || undefined, () => console.log('ready'));
 `;
 // argv[4] connections one after another, each sending argv[3] bytes and waiting for the server to close.
@@ -36,9 +38,9 @@ const next = () => {
 next();
 `;
 
-/** Starts a sink server in `ns` on host:port (host '' = the wildcard); resolves once it listens. */
-export async function startTcpServer(ns: string, host: string, port: number): Promise<ChildProcess> {
-  const server = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, '-e', SERVER, host, String(port)], {
+/** Starts a sink server in `ns` on host:port (host '' = the wildcard) that first sends `bytes` to each connection; resolves once it listens. */
+export async function startTcpServer(ns: string, host: string, port: number, bytes = 0): Promise<ChildProcess> {
+  const server = spawn('nsenter', [`--net=/run/netns/${ns}`, process.execPath, '-e', SERVER, host, String(port), String(bytes)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
