@@ -9,6 +9,7 @@
 // 6.12 booted with lockdown=confidentiality: a kernel where tcp.bpf.o cannot
 // load, so the agent must run without its TCP collector.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,8 +62,12 @@ export interface MatrixContext {
   attached?: { tc: string; reasons: number; cpus: number };
   /** Another program sharing our hooks, as a CNI's would (clsact filter or tcx link). */
   cni?: TcxPrograms | 'clsact';
-  /** Connects a → b refused by the TCP check: each is also one forwarded SYN and one NO_SOCKET drop. */
-  refusedConnects?: number;
+  /**
+   * What the first agent showed last, before SIGTERM: the TCP checks' traffic
+   * (retransmissions, refused SYNs) adds to the forwarded and NO_SOCKET
+   * counts, and a restarted agent must continue from there.
+   */
+  lastSeen?: { noSocket: number; clientEgress: number };
   /** Facts for the README's kernel table and the timing report. */
   facts: Record<string, string | number>;
   cleanups: Array<() => void | Promise<void>>;
@@ -292,6 +297,9 @@ const sigtermCheck: Check = {
   async run(ctx) {
     const p = agentOf(ctx);
     ctx.agent = undefined;
+    await p.nextPoll(WAIT_MS);
+    const seen = await scrape(p);
+    ctx.lastSeen = { noSocket: noSocket(seen), clientEgress: fwd(seen, 'front', 'client', 'egress') };
     const { code } = await p.stop('SIGTERM');
     assert.equal(code, 0, `exit code\n${p.logs.slice(-2000)}`);
     for (const dev of [ctx.a.hostIf, ctx.b.hostIf]) {
@@ -323,26 +331,27 @@ const restartCheck: Check = {
   async run(ctx) {
     if (!ctx.attached) throw new Error('not run: the first agent did not start');
     const p = await startAgent(ctx);
-    const r = ctx.refusedConnects ?? 0;
+    const last = ctx.lastSeen ?? { noSocket: D, clientEgress: F + D };
+    assert.ok(last.noSocket >= D && last.clientEgress >= F + D, `the first agent's last counts ${JSON.stringify(last)}`);
     const s = await waitFor(
       async () => scrape(p),
-      (x) => noSocket(x) >= D + r && fwd(x, 'front', 'client', 'egress') >= F + D + r,
+      (x) => noSocket(x) >= last.noSocket && fwd(x, 'front', 'client', 'egress') >= last.clientEgress,
       WAIT_MS,
     );
-    assert.equal(noSocket(s), D + r, 'NO_SOCKET after restart');
-    assert.equal(fwd(s, 'front', 'client', 'egress'), F + D + r, 'forwarded after restart');
+    assert.equal(noSocket(s), last.noSocket, 'NO_SOCKET after restart');
+    assert.equal(fwd(s, 'front', 'client', 'egress'), last.clientEgress, 'forwarded after restart');
     ctx.lab.sendUdp(ctx.a.ns, ctx.b.ip, 9, M, PAYLOAD, SPORT);
     const t = await waitFor(
       async () => scrape(p),
-      (x) => noSocket(x) >= D + r + M,
+      (x) => noSocket(x) >= last.noSocket + M,
       WAIT_MS,
     );
-    assert.equal(noSocket(t), D + r + M);
-    assert.equal(fwd(t, 'front', 'client', 'egress'), F + D + r + M);
+    assert.equal(noSocket(t), last.noSocket + M);
+    assert.equal(fwd(t, 'front', 'client', 'egress'), last.clientEgress + M);
     const { code } = await p.stop('SIGTERM');
     ctx.agent = undefined;
     assert.equal(code, 0);
-    return `${D + r} then ${D + r + M}, restarted in ${ctx.facts.agentRestartMs} ms`;
+    return `${last.noSocket} then ${last.noSocket + M}, restarted in ${ctx.facts.agentRestartMs} ms`;
   },
 };
 
@@ -359,7 +368,6 @@ const tcpClosedPortCheck: Check = {
     const p = agentOf(ctx);
     const before = await scrape(p);
     const kBefore = ctx.lab.nstat(ctx.b.ns, 'TcpOutRsts');
-    ctx.refusedConnects = RESETS;
     // bash's /dev/tcp: a refused connect costs no process start (node takes seconds under emulation).
     ctx.lab.exec(ctx.a.ns, 'bash', [
       '-c',
@@ -376,6 +384,7 @@ const tcpClosedPortCheck: Check = {
     );
     await p.nextPoll(WAIT_MS);
     const s = await scrape(p);
+    assert.equal(fwd(s, 'front', 'client', 'egress'), F + D + RESETS, 'forwarded: the SYNs too');
     assert.equal(tcp(s, 'datapath_tcp_resets_received_total', 'front', 'client'), RESETS, 'client: resets received');
     const sent = tcp(s, 'datapath_tcp_resets_sent_total', 'back', 'server');
     const withReason = (tracepointArgCount('tcp_send_reset') ?? 0) >= 3;
@@ -386,6 +395,92 @@ const tcpClosedPortCheck: Check = {
   },
 };
 
+/** b's listener (busybox nc: a node process takes seconds to start under emulation). */
+const SYNACK_PORT = 5001;
+
+/**
+ * A lost SYN-ACK: the node drops every SYN-ACK of b's listener until b's
+ * kernel has counted one retransmitted (TCPSynRetrans), then lets the next
+ * through. The listener (the wildcard address) retransmits through
+ * tcp_retransmit_synack, the client its SYN through tcp_retransmit_skb:
+ * each pod's exported retransmissions must be its own TcpRetransSegs.
+ */
+const tcpSynAckCheck: Check = {
+  name: "a lost SYN-ACK: the listening pod's retransmissions (tcp_retransmit_synack) and the client's exact against their TcpRetransSegs",
+  async run(ctx) {
+    const p = agentOf(ctx);
+    const args = tracepointArgCount('tcp_retransmit_synack');
+    ctx.facts.synackArgs = String(args);
+    assert.equal(args, 2, 'tcp_retransmit_synack passes (sk, req)');
+    const counters = (ns: string) => ({ retrans: ctx.lab.nstat(ns, 'TcpRetransSegs'), synAck: ctx.lab.nstat(ns, 'TcpExtTCPSynRetrans') });
+    const before = await scrape(p);
+    const kBefore = { client: counters(ctx.a.ns), server: counters(ctx.b.ns) };
+    const listener = spawn('nsenter', [`--net=/run/netns/${ctx.b.ns}`, '/bin/busybox', 'nc', '-l', '-p', String(SYNACK_PORT)], {
+      stdio: 'ignore',
+    });
+    ctx.cleanups.push(() => void listener.kill('SIGKILL'));
+    await waitFor(
+      async () => ctx.lab.exec(ctx.b.ns, 'ss', ['-Htln', 'sport', '=', `:${SYNACK_PORT}`]).trim(),
+      (v) => v !== '',
+      WAIT_MS,
+    );
+    const rule = ['FORWARD', '-s', ctx.b.ip, '-d', ctx.a.ip, '-p', 'tcp', '--sport', String(SYNACK_PORT)];
+    rule.push('--tcp-flags', 'SYN,ACK', 'SYN,ACK', '-j', 'DROP');
+    sh('iptables', ['-I', ...rule]);
+    let ruleIn = true;
+    ctx.cleanups.push(() => void (ruleIn && sh('iptables', ['-D', ...rule])));
+    const connect = spawn(
+      'nsenter',
+      [`--net=/run/netns/${ctx.a.ns}`, 'bash', '-c', `exec 3<>/dev/tcp/${ctx.b.ip}/${SYNACK_PORT}; exec 3>&-`],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const connected = new Promise<number | null>((resolve) => connect.once('exit', resolve));
+    try {
+      await waitFor(
+        async () => ctx.lab.nstat(ctx.b.ns, 'TcpExtTCPSynRetrans') - kBefore.server.synAck,
+        (n) => n >= 1,
+        WAIT_MS,
+        20,
+      );
+    } finally {
+      sh('iptables', ['-D', ...rule]);
+      ruleIn = false;
+    }
+    assert.equal(await connected, 0, 'the connect succeeded once a SYN-ACK came through');
+    const open = (ns: string) => ctx.lab.exec(ns, 'ss', ['-Htan', 'exclude', 'time-wait', 'exclude', 'listening']).trim();
+    await waitFor(
+      async () => open(ctx.a.ns) + open(ctx.b.ns),
+      (v) => v === '',
+      WAIT_MS,
+    );
+    const kAfter = { client: counters(ctx.a.ns), server: counters(ctx.b.ns) };
+    const expected = { client: kAfter.client.retrans - kBefore.client.retrans, server: kAfter.server.retrans - kBefore.server.retrans };
+    const synAcks = kAfter.server.synAck - kBefore.server.synAck;
+    assert.ok(
+      expected.server >= synAcks && synAcks >= 1,
+      `the server retransmitted SYN-ACKs (${synAcks}) and counted them (${expected.server})`,
+    );
+    const exported = (s: Sample[], ns: string, pod: string) =>
+      sumOf(s, 'datapath_tcp_retransmit_segments_total', { namespace: ns, pod }) -
+      sumOf(before, 'datapath_tcp_retransmit_segments_total', { namespace: ns, pod });
+    await waitFor(
+      async () => scrape(p),
+      (x) => exported(x, 'back', 'server') >= expected.server,
+      WAIT_MS,
+    );
+    await p.nextPoll(WAIT_MS);
+    const s = await scrape(p);
+    assert.deepEqual(
+      { client: exported(s, 'front', 'client'), server: exported(s, 'back', 'server') },
+      expected,
+      'retransmissions exported = TcpRetransSegs',
+    );
+    return `server ${expected.server} (${synAcks} SYN-ACKs), client ${expected.client}`;
+  },
+};
+
 export const CHECKS: readonly Check[] = [
   verifierCheck,
   tcModeCheck,
@@ -393,6 +488,7 @@ export const CHECKS: readonly Check[] = [
   kernelDropsCheck,
   dropEventsCheck,
   tcpClosedPortCheck,
+  tcpSynAckCheck,
   sigtermCheck,
   restartCheck,
 ];
