@@ -7,10 +7,11 @@ import type { DropEvent } from '../../src/events/drop-event.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
+import { type ExporterProcess, removePinDir, waitFor } from '../support/exporter.js';
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
 import { Lab, sh, UDP_IPV6_OVERHEAD } from '../support/lab.js';
 import { sumOf } from '../support/metrics-text.js';
+import { startPodAgent } from '../support/pod-lab-agents.js';
 import { requireBpf } from '../support/privileges.js';
 
 const POD_IP = 'fd00:dbe::2';
@@ -58,24 +59,9 @@ describe('IPv6 pods', function () {
     api = await KubeApiServer.start();
     dir = mkdtempSync(join(tmpdir(), 'dpx-v6-'));
     api.addPod(makePod({ name: 'dual', namespace: 'v6', nodeName: 'lab-node', ips: ['10.213.0.2', POD_IP] }));
-    pinDir = testPinDir();
-    const p = await ExporterProcess.start([
-      '--bpffs',
-      pinDir,
-      '--poll-interval',
-      '200ms',
-      '--kubeconfig',
-      api.writeKubeconfig(dir),
-      '--node-name',
-      'lab-node',
-      '--interfaces',
-      hostIf,
-    ]);
-    agent = p;
-    await waitFor(
-      async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
-      (v) => v === 1,
-    );
+    const started = await startPodAgent(api.writeKubeconfig(dir), hostIf);
+    agent = started.p;
+    pinDir = started.pinDir;
   });
 
   after(async function () {

@@ -19,6 +19,45 @@ export interface LabPodName {
   namespace: string;
 }
 
+/**
+ * An agent that knows the node's pods from the suite's API server (the pod
+ * list synced when this returns), on the interfaces matching `interfaces`,
+ * with a pin dir of its own: the caller stops it and removes the pins.
+ */
+export async function startPodAgent(
+  kubeconfig: string,
+  interfaces: string,
+  extra: string[] = [],
+): Promise<{ p: ExporterProcess; pinDir: string }> {
+  const pinDir = testPinDir();
+  const p = await ExporterProcess.start([
+    '--bpffs',
+    pinDir,
+    '--poll-interval',
+    '200ms',
+    '--kubeconfig',
+    kubeconfig,
+    '--node-name',
+    LAB_NODE,
+    '--interfaces',
+    interfaces,
+    '--cilium-metrics-map',
+    'none',
+    ...extra,
+  ]);
+  try {
+    await waitFor(
+      async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
+      (v) => v === 1,
+    );
+  } catch (err) {
+    await p.stop();
+    removePinDir(pinDir);
+    throw err;
+  }
+  return { p, pinDir };
+}
+
 export class PodLabAgents {
   private readonly agents: Array<{ p: ExporterProcess; pinDir: string }> = [];
 
@@ -56,28 +95,9 @@ export class PodLabAgents {
 
   /** An agent on the lab's pod interfaces that knows the pods (synced when this returns); `extra` flags after the lab's. */
   async start(extra: string[] = []): Promise<ExporterProcess> {
-    const pinDir = testPinDir();
-    const p = await ExporterProcess.start([
-      '--bpffs',
-      pinDir,
-      '--poll-interval',
-      '200ms',
-      '--kubeconfig',
-      this.api.writeKubeconfig(this.dir),
-      '--node-name',
-      LAB_NODE,
-      '--interfaces',
-      this.net.interfaceGlob,
-      '--cilium-metrics-map',
-      'none',
-      ...extra,
-    ]);
-    this.agents.push({ p, pinDir });
-    await waitFor(
-      async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
-      (v) => v === 1,
-    );
-    return p;
+    const agent = await startPodAgent(this.api.writeKubeconfig(this.dir), this.net.interfaceGlob, extra);
+    this.agents.push(agent);
+    return agent.p;
   }
 
   /** Stops every agent started (SIGTERM) and removes its pins. */

@@ -14,10 +14,10 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
+import { type ExporterProcess, removePinDir, waitFor } from '../support/exporter.js';
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
 import { Lab } from '../support/lab.js';
-import { sumOf } from '../support/metrics-text.js';
+import { startPodAgent } from '../support/pod-lab-agents.js';
 import { requireBpf } from '../support/privileges.js';
 import {
   expectedTcp,
@@ -96,27 +96,10 @@ describe('tcp: dual-stack pods’ retransmissions (segments and SYN-ACKs, IPv6 a
     dir = mkdtempSync(join(tmpdir(), 'dpx-tcp6-'));
     api.addPod(makePod({ name: 'client', namespace: 'six', nodeName: 'lab-node', ips: [CLIENT_V4, CLIENT_IP] }));
     api.addPod(makePod({ name: 'server', namespace: 'six', nodeName: 'lab-node', ips: [SERVER_V4, SERVER_IP] }));
-    pinDir = testPinDir();
-    const p = await ExporterProcess.start([
-      '--bpffs',
-      pinDir,
-      '--poll-interval',
-      '200ms',
-      '--kubeconfig',
-      api.writeKubeconfig(dir),
-      '--node-name',
-      'lab-node',
-      // The pods' links are in the test's node namespace: no tc programs here.
-      '--interfaces',
-      `v6n${l.id}-none`,
-      '--cilium-metrics-map',
-      'none',
-    ]);
-    agent = p;
-    await waitFor(
-      async () => sumOf(await p.scrape(), 'datapath_exporter_kubernetes_synced'),
-      (v) => v === 1,
-    );
+    // The pods' links are in the test's node namespace: no tc programs here.
+    const started = await startPodAgent(api.writeKubeconfig(dir), `v6n${l.id}-none`);
+    agent = started.p;
+    pinDir = started.pinDir;
     server = await startTcpServer(srv, '::', PORT);
     download = await startTcpServer(srv, '::', DOWNLOAD_PORT, BYTES);
   });
