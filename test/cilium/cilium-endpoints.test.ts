@@ -353,7 +353,9 @@ describe('the agent names a pod behind a Cilium lxc interface from Cilium’s en
       workload_kind: 'Pod',
     });
     assert.equal(series?.value, RX);
-    const warnings = p.logs.split('\n').filter((line) => line.includes("reading Cilium's endpoint map failed"));
+    const warnings = p.logs
+      .split('\n')
+      .filter((line) => line.includes('"source":"cilium_endpoints"') && line.includes('reading counters failed'));
     assert.equal(warnings.length, 1, 'logged once');
   });
 

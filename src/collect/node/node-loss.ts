@@ -29,26 +29,29 @@ export class NodeLoss {
   private readonly socket = new RtnetlinkSocket();
   private readonly poller: Poller<NodeSample>;
   private readonly cilium: CiliumEndpointMap | undefined;
-  /** This poll's read of Cilium's endpoint map failed. */
-  private ciliumFailed = false;
-  private ciliumFailing = false;
-  private ciliumLast: AddressesBehind = new Map();
+  /** Cilium's endpoint map read as a source of its own: failing alone, counted, logged once per streak, its last read kept. */
+  private readonly ciliumPoller: Poller<AddressesBehind> | undefined;
+  /** What this poll's (or the last good) read of Cilium's endpoint map says. */
+  private ciliumBehind: AddressesBehind = new Map();
 
   /** Reads the interfaces of the link dump listPodInterfaces made last: call this after it, in the same poll. */
-  constructor(
-    private readonly log: Logger,
-    opts: NodeLossOptions = {},
-  ) {
-    this.cilium = opts.ciliumEndpointMap === undefined ? undefined : new CiliumEndpointMap(opts.ciliumEndpointMap, log);
+  constructor(log: Logger, opts: NodeLossOptions = {}) {
+    const cilium = opts.ciliumEndpointMap === undefined ? undefined : new CiliumEndpointMap(opts.ciliumEndpointMap, log);
+    this.cilium = cilium;
+    this.ciliumPoller = cilium && new Poller<AddressesBehind>([{ name: CILIUM_ENDPOINTS_SOURCE, read: () => [cilium.read()] }], log);
     const interfaces = new InterfaceLossSource(lastLinkDump, (links) => this.addressesBehind(links));
     const qdiscs = new QdiscLossSource(() => this.socket.dump(QDISC_DUMP), lastLinkDump);
     this.poller = new Poller<NodeSample>([interfaces, new SoftnetSource(), new ConntrackSource(), qdiscs], log);
   }
 
   poll(): PollResult<NodeSample> {
-    this.ciliumFailed = false;
+    const cilium = this.ciliumPoller?.poll(); // before the interfaces source, which joins it in
+    this.ciliumBehind = cilium?.rows[0] ?? this.ciliumBehind;
     const result = this.poller.poll();
-    if (this.ciliumFailed) result.failed.push(CILIUM_ENDPOINTS_SOURCE);
+    if (cilium) {
+      result.failed.push(...cilium.failed);
+      result.seconds += cilium.seconds;
+    }
     return result;
   }
 
@@ -58,26 +61,6 @@ export class NodeLoss {
   }
 
   private addressesBehind(links: readonly Link[]): AddressesBehind {
-    return mergeAddressesBehind(readAddressesBehind(this.socket, links), this.readCilium());
-  }
-
-  /** What Cilium's endpoint map says; its last good read when this one fails (logged once per streak). */
-  private readCilium(): AddressesBehind {
-    if (!this.cilium) return this.ciliumLast;
-    try {
-      this.ciliumLast = this.cilium.read();
-      if (this.ciliumFailing) this.log.info({ source: CILIUM_ENDPOINTS_SOURCE }, 'reading counters works again');
-      this.ciliumFailing = false;
-    } catch (err) {
-      this.ciliumFailed = true;
-      if (!this.ciliumFailing) {
-        this.log.warn(
-          { source: CILIUM_ENDPOINTS_SOURCE, err: String(err) },
-          "reading Cilium's endpoint map failed (logged once until it works again; counted in datapath_exporter_poll_errors_total)",
-        );
-      }
-      this.ciliumFailing = true;
-    }
-    return this.ciliumLast;
+    return mergeAddressesBehind(readAddressesBehind(this.socket, links), this.ciliumBehind);
   }
 }
