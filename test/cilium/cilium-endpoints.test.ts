@@ -14,6 +14,7 @@ import { CiliumEndpointMap } from '../../src/collect/cilium/endpoint-map.js';
 import { ifNameToIndex } from '../../src/os/libc.js';
 import { ExporterProcess, removePinDir, testPinDir } from '../support/exporter.js';
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
+import { ipLoss } from '../support/ip-link-loss.js';
 import { Lab, sh } from '../support/lab.js';
 import { type Sample, sumOf } from '../support/metrics-text.js';
 import { OtlpReceiver } from '../support/otlp-receiver.js';
@@ -132,12 +133,6 @@ describe("Cilium's endpoint map (cilium_lxc), read-only against the real kernel"
 const interfaceDrops = (s: Sample[], dev: string, counter: string) =>
   s.filter((x) => x.name === 'datapath_interface_drop_packets_total' && x.labels.interface === dev && x.labels.counter === counter);
 
-/** rx_dropped of a root-namespace interface, as `ip -s -s link` shows it. */
-function ipRxDropped(dev: string): number {
-  const [link] = JSON.parse(sh('ip', ['-j', '-s', '-s', 'link', 'show', dev])) as Array<{ stats64: { rx: { dropped: number } } }>;
-  return link?.stats64.rx.dropped ?? -1;
-}
-
 describe('the agent names a pod behind a Cilium lxc interface from Cilium’s endpoint map', function () {
   let lab: Lab | undefined;
   let cilPinDir: string | undefined;
@@ -232,7 +227,7 @@ describe('the agent names a pod behind a Cilium lxc interface from Cilium’s en
     // Real loss: frames no protocol handles, from the pod into its veth (rx_dropped on the host side).
     const RX = 6;
     unhandledFrames(l, apiNs, apiVeth.b, apiVeth.macA, RX);
-    assert.equal(ipRxDropped(apiVeth.a), RX);
+    assert.equal(ipLoss(apiVeth.a).rx_dropped, RX);
 
     await p.nextPoll();
     const pod = (name: string) => ({ namespace: 'shop', pod: name, workload: name, workload_kind: 'Pod' });

@@ -16,6 +16,7 @@ import { parseConntrackStat } from '../../src/collect/node/conntrack.js';
 import { parseSoftnetStat } from '../../src/collect/node/softnet.js';
 import { CLI, ExporterProcess, removePinDir, testPinDir, waitFor } from '../support/exporter.js';
 import { KubeApiServer, makePod } from '../support/kube-api-server.js';
+import { ipLoss } from '../support/ip-link-loss.js';
 import { Lab, sh } from '../support/lab.js';
 import { parseExposition, type Sample, sumOf } from '../support/metrics-text.js';
 import { OtlpReceiver } from '../support/otlp-receiver.js';
@@ -32,28 +33,6 @@ const COUNTERS = [
   'tx_fifo_errors',
   'rx_nohandler',
 ] as const;
-
-interface IpStats {
-  dropped: number;
-  over_errors?: number;
-  fifo_errors: number;
-  missed_errors?: number;
-  nohandler?: number;
-}
-/** One interface's loss counters as `ip -j -s -s link` prints them (nohandler only when not 0). */
-function ipLoss(dev: string): Record<(typeof COUNTERS)[number], number> {
-  const [link] = JSON.parse(sh('ip', ['-j', '-s', '-s', 'link', 'show', dev])) as Array<{ stats64: { rx: IpStats; tx: IpStats } }>;
-  const { rx, tx } = link?.stats64 ?? { rx: { dropped: -1, fifo_errors: -1 }, tx: { dropped: -1, fifo_errors: -1 } };
-  return {
-    rx_dropped: rx.dropped,
-    tx_dropped: tx.dropped,
-    rx_over_errors: rx.over_errors ?? 0,
-    rx_fifo_errors: rx.fifo_errors,
-    rx_missed_errors: rx.missed_errors ?? 0,
-    tx_fifo_errors: tx.fifo_errors,
-    rx_nohandler: rx.nohandler ?? 0,
-  };
-}
 
 const interfaceDrops = (s: Sample[], dev: string, counter: string) =>
   s.filter((x) => x.name === 'datapath_interface_drop_packets_total' && x.labels.interface === dev && x.labels.counter === counter);

@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { globMatcher } from '../../src/glob.js';
 import { listPodInterfaces } from '../../src/os/pod-interfaces.js';
-import { getLinkDumpRequest, type Link, type LinkLossStats, NetlinkError, parseLinkDump, RtnetlinkSocket } from '../../src/os/rtnetlink.js';
+import { getLinkDumpRequest, type Link, NetlinkError, parseLinkDump, RtnetlinkSocket } from '../../src/os/rtnetlink.js';
+import { type IpStats, ipLossStats } from '../support/ip-link-loss.js';
 import { Lab, sh } from '../support/lab.js';
 import { requireBpf } from '../support/privileges.js';
 
@@ -161,14 +162,6 @@ describe('rtnetlink link dump: the messages', function () {
 
 // ---- the kernel's answer ----
 
-interface IpStats {
-  dropped: number;
-  over_errors?: number;
-  fifo_errors: number;
-  missed_errors?: number;
-  /** Printed only when not zero. */
-  nohandler?: number;
-}
 interface IpLink {
   ifindex: number;
   ifname: string;
@@ -177,16 +170,6 @@ interface IpLink {
   master?: string;
   stats64?: { rx: IpStats; tx: IpStats };
 }
-/** The loss counters as `ip -s -s` prints them, named as the kernel's fields. */
-export const ipLossStats = ({ rx, tx }: { rx: IpStats; tx: IpStats }): LinkLossStats => ({
-  rx_dropped: rx.dropped,
-  tx_dropped: tx.dropped,
-  rx_over_errors: rx.over_errors ?? 0,
-  rx_fifo_errors: rx.fifo_errors,
-  rx_missed_errors: rx.missed_errors ?? 0,
-  tx_fifo_errors: tx.fifo_errors,
-  rx_nohandler: rx.nohandler ?? 0,
-});
 const ipLinks = (ns?: string): Link[] => {
   const links = JSON.parse(sh('ip', [...(ns ? ['-n', ns] : []), '-j', '-d', '-s', '-s', 'link', 'show'])) as IpLink[];
   return links.map((l) => ({
