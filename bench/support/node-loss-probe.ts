@@ -1,9 +1,11 @@
-// Benchmark 12's probe, run inside a network namespace (nsenter --net=...)
+// Benchmark 13's probe, run inside a network namespace (nsenter --net=...)
 // so that the links and qdiscs it reads are only the benchmark's: each node
 // loss source read alone, `runs` times after a warm-up, as a poll reads it
 // (the link dump first: the interfaces source reads the same dump).
-// The interfaces source's row includes finding the pods behind veths; that
-// step is also timed alone (its "samples": the pod addresses found), and on
+// The interfaces source's row includes finding the pods behind veths (as in
+// the agent, a bridge's neighbour and fdb dumps only while one of its ports
+// has no pod found yet); that step is also timed alone as on the first poll,
+// with nothing known yet (its "samples": the pod addresses found), and on
 // a Cilium node (--cilium-endpoint-map PATH) the read of Cilium's endpoint
 // map too, which the interfaces source then joins as the agent does.
 // Prints JSON: { links, samples: {source: n}, ms: {step: number[]} }.
@@ -27,7 +29,7 @@ const socket = new RtnetlinkSocket();
 const cilium = CILIUM_MAP ? new CiliumEndpointMap(CILIUM_MAP, pino({ level: 'silent' })) : undefined;
 const ciliumBehind = (): AddressesBehind => cilium?.read() ?? new Map();
 const sources: NodeSource[] = [
-  new InterfaceLossSource(lastLinkDump, (links) => mergeAddressesBehind(readAddressesBehind(socket, links), ciliumBehind())),
+  new InterfaceLossSource(lastLinkDump, (links, known) => mergeAddressesBehind(readAddressesBehind(socket, links, known), ciliumBehind())),
   new QdiscLossSource(() => socket.dump(QDISC_DUMP), lastLinkDump),
   new SoftnetSource(),
   new ConntrackSource(),
@@ -40,7 +42,7 @@ const time = (fn: () => unknown): number => {
 };
 
 const LINK_DUMP = 'link dump (already made each poll)';
-const BEHIND = '  of which: pods behind veths (route, neighbour, fdb dumps)';
+const BEHIND = '  of which: pods behind veths, none known yet (route, neighbour, fdb dumps)';
 const CILIUM = "  of which: Cilium's endpoint map (cilium_lxc)";
 const ms: Record<string, number[]> = { [LINK_DUMP]: [] };
 for (const s of sources) {

@@ -26,11 +26,12 @@ export class InterfaceLossSource implements NodeSource {
 
   /**
    * `links`: this poll's link dump (it throws what made the dump fail);
-   * `addressesBehind`: which addresses each of them leads to.
+   * `addressesBehind`: which addresses each of them leads to (`known`: an
+   * interface whose addresses were found before, which it may skip).
    */
   constructor(
     private readonly links: () => readonly Link[],
-    private readonly addressesBehind: (links: readonly Link[]) => AddressesBehind,
+    private readonly addressesBehind: (links: readonly Link[], known: (ifindex: number) => boolean) => AddressesBehind,
   ) {}
 
   /**
@@ -43,21 +44,19 @@ export class InterfaceLossSource implements NodeSource {
 
   read(): NodeSample[] {
     const links = this.links();
-    const behind = this.addressesBehind(links);
-    const present = new Set<number>();
+    // Forget what was behind a device that is gone (or whose ifindex now names another).
+    const nameOf = new Map(links.map((l) => [l.ifindex, l.name]));
+    for (const [ifindex, { name }] of this.remembered) if (nameOf.get(ifindex) !== name) this.remembered.delete(ifindex);
+    const behind = this.addressesBehind(links, (ifindex) => this.remembered.has(ifindex));
     const out: NodeSample[] = [];
     for (const link of links) {
-      present.add(link.ifindex);
       const found = behind.get(link.ifindex);
-      const last = this.remembered.get(link.ifindex);
       if (found) this.remembered.set(link.ifindex, { name: link.name, addresses: found });
-      else if (last && last.name !== link.name) this.remembered.delete(link.ifindex);
       if (!link.stats) continue;
-      const podAddresses = found ?? (last?.name === link.name ? last.addresses : undefined);
+      const podAddresses = found ?? this.remembered.get(link.ifindex)?.addresses;
       for (const counter of COUNTERS)
         out.push({ family: INTERFACE_DROPS, labels: { interface: link.name, counter }, value: link.stats[counter], podAddresses });
     }
-    for (const ifindex of this.remembered.keys()) if (!present.has(ifindex)) this.remembered.delete(ifindex);
     return out;
   }
 }

@@ -39,7 +39,7 @@ export class NodeLoss {
     const cilium = opts.ciliumEndpointMap === undefined ? undefined : new CiliumEndpointMap(opts.ciliumEndpointMap, log);
     this.cilium = cilium;
     this.ciliumPoller = cilium && new Poller<AddressesBehind>([{ name: CILIUM_ENDPOINTS_SOURCE, read: () => [cilium.read()] }], log);
-    const interfaces = new InterfaceLossSource(lastLinkDump, (links) => this.addressesBehind(links));
+    const interfaces = new InterfaceLossSource(lastLinkDump, (links, known) => this.addressesBehind(links, known));
     const qdiscs = new QdiscLossSource(() => this.socket.dump(QDISC_DUMP), lastLinkDump);
     this.poller = new Poller<NodeSample>([interfaces, new SoftnetSource(), new ConntrackSource(), qdiscs], log);
   }
@@ -60,7 +60,7 @@ export class NodeLoss {
     this.socket.close();
   }
 
-  private addressesBehind(links: readonly Link[]): AddressesBehind {
-    return mergeAddressesBehind(readAddressesBehind(this.socket, links), this.ciliumBehind);
+  private addressesBehind(links: readonly Link[], known: (ifindex: number) => boolean): AddressesBehind {
+    return mergeAddressesBehind(readAddressesBehind(this.socket, links, known), this.ciliumBehind);
   }
 }

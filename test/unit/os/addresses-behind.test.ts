@@ -5,9 +5,10 @@
 // a port's own address); then the join of the three into the addresses
 // behind each interface.
 import assert from 'node:assert/strict';
-import { joinAddressesBehind } from '../../../src/os/addresses-behind.js';
+import { joinAddressesBehind, readAddressesBehind } from '../../../src/os/addresses-behind.js';
 import { parseFdbEntry, parseNeighbor } from '../../../src/os/neighbor-dump.js';
 import { parseHostRoute } from '../../../src/os/route-dump.js';
+import type { DumpKind, Link } from '../../../src/os/rtnetlink.js';
 
 function attr(type: number, payload: Buffer): Buffer {
   const out = Buffer.alloc((4 + payload.length + 3) & ~3);
@@ -122,5 +123,40 @@ describe('addresses behind interfaces (unit)', function () {
         [7, ['10.0.1.2', 'fd00:0:0:0:0:0:0:2']],
       ],
     );
+  });
+
+  it('dumps neighbours and the fdb only while some bridge port is not known yet', function () {
+    const calls: string[] = [];
+    const socket = {
+      dump<T>(kind: DumpKind<T>): T[] {
+        calls.push(kind.name);
+        return [];
+      },
+    };
+    const link = (ifindex: number, kind: string, master?: number): Link => ({
+      ifindex,
+      name: `if${ifindex}`,
+      kind,
+      master,
+      stats: undefined,
+    });
+    const bridged = [link(4, 'bridge'), link(5, 'veth', 4), link(6, 'veth', 4), link(7, 'veth')];
+    const dumps = (links: Link[], known?: (ifindex: number) => boolean) => {
+      calls.length = 0;
+      readAddressesBehind(socket, links, known);
+      return [...calls];
+    };
+    assert.deepEqual(dumps(bridged), ['RTM_GETROUTE', 'RTM_GETNEIGH', 'RTM_GETNEIGH(AF_BRIDGE)']);
+    assert.deepEqual(
+      dumps(bridged, (i) => i === 5),
+      ['RTM_GETROUTE', 'RTM_GETNEIGH', 'RTM_GETNEIGH(AF_BRIDGE)'],
+      'port 6 not known yet',
+    );
+    assert.deepEqual(
+      dumps(bridged, (i) => i === 5 || i === 6),
+      ['RTM_GETROUTE'],
+      'every port known',
+    );
+    assert.deepEqual(dumps([link(7, 'veth'), link(8, 'veth', 9)]), ['RTM_GETROUTE'], 'no bridge port (a bond port is not one)');
   });
 });

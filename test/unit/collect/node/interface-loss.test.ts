@@ -23,9 +23,13 @@ describe('interface loss samples (unit)', function () {
   it('carries the addresses behind each interface, remembered while it exists under its name', function () {
     let links: Link[] = [link(5, 'veth-a'), link(6, 'veth-b')];
     let behind: AddressesBehind = new Map([[5, ['10.0.0.5']]]);
+    let knownNow: number[] = [];
     const source = new InterfaceLossSource(
       () => links,
-      () => behind,
+      (_links, known) => {
+        knownNow = [5, 6].filter(known);
+        return behind;
+      },
     );
     const addressesOf = () =>
       Object.fromEntries(
@@ -39,6 +43,7 @@ describe('interface loss samples (unit)', function () {
     assert.deepEqual(addressesOf(), { 'veth-a': ['10.0.0.5'], 'veth-b': undefined });
     behind = new Map(); // the bridge forgot
     assert.deepEqual(addressesOf(), { 'veth-a': ['10.0.0.5'], 'veth-b': undefined });
+    assert.deepEqual(knownNow, [5], 'the reader is told which interfaces it need not look for');
     links = [link(6, 'veth-b')]; // veth-a gone
     assert.deepEqual(addressesOf(), { 'veth-b': undefined });
     links = [link(5, 'veth-a'), link(6, 'veth-b')]; // an ifindex is not reused at once, but a new device is a new pod's
