@@ -16,6 +16,10 @@
  *                      sk is NULL for a reset to a segment of no socket (a
  *                      closed port) and skb NULL for an active reset
  *   tcp_receive_reset  (sk)
+ *   tcp_v4_send_reset / tcp_v6_send_reset (sk, skb), fentry, loaded only
+ *                      where tcp_send_reset has no reason (before 6.10):
+ *                      there the tracepoint fires only for a full socket,
+ *                      so these count the resets it misses (below)
  *   tcp_retransmit_synack (sk, req): a listener's SYN-ACK sent again
  *                      (tcp_rtx_synack, counted in TcpRetransSegs only when
  *                      it went out, as the tracepoint fires); attributed by
@@ -173,5 +177,126 @@ int count_tcp_reset_received(__u64 *ctx)
 	if (!sk)
 		return 0;
 	count_tcp(&a, sock_local_addr(sk, &a), TCP_RESET_RECEIVED, 1);
+	return 0;
+}
+
+/*
+ * Before 6.10 tcp_v4_send_reset and tcp_v6_send_reset fire tcp_send_reset
+ * only when sk is a full socket: a reset to a segment of no socket (sk NULL,
+ * a closed port) or of a TIME_WAIT socket is sent without it. These count
+ * those, on entry, by the checks the functions make before they send:
+ *   th->rst                     never a reset to a reset;
+ *   !sk and the route not local the segment was not addressed to this host
+ *                               (v4 rt_type != RTN_LOCAL, v6 no RTF_LOCAL);
+ *   a TCP-MD5 option            the reset goes out only when a listener on
+ *                               the port has a key for the peer and the
+ *                               segment's hash verifies: not decidable here,
+ *                               so such segments are not counted.
+ * Every other call sends (and counts TcpOutRsts), as 6.10+'s tracepoint
+ * counts it. Attribution as the tracepoint's: the socket's local address,
+ * or the segment's destination when there is no socket.
+ */
+#define TCP_TIME_WAIT 6
+#define TCP_NEW_SYN_RECV 12
+#define TCPOPT_EOL 0
+#define TCPOPT_NOP 1
+#define TCPOPT_MD5SIG 19
+#define TCPOLEN_MD5SIG 18
+#define TCP_OPTIONS_MAX 40
+#define TCP_FLAG_RST 0x04
+
+static __always_inline bool sk_fullsock(struct sock *sk)
+{
+	unsigned char state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	return !((1 << state) & ((1 << TCP_TIME_WAIT) | (1 << TCP_NEW_SYN_RECV)));
+}
+
+/* tcp_parse_md5sig_option's walk: whether the options hold an MD5 signature.
+ * opt has OPT_BUF bytes: indices are masked into it for the verifier. */
+#define OPT_BUF 64
+static __always_inline bool has_md5_option(const __u8 *opt, int length)
+{
+	int i = 0;
+
+	for (int n = 0; n < TCP_OPTIONS_MAX && length >= TCPOLEN_MD5SIG; n++) {
+		__u8 code, size;
+
+		if (i < 0 || i >= TCP_OPTIONS_MAX - 1)
+			return false;
+		code = opt[i & (OPT_BUF - 1)];
+		if (code == TCPOPT_EOL)
+			return false;
+		if (code == TCPOPT_NOP) {
+			i++;
+			length--;
+			continue;
+		}
+		size = opt[(i + 1) & (OPT_BUF - 1)];
+		if (size < 2 || size > length)
+			return false;
+		if (code == TCPOPT_MD5SIG)
+			return size == TCPOLEN_MD5SIG;
+		i += size;
+		length -= size;
+	}
+	return false;
+}
+
+/* Whether a reset to skb from a socket that is not a full one goes out (see above). */
+static __always_inline bool untraced_reset_sent(struct sock *sk, struct sk_buff *skb, bool v6)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 th_off = BPF_CORE_READ(skb, transport_header);
+	__u8 th[20], opt[OPT_BUF] = {};
+	unsigned int length;
+
+	if (bpf_probe_read_kernel(th, sizeof(th), head + th_off))
+		return false;
+	if (th[13] & TCP_FLAG_RST)
+		return false;
+	if (!sk) {
+		unsigned long dst = BPF_CORE_READ(skb, _skb_refdst) & ~1UL;
+
+		if (v6) {
+			if (!(BPF_CORE_READ((struct rt6_info *)dst, rt6i_flags) & RTF_LOCAL))
+				return false;
+		} else if (BPF_CORE_READ((struct rtable *)dst, rt_type) != RTN_LOCAL) {
+			return false;
+		}
+	}
+	length = (th[12] >> 4) * 4;
+	length = length > 20 ? length - 20 : 0;
+	if (length > TCP_OPTIONS_MAX)
+		return false; /* doff is 15 at most: cannot happen */
+	if (length && bpf_probe_read_kernel(opt, length, head + th_off + 20))
+		return false;
+	return !has_md5_option(opt, length);
+}
+
+static __always_inline void count_untraced_reset(struct sock *sk, struct sk_buff *skb, bool v6)
+{
+	struct endpoint_addr a;
+	bool known;
+
+	if (sk && sk_fullsock(sk))
+		return; /* tcp_send_reset counts it */
+	if (!untraced_reset_sent(sk, skb, v6))
+		return;
+	known = sk ? sock_local_addr(sk, &a) : skb_dst_addr(skb, &a);
+	count_tcp(&a, known, TCP_RESET_SENT, 1);
+}
+
+SEC("fentry/tcp_v4_send_reset")
+int count_tcp_v4_untraced_reset(__u64 *ctx)
+{
+	count_untraced_reset((struct sock *)ctx[0], (struct sk_buff *)ctx[1], false);
+	return 0;
+}
+
+SEC("fentry/tcp_v6_send_reset")
+int count_tcp_v6_untraced_reset(__u64 *ctx)
+{
+	count_untraced_reset((struct sock *)ctx[0], (struct sk_buff *)ctx[1], true);
 	return 0;
 }

@@ -57,6 +57,8 @@ struct sock_common {
 	__be32 skc_daddr;
 	__be32 skc_rcv_saddr;
 	unsigned short skc_family;
+	/* TCP_TIME_WAIT and TCP_NEW_SYN_RECV mark a socket that is not a full one (sk_fullsock). */
+	volatile unsigned char skc_state;
 	struct in6_addr skc_v6_rcv_saddr;
 } __attribute__((preserve_access_index));
 struct sock {
@@ -78,12 +80,26 @@ struct sk_buff {
 	int skb_iif;
 	__be16 protocol;
 	__u16 network_header;
+	__u16 transport_header;
+	/* The route (low bit: SKB_DST_NOREF), in an anonymous union CO-RE matches through. */
+	unsigned long _skb_refdst;
 	unsigned char *head;
 	unsigned char *data;
 	char cb[48];
 	struct sock *sk;
 	struct net_device *dev;
 } __attribute__((preserve_access_index));
+
+/* A received segment's route: whether it was addressed to this host
+ * (rtable's rt_type RTN_LOCAL, rt6_info's RTF_LOCAL flag). */
+struct rtable {
+	__u16 rt_type;
+} __attribute__((preserve_access_index));
+struct rt6_info {
+	__u32 rt6i_flags;
+} __attribute__((preserve_access_index));
+#define RTN_LOCAL 2
+#define RTF_LOCAL 0x80000000
 
 /* TCP's control block in skb->cb: tcp_gso_segs is tcp_skb_pcount(), the
  * segments a retransmission counts in TcpRetransSegs. */
