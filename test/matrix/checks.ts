@@ -489,6 +489,43 @@ const tcpSynAckCheck: Check = {
   },
 };
 
+/**
+ * The same resets to a segment of no socket over IPv6 as well as IPv4
+ * (before 6.10 tcp_v6_send_reset's fentry is the other program), on a
+ * namespace's loopback: no pod has those addresses, so they count
+ * unattributed, and no other reset happens meanwhile in the guest, so the
+ * family's total moves by exactly the namespace's TcpOutRsts.
+ */
+const tcpLoopbackClosedPortCheck: Check = {
+  name: 'refused connects to a closed port on a loopback, IPv4 and IPv6: the sent resets exact against TcpOutRsts',
+  async run(ctx) {
+    const p = agentOf(ctx);
+    const ns = ctx.lab.namespace('loop');
+    ctx.lab.exec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=0', 'net.ipv6.conf.lo.disable_ipv6=0']);
+    const before = await scrape(p);
+    const kBefore = ctx.lab.nstat(ns, 'TcpOutRsts');
+    for (const host of ['127.0.0.1', '::1']) {
+      ctx.lab.exec(ns, 'bash', [
+        '-c',
+        `for i in $(seq ${RESETS}); do (exec 3<>/dev/tcp/${host}/${CLOSED_TCP_PORT}) 2>/dev/null && exit 1; done; exit 0`,
+      ]);
+    }
+    const expected = ctx.lab.nstat(ns, 'TcpOutRsts') - kBefore;
+    assert.equal(expected, 2 * RESETS, 'the namespace answered each connect with RST');
+    const sent = (s: Sample[]) => sumOf(s, 'datapath_tcp_resets_sent_total') - sumOf(before, 'datapath_tcp_resets_sent_total');
+    const s = await waitFor(
+      async () => scrape(p),
+      (x) => sent(x) >= expected,
+      WAIT_MS,
+    );
+    await p.nextPoll(WAIT_MS);
+    const after = await scrape(p);
+    assert.equal(sent(after), expected, `resets sent (${sent(s)} at first sight), as the namespace's TcpOutRsts`);
+    const withReason = (tracepointArgCount('tcp_send_reset') ?? 0) >= 3;
+    return `${sent(after)} of ${expected} resets (IPv4 and IPv6) counted by ${withReason ? 'tcp_send_reset (sk, skb, reason)' : 'fentry tcp_v4_send_reset and tcp_v6_send_reset'}`;
+  },
+};
+
 export const CHECKS: readonly Check[] = [
   verifierCheck,
   tcModeCheck,
@@ -496,6 +533,7 @@ export const CHECKS: readonly Check[] = [
   kernelDropsCheck,
   dropEventsCheck,
   tcpClosedPortCheck,
+  tcpLoopbackClosedPortCheck,
   tcpSynAckCheck,
   sigtermCheck,
   restartCheck,
