@@ -496,8 +496,20 @@ const tcpSynAckCheck: Check = {
  * unattributed, and no other reset happens meanwhile in the guest, so the
  * family's total moves by exactly the namespace's TcpOutRsts.
  */
+const timeWaitReset = (port: number) => `
+import socket, time
+l = socket.socket()
+l.bind(('127.0.0.1', ${port}))
+l.listen()
+c = socket.create_connection(('127.0.0.1', ${port}))
+s, _ = l.accept()
+c.close()
+time.sleep(0.5)
+s.send(b'x')
+time.sleep(0.5)
+`;
 const tcpLoopbackClosedPortCheck: Check = {
-  name: 'refused connects to a closed port on a loopback, IPv4 and IPv6: the sent resets exact against TcpOutRsts',
+  name: "refused connects to a closed port on a loopback, IPv4 and IPv6, and a TIME_WAIT socket's reset: the sent resets exact against TcpOutRsts",
   async run(ctx) {
     const p = agentOf(ctx);
     const ns = ctx.lab.namespace('loop');
@@ -510,8 +522,12 @@ const tcpLoopbackClosedPortCheck: Check = {
         `for i in $(seq ${RESETS}); do (exec 3<>/dev/tcp/${host}/${CLOSED_TCP_PORT}) 2>/dev/null && exit 1; done; exit 0`,
       ]);
     }
+    assert.equal(ctx.lab.nstat(ns, 'TcpOutRsts') - kBefore, 2 * RESETS, 'the namespace answered each connect with RST');
+    // A TIME_WAIT socket's reset (sk neither NULL nor full): a client closes, its FIN acked, so it
+    // waits as a TIME_WAIT socket in FIN_WAIT2; data the server sends then is answered with RST.
+    ctx.lab.exec(ns, '/usr/bin/python3', ['-c', timeWaitReset(CLOSED_TCP_PORT + 1)]);
     const expected = ctx.lab.nstat(ns, 'TcpOutRsts') - kBefore;
-    assert.equal(expected, 2 * RESETS, 'the namespace answered each connect with RST');
+    assert.equal(expected, 2 * RESETS + 1, 'the TIME_WAIT socket answered the data with RST');
     const sent = (s: Sample[]) => sumOf(s, 'datapath_tcp_resets_sent_total') - sumOf(before, 'datapath_tcp_resets_sent_total');
     const s = await waitFor(
       async () => scrape(p),
@@ -522,7 +538,7 @@ const tcpLoopbackClosedPortCheck: Check = {
     const after = await scrape(p);
     assert.equal(sent(after), expected, `resets sent (${sent(s)} at first sight), as the namespace's TcpOutRsts`);
     const withReason = (tracepointArgCount('tcp_send_reset') ?? 0) >= 3;
-    return `${sent(after)} of ${expected} resets (IPv4 and IPv6) counted by ${withReason ? 'tcp_send_reset (sk, skb, reason)' : 'fentry tcp_v4_send_reset and tcp_v6_send_reset'}`;
+    return `${sent(after)} of ${expected} resets (IPv4 and IPv6 to a closed port, one from TIME_WAIT) counted by ${withReason ? 'tcp_send_reset (sk, skb, reason)' : 'fentry tcp_v4_send_reset and tcp_v6_send_reset'}`;
   },
 };
 
