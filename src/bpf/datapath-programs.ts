@@ -54,7 +54,12 @@ export function resolveTcMode(option: TcModeOption): TcMode {
  */
 function loadTcp(bpffs: string, layoutChanged: (map: string) => void, log: Logger): TcpProgram | undefined {
   try {
-    return TcpProgram.load(bpffs, layoutChanged);
+    return TcpProgram.load(bpffs, layoutChanged, (err) =>
+      log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'cannot load the fentry programs on tcp_v4_send_reset/tcp_v6_send_reset on this kernel: resets to closed ports and from TIME_WAIT are not counted (before 6.10 the tcp_send_reset tracepoint misses them); the other TCP counters run',
+      ),
+    );
   } catch (err) {
     if (err instanceof BpfError && err.verifierLog) log.debug({ verifierLog: err.verifierLog }, 'verifier log of the rejected TCP program');
     log.warn(

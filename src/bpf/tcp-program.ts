@@ -40,13 +40,28 @@ export class TcpProgram {
     private readonly toAttach: readonly string[],
   ) {}
 
-  /** Loads the object, reusing the maps pinned in pinDir (the endpoints of drops.bpf.o). Does not attach yet. */
-  static load(pinDir: string, onLayoutChange?: (map: string) => void): TcpProgram {
+  /**
+   * Loads the object, reusing the maps pinned in pinDir (the endpoints of
+   * drops.bpf.o). Does not attach yet. The untraced-reset programs are fentry
+   * programs, which some kernels refuse where tracepoints load (arm64 before
+   * 6.0 has no BPF trampoline; a kernel built without direct ftrace calls):
+   * then the object loads without them and `onResetsRefused` says why, so the
+   * rest of the TCP counters still run.
+   */
+  static load(pinDir: string, onLayoutChange?: (map: string) => void, onResetsRefused?: (err: unknown) => void): TcpProgram {
     const withErr = (tracepointArgCount('tcp_retransmit_skb') ?? 0) >= 3;
     const [load, leave] = withErr ? [RETRANSMIT.err, RETRANSMIT.noErr] : [RETRANSMIT.noErr, RETRANSMIT.err];
     const resets = untracedResetPrograms(tracepointArgCount('tcp_send_reset'), kernelHasFunction);
-    const obj = BpfObject.load(bpfObjectPath('tcp.bpf.o'), pinDir, onLayoutChange, [leave, ...resets.leave]);
-    return new TcpProgram(obj, [load, ...ALWAYS, ...resets.load]);
+    const path = bpfObjectPath('tcp.bpf.o');
+    if (resets.load.length > 0) {
+      try {
+        return new TcpProgram(BpfObject.load(path, pinDir, onLayoutChange, [leave, ...resets.leave]), [load, ...ALWAYS, ...resets.load]);
+      } catch (err) {
+        onResetsRefused?.(err);
+      }
+    }
+    const obj = BpfObject.load(path, pinDir, onLayoutChange, [leave, ...Object.values(UNTRACED_RESETS)]);
+    return new TcpProgram(obj, [load, ...ALWAYS]);
   }
 
   attach(): void {
