@@ -11,7 +11,8 @@ import type { Logger } from '../log/logger.js';
 import { SERIES_OVERFLOW } from './series-options.js';
 
 interface FamilyState {
-  published: Set<string>;
+  /** The samples published at the last apply (their label sets hold their places). */
+  published: readonly NodeSample[];
   /** Folded label sets and their last values. */
   folded: Map<string, number>;
   /** What folded series that went away (or reset) had counted (a counter's; a level carries nothing). */
@@ -46,7 +47,7 @@ export class NodeSeriesCap {
     for (const family of [...this.families.keys()]) if (!byFamily.has(family)) this.families.delete(family); // the family is gone
     for (const [family, list] of byFamily) {
       let state = this.families.get(family);
-      if (!state) this.families.set(family, (state = { published: new Set(), folded: new Map(), carried: 0 }));
+      if (!state) this.families.set(family, (state = { published: [], folded: new Map(), carried: 0 }));
       out.push(...this.capFamily(family, list, state));
     }
     this.warnOnce();
@@ -54,16 +55,22 @@ export class NodeSeriesCap {
   }
 
   private capFamily(family: NodeFamily, list: readonly NodeSample[], state: FamilyState): NodeSample[] {
+    // Every poll, far below the cap: all are published, nothing to fold or carry (no label set made into a key).
+    if (list.length <= this.maxSeries && state.folded.size === 0 && state.carried === 0) {
+      state.published = list;
+      return [...list];
+    }
+    const published = new Set(state.published.map(idOf));
     const present = new Set(list.map(idOf));
     let used = 0;
-    for (const id of state.published) if (present.has(id)) used++;
+    for (const id of published) if (present.has(id)) used++;
     const kept: NodeSample[] = [];
     const folded = new Map<string, number>();
     let overflow = 0;
     for (const s of list) {
       const id = idOf(s);
-      if (state.published.has(id) || (!state.folded.has(id) && used < this.maxSeries)) {
-        if (!state.published.has(id)) used++;
+      if (published.has(id) || (!state.folded.has(id) && used < this.maxSeries)) {
+        if (!published.has(id)) used++;
         kept.push(s);
         continue;
       }
@@ -75,7 +82,7 @@ export class NodeSeriesCap {
     if (family.type === 'counter') {
       for (const [id, last] of state.folded) if (!present.has(id)) state.carried += last;
     }
-    state.published = new Set(kept.map(idOf));
+    state.published = [...kept]; // before the overflow series joins kept: it holds no place
     state.folded = folded;
     if (folded.size === 0 && state.carried === 0) return kept;
     const keys = Object.keys(list[0]?.labels ?? {}); // every sample of a family has the same label names
